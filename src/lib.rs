@@ -1,0 +1,5 @@
+//! reach: walk the layers of a connection and stop at the first one that fails, saying which
+//! layer, why, and who answered.
+
+pub mod probe;
+pub mod report;
