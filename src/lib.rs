@@ -2,4 +2,5 @@
 //! layer, why, and who answered.
 
 pub mod probe;
+pub mod render;
 pub mod report;

@@ -1,0 +1,4 @@
+//! Renderers: pure functions of the reports and a writer. stdout carries only the report.
+
+pub mod lines;
+pub mod sanitize;
