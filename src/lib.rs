@@ -1,6 +1,15 @@
 //! reach: walk the layers of a connection and stop at the first one that fails, saying which
 //! layer, why, and who answered.
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod exit;
 pub mod probe;
 pub mod render;
 pub mod report;
+pub mod run;
+pub mod service;
+pub mod stats;
+pub mod target;

@@ -1,1 +1,33 @@
-fn main() {}
+//! The `reach` binary: parse arguments, run, exit with the verdict's code.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = match reach::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            // --help and --version are not errors; everything else is a usage error (64),
+            // never confused with a network verdict.
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 64,
+                _ => 64,
+            };
+            let _ = e.print();
+            return std::process::ExitCode::from(code);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("reach: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(reach::exit::ExitCode::Local.code());
+        }
+    };
+    let code = runtime.block_on(reach::app::run(cli));
+    std::process::ExitCode::from(code.code())
+}

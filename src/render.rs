@@ -1,4 +1,6 @@
 //! Renderers: pure functions of the reports and a writer. stdout carries only the report.
 
+pub mod human;
+pub mod json;
 pub mod lines;
 pub mod sanitize;

@@ -292,3 +292,12 @@ pub struct LatencyStats {
     /// Every counted attempt, in order.
     pub attempts: Vec<Attempt>,
 }
+
+/// The JSON word of a unit enum value (`TcpReason::IcmpAdminProhibited` → `icmp_admin_prohibited`),
+/// so the human report uses exactly the words of the JSON contract.
+pub fn word<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::from("?"),
+    }
+}

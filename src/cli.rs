@@ -1,0 +1,134 @@
+//! What the user types: clap derive definitions, syntax only. Meaning is given in `config`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// How far does the connection get, and did it reach the right thing?
+///
+/// reach walks the layers (DNS, TCP, service greeting, STARTTLS, TLS, certificate, virtual
+/// host) for every address of every target and stops at the first one that fails, saying which
+/// layer, why, and who answered.
+#[derive(Debug, Parser)]
+#[command(name = "reach", version, args_conflicts_with_subcommands = true)]
+#[command(
+    after_help = "Exit codes: 0 reached, 1 not listening (closed/rejected/unreachable), \
+2 filtered, 3 TLS/STARTTLS failed, 4 certificate or virtual-host problem, 5 name resolution \
+failed, 6 expectation failed, 7 local error, 64 usage error. With many probes the worst decides."
+)]
+pub struct Cli {
+    /// Subcommands (`demo`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Targets: HOST, HOST:PORT, [V6]:PORT, SCHEME://HOST[:PORT], ADDRESS,SNI-NAME.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Ports for targets that name none: 22,80,443 or 8000-8100 (default: the scheme's, else 443).
+    #[arg(short = 'p', long = "ports", value_name = "PORTS")]
+    pub ports: Option<String>,
+
+    /// Use IPv4 addresses only.
+    #[arg(short = '4', conflicts_with = "ipv6_only")]
+    pub ipv4_only: bool,
+
+    /// Use IPv6 addresses only.
+    #[arg(short = '6')]
+    pub ipv6_only: bool,
+
+    /// Connect deadline: past it a port is `filtered` (e.g. 500ms, 2s).
+    #[arg(short = 't', long, value_name = "DURATION", default_value = "3s")]
+    pub timeout: String,
+
+    /// Name-resolution deadline.
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub dns_timeout: String,
+
+    /// Ask this DNS server (IP or IP:PORT) instead of the system resolver.
+    #[arg(long, value_name = "ADDR")]
+    pub resolver: Option<String>,
+
+    /// Expect this TCP state; exit 6 when a probe ends otherwise (e.g. `--expect closed`).
+    #[arg(long, value_enum, value_name = "STATE")]
+    pub expect: Option<ExpectState>,
+
+    /// Latency mode: number of attempts, or a duration such as 10s.
+    #[command(flatten)]
+    pub latency: LatencyArgs,
+
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Latency-mode flags (PsPing style).
+#[derive(Debug, Args)]
+pub struct LatencyArgs {
+    /// Repeat the connect COUNT times (or for a duration like 10s) and report statistics.
+    #[arg(short = 'n', long = "count", value_name = "COUNT|DURATION")]
+    pub count: Option<String>,
+
+    /// Attempts made first and not counted.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub warmup: u32,
+
+    /// Pause between attempts.
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub interval: String,
+
+    /// Print a text histogram of the timings.
+    #[arg(long)]
+    pub histogram: bool,
+}
+
+/// Output flags.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// One JSON object per line per probe (see docs/json.md).
+    #[arg(long, conflicts_with = "quiet")]
+    pub json: bool,
+
+    /// Print nothing; the exit code says it all.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Colour: auto (when stdout is a terminal and NO_COLOR is unset), always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+/// `--color` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and `NO_COLOR` is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+/// `--expect` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExpectState {
+    /// Connection accepted.
+    Open,
+    /// Answered with RST.
+    Closed,
+    /// Refused by ICMP.
+    Rejected,
+    /// Network says the host is not there.
+    Unreachable,
+    /// No answer.
+    Filtered,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start local servers on loopback and show every verdict reach can give.
+    Demo {
+        /// Write the demo's output as JSON lines instead.
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,290 @@
+//! Validated, typed settings built from the command line (parse, don't validate): once a
+//! `Settings` exists, every value in it is usable as is.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::cli::{Cli, ColorChoice, ExpectState};
+use crate::report::TcpState;
+use crate::target::{self, Target, TargetError};
+
+/// A usage error: reported in one line, exit code 64.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// A target or port list is malformed.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// A flag value is malformed.
+    #[error("invalid {flag} {value:?}: {problem}")]
+    Flag {
+        /// The flag.
+        flag: &'static str,
+        /// What was given.
+        value: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Nothing to probe.
+    #[error("no target given (try `reach demo`, or `reach --help`)")]
+    NoTarget,
+}
+
+/// Which address families to probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Every A and AAAA record.
+    Any,
+    /// A records only.
+    V4,
+    /// AAAA records only.
+    V6,
+}
+
+impl Family {
+    /// Whether `ip` belongs to this family.
+    pub fn admits(self, ip: &IpAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => ip.is_ipv4(),
+            Family::V6 => ip.is_ipv6(),
+        }
+    }
+}
+
+/// How long latency mode runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// This many counted attempts.
+    Attempts(u32),
+    /// Attempts until this much time has passed.
+    For(Duration),
+}
+
+/// Latency-mode settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    /// How many attempts.
+    pub count: Count,
+    /// Uncounted attempts first.
+    pub warmup: u32,
+    /// Pause between attempts.
+    pub interval: Duration,
+    /// Print a histogram.
+    pub histogram: bool,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The diagnosis for people.
+    Human,
+    /// One JSON object per line.
+    Json,
+    /// Nothing; exit code only.
+    Quiet,
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// What to probe, in order.
+    pub targets: Vec<Target>,
+    /// Ports for targets that name none.
+    pub ports: Vec<u16>,
+    /// Address families.
+    pub family: Family,
+    /// Connect deadline.
+    pub connect_timeout: Duration,
+    /// Name-resolution deadline.
+    pub dns_timeout: Duration,
+    /// A specific DNS server.
+    pub resolver: Option<SocketAddr>,
+    /// Latency mode, when asked.
+    pub latency: Option<Latency>,
+    /// Expected TCP state.
+    pub expect: Option<TcpState>,
+    /// Output format.
+    pub format: Format,
+    /// Colour in human output.
+    pub color: bool,
+}
+
+/// The port used when neither the target, its scheme nor `-p` names one.
+pub const DEFAULT_PORT: u16 = 443;
+
+impl Settings {
+    /// Builds settings from parsed flags. `stdout_is_tty` and `no_color` come from the
+    /// environment so that this stays a pure function.
+    pub fn from_cli(cli: &Cli, stdout_is_tty: bool, no_color: bool) -> Result<Self, ConfigError> {
+        if cli.targets.is_empty() {
+            return Err(ConfigError::NoTarget);
+        }
+        let targets = cli
+            .targets
+            .iter()
+            .map(|t| target::parse(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ports = match &cli.ports {
+            Some(spec) => target::parse_ports(spec)?,
+            None => Vec::new(),
+        };
+        let family = match (cli.ipv4_only, cli.ipv6_only) {
+            (true, _) => Family::V4,
+            (_, true) => Family::V6,
+            _ => Family::Any,
+        };
+        let latency = match &cli.latency.count {
+            None => None,
+            Some(count) => Some(Latency {
+                count: parse_count(count)?,
+                warmup: cli.latency.warmup,
+                interval: duration("--interval", &cli.latency.interval)?,
+                histogram: cli.latency.histogram,
+            }),
+        };
+        let format = match (cli.output.json, cli.output.quiet) {
+            (true, _) => Format::Json,
+            (_, true) => Format::Quiet,
+            _ => Format::Human,
+        };
+        let color = match cli.output.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout_is_tty && !no_color,
+        };
+        Ok(Settings {
+            targets,
+            ports,
+            family,
+            connect_timeout: nonzero("--timeout", duration("--timeout", &cli.timeout)?)?,
+            dns_timeout: nonzero(
+                "--dns-timeout",
+                duration("--dns-timeout", &cli.dns_timeout)?,
+            )?,
+            resolver: cli.resolver.as_deref().map(parse_resolver).transpose()?,
+            latency,
+            expect: cli.expect.map(expected_state),
+            format,
+            color,
+        })
+    }
+
+    /// The ports to probe for `target`.
+    pub fn ports_for(&self, target: &Target) -> Vec<u16> {
+        match target.port {
+            Some(p) => vec![p],
+            None if !self.ports.is_empty() => self.ports.clone(),
+            None => vec![DEFAULT_PORT],
+        }
+    }
+}
+
+fn expected_state(e: ExpectState) -> TcpState {
+    match e {
+        ExpectState::Open => TcpState::Open,
+        ExpectState::Closed => TcpState::Closed,
+        ExpectState::Rejected => TcpState::Rejected,
+        ExpectState::Unreachable => TcpState::Unreachable,
+        ExpectState::Filtered => TcpState::Filtered,
+    }
+}
+
+fn nonzero(flag: &'static str, d: Duration) -> Result<Duration, ConfigError> {
+    if d.is_zero() {
+        return Err(ConfigError::Flag {
+            flag,
+            value: "0".into(),
+            problem: "must be more than zero".into(),
+        });
+    }
+    Ok(d)
+}
+
+fn parse_resolver(text: &str) -> Result<SocketAddr, ConfigError> {
+    let err = |problem: &str| ConfigError::Flag {
+        flag: "--resolver",
+        value: text.to_string(),
+        problem: problem.to_string(),
+    };
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    text.parse::<SocketAddr>()
+        .map_err(|_| err("expected IP or IP:PORT ([v6]:PORT)"))
+}
+
+fn parse_count(text: &str) -> Result<Count, ConfigError> {
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(Count::Attempts(n)),
+            _ => Err(ConfigError::Flag {
+                flag: "-n",
+                value: text.into(),
+                problem: "expected a count from 1 to 4294967295 or a duration like 10s".into(),
+            }),
+        };
+    }
+    Ok(Count::For(nonzero("-n", duration("-n", text)?)?))
+}
+
+/// Parses `500ms`, `2s`, `1.5s`, `2m`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "" | "s" | "sec" => value,
+        "ms" => value / 1000.0,
+        "us" | "µs" => value / 1_000_000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return None,
+    };
+    // A week is far beyond any useful deadline; refusing it also keeps the float in range.
+    if !(0.0..=604_800.0).contains(&seconds) {
+        return None;
+    }
+    Some(Duration::from_secs_f64(seconds))
+}
+
+fn duration(flag: &'static str, text: &str) -> Result<Duration, ConfigError> {
+    parse_duration(text).ok_or_else(|| ConfigError::Flag {
+        flag,
+        value: text.into(),
+        problem: "expected a duration like 500ms, 2s or 1m".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("2x"), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration("99999999999h"), None);
+        assert_eq!(parse_duration("1e9"), None);
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(parse_count("10").unwrap(), Count::Attempts(10));
+        assert_eq!(
+            parse_count("10s").unwrap(),
+            Count::For(Duration::from_secs(10))
+        );
+        assert!(parse_count("0").is_err());
+        assert!(parse_count("0s").is_err());
+        assert!(parse_count("ten").is_err());
+    }
+}

@@ -1,0 +1,360 @@
+//! The human report: one verdict line per probe that reads like a diagnosis, detail lines
+//! beneath it, colour when asked. Every network-supplied string is escaped here.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use super::lines::{Line, Tone};
+use super::sanitize::escape;
+use crate::report::{
+    Attempt, DnsOutcome, LatencyStats, Report, TcpReason, TcpReport, TcpState, word,
+};
+
+/// Colour on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    /// Emit ANSI colour codes.
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, tone: Tone, text: &str) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match tone {
+            Tone::Plain => return text.to_string(),
+            Tone::Good => "32",
+            Tone::Warn => "33",
+            Tone::Bad => "31",
+            Tone::Dim => "2",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+}
+
+/// `host:port (address)`, with IPv6 in brackets.
+pub fn probe_label(report: &Report) -> String {
+    let host_port = |host: &str| {
+        if host.contains(':') {
+            format!("[{host}]:{}", report.port)
+        } else {
+            format!("{host}:{}", report.port)
+        }
+    };
+    match report.address {
+        Some(addr) if addr.to_string() != report.host => {
+            format!("{} ({addr})", host_port(&report.host))
+        }
+        _ => host_port(&report.host),
+    }
+}
+
+/// Writes one probe: the verdict line, then its detail lines.
+pub fn write_report(w: &mut impl Write, report: &Report, style: Style) -> io::Result<()> {
+    let (tone, verdict) = verdict_line(report);
+    writeln!(
+        w,
+        "{}  {}",
+        escape(&probe_label(report)),
+        style.paint(tone, &verdict)
+    )?;
+    for line in detail_lines(report) {
+        write_line(w, &line, style)?;
+    }
+    Ok(())
+}
+
+/// Writes one detail line, escaping its value.
+pub fn write_line(w: &mut impl Write, line: &Line, style: Style) -> io::Result<()> {
+    let indent = "  ".repeat(usize::from(line.indent) + 1);
+    let value = style.paint(line.tone, &escape(&line.value));
+    if line.label.is_empty() {
+        writeln!(w, "{indent}{value}")
+    } else {
+        writeln!(w, "{indent}{:<10} {value}", line.label)
+    }
+}
+
+/// One latency-mode attempt as it happens (PsPing's per-attempt line).
+pub fn write_attempt(
+    w: &mut impl Write,
+    report: &Report,
+    attempt: &Attempt,
+    style: Style,
+) -> io::Result<()> {
+    let tone = if attempt.state == TcpState::Open {
+        Tone::Good
+    } else {
+        Tone::Bad
+    };
+    let mut text = format!("{} {}", attempt.state.as_str(), fmt_ms(attempt.connect_ms));
+    if attempt.state != TcpState::Open {
+        text = format!("{} ({})", attempt.state.as_str(), word(&attempt.reason));
+    }
+    if let Some(tls) = attempt.tls_handshake_ms {
+        text.push_str(&format!(", tls {}", fmt_ms(tls)));
+    }
+    if let Some(e) = &attempt.tls_error {
+        text.push_str(&format!(", tls failed: {}", escape(e)));
+    }
+    writeln!(
+        w,
+        "{}  #{:<4} {}",
+        escape(&probe_label(report)),
+        attempt.seq,
+        style.paint(tone, &text)
+    )
+}
+
+fn verdict_line(report: &Report) -> (Tone, String) {
+    if let Some(dns) = &report.dns
+        && dns.outcome != DnsOutcome::Resolved
+    {
+        let text = match dns.outcome {
+            DnsOutcome::Nxdomain => "DNS nxdomain: the name does not exist".to_string(),
+            DnsOutcome::NoRecords => match &dns.detail {
+                Some(d) => format!("DNS no_records: {d}"),
+                None => "DNS no_records: the name has no address of the asked family".to_string(),
+            },
+            DnsOutcome::Timeout => "DNS timeout: the resolver did not answer in time".to_string(),
+            _ => format!(
+                "DNS error: {}",
+                dns.detail.as_deref().unwrap_or("resolver failure")
+            ),
+        };
+        return (Tone::Bad, text);
+    }
+    match &report.tcp {
+        Some(tcp) => tcp_verdict(tcp),
+        None => (Tone::Bad, "not probed".to_string()),
+    }
+}
+
+/// The TCP verdict as a sentence: state, evidence, who answered, time.
+pub fn tcp_verdict(tcp: &TcpReport) -> (Tone, String) {
+    let t = fmt_ms(tcp.connect_ms);
+    let from = |ip: Option<IpAddr>| ip.map(|a| format!(" from {a}")).unwrap_or_default();
+    let icmp_name = tcp.icmp.as_ref().map_or("", |i| i.name.as_str());
+    match tcp.state {
+        TcpState::Open => (Tone::Good, format!("TCP open (SYN-ACK in {t})")),
+        TcpState::Closed => (
+            Tone::Bad,
+            format!("TCP closed: RST received in {t} (nothing listening)"),
+        ),
+        TcpState::Rejected => (
+            Tone::Bad,
+            format!(
+                "TCP rejected: ICMP {icmp_name}{} in {t}",
+                from(tcp.icmp_from)
+            ),
+        ),
+        TcpState::Unreachable => {
+            let why = match tcp.reason {
+                TcpReason::NoRoute => "no route to the address".to_string(),
+                _ => format!("ICMP {icmp_name}{}", from(tcp.icmp_from)),
+            };
+            (Tone::Bad, format!("TCP unreachable: {why} in {t}"))
+        }
+        TcpState::Filtered => (
+            Tone::Warn,
+            format!("TCP filtered: no answer within {t} (silently dropped)"),
+        ),
+        TcpState::Error => {
+            let why = match tcp.reason {
+                TcpReason::LocalPolicy => {
+                    "the local system refused the connection (firewall or policy)".to_string()
+                }
+                TcpReason::LocalIcmp => {
+                    format!("rejected by this host's own firewall (ICMP {icmp_name})")
+                }
+                TcpReason::LocalResources => {
+                    "out of local resources (file descriptors or ports)".to_string()
+                }
+                _ => format!("local error (errno {})", tcp.errno.unwrap_or(0)),
+            };
+            (Tone::Bad, format!("TCP error: {why}"))
+        }
+    }
+}
+
+fn detail_lines(report: &Report) -> Vec<Line> {
+    let mut lines = Vec::new();
+    if let Some(stats) = &report.stats {
+        lines.extend(stats_lines(stats));
+    }
+    lines
+}
+
+/// The latency-mode summary (PsPing's closing block).
+pub fn stats_lines(stats: &LatencyStats) -> Vec<Line> {
+    let mut lines = vec![Line::new(
+        0,
+        "attempts",
+        format!(
+            "sent {}, received {}, lost {} ({:.1}% loss){}",
+            stats.sent,
+            stats.received,
+            stats.lost,
+            stats.loss_pct,
+            if stats.warmup > 0 {
+                format!(", after {} warm-up", stats.warmup)
+            } else {
+                String::new()
+            }
+        ),
+        if stats.lost == 0 {
+            Tone::Good
+        } else {
+            Tone::Warn
+        },
+    )];
+    if let (Some(min), Some(avg), Some(max)) = (stats.min_ms, stats.avg_ms, stats.max_ms) {
+        lines.push(Line::new(
+            0,
+            "connect",
+            format!(
+                "min {} avg {} max {} stddev {}",
+                fmt_ms(min),
+                fmt_ms(avg),
+                fmt_ms(max),
+                fmt_ms(stats.stddev_ms.unwrap_or(0.0))
+            ),
+            Tone::Plain,
+        ));
+        lines.push(Line::new(
+            0,
+            "",
+            format!(
+                "           p50 {} p95 {} p99 {}",
+                fmt_ms(stats.p50_ms.unwrap_or(0.0)),
+                fmt_ms(stats.p95_ms.unwrap_or(0.0)),
+                fmt_ms(stats.p99_ms.unwrap_or(0.0))
+            ),
+            Tone::Plain,
+        ));
+    }
+    if let Some(tls) = &stats.tls_handshake {
+        lines.push(Line::new(
+            0,
+            "tls",
+            format!(
+                "min {} avg {} max {} stddev {} p50 {} p95 {} p99 {}",
+                fmt_ms(tls.min_ms),
+                fmt_ms(tls.avg_ms),
+                fmt_ms(tls.max_ms),
+                fmt_ms(tls.stddev_ms),
+                fmt_ms(tls.p50_ms),
+                fmt_ms(tls.p95_ms),
+                fmt_ms(tls.p99_ms)
+            ),
+            Tone::Plain,
+        ));
+    }
+    lines
+}
+
+/// A text histogram of the successful connect times.
+pub fn histogram_lines(stats: &LatencyStats) -> Vec<Line> {
+    let samples: Vec<f64> = stats
+        .attempts
+        .iter()
+        .filter(|a| a.state == TcpState::Open)
+        .map(|a| a.connect_ms)
+        .collect();
+    let buckets = crate::stats::histogram(&samples, 10);
+    let peak = buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1);
+    buckets
+        .iter()
+        .map(|b| {
+            let bar = "#".repeat((b.count * 40).div_ceil(peak));
+            Line::new(
+                0,
+                "",
+                format!(
+                    "{:>10} – {:<10} {:>5} {bar}",
+                    fmt_ms(b.from_ms),
+                    fmt_ms(b.to_ms),
+                    b.count
+                ),
+                Tone::Plain,
+            )
+        })
+        .collect()
+}
+
+/// Milliseconds with a precision that suits their size.
+pub fn fmt_ms(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else if ms >= 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.2} ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::IcmpInfo;
+
+    fn tcp(state: TcpState, reason: TcpReason) -> TcpReport {
+        TcpReport {
+            state,
+            reason,
+            icmp_from: None,
+            icmp: None,
+            errno: None,
+            connect_ms: 3000.0,
+        }
+    }
+
+    #[test]
+    fn verdict_sentences_name_the_evidence_and_the_sender() {
+        let mut rejected = tcp(TcpState::Rejected, TcpReason::IcmpAdminProhibited);
+        rejected.icmp_from = Some("198.51.100.1".parse().unwrap());
+        rejected.icmp = Some(IcmpInfo {
+            version: 4,
+            icmp_type: 3,
+            code: 13,
+            name: "admin-prohibited".into(),
+        });
+        let (_, text) = tcp_verdict(&rejected);
+        assert!(
+            text.contains("rejected: ICMP admin-prohibited from 198.51.100.1"),
+            "{text}"
+        );
+        let (_, text) = tcp_verdict(&tcp(TcpState::Filtered, TcpReason::Timeout));
+        assert!(text.contains("filtered: no answer within 3.00 s"), "{text}");
+        let (_, text) = tcp_verdict(&tcp(TcpState::Closed, TcpReason::Rst));
+        assert!(text.contains("closed: RST"), "{text}");
+    }
+
+    #[test]
+    fn labels_bracket_ipv6_and_show_the_address_of_names() {
+        let mut r = Report {
+            host: "2001:db8::1".into(),
+            port: 443,
+            ..Report::default()
+        };
+        r.address = Some("2001:db8::1".parse().unwrap());
+        assert_eq!(probe_label(&r), "[2001:db8::1]:443");
+        r.host = "www.example".into();
+        assert_eq!(probe_label(&r), "www.example:443 (2001:db8::1)");
+    }
+
+    #[test]
+    fn detail_values_are_escaped_and_coloured_only_on_request() {
+        let line = Line::new(0, "greeting", "evil\x1b[2Jbanner", Tone::Bad);
+        let mut out = Vec::new();
+        write_line(&mut out, &line, Style { color: false }).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("evil\\x1b[2Jbanner"));
+        assert!(!text.contains('\x1b'));
+        let mut out = Vec::new();
+        write_line(&mut out, &line, Style { color: true }).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\x1b[31m") && text.contains("evil\\x1b[2Jbanner"));
+    }
+}

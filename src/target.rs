@@ -1,0 +1,385 @@
+//! Target syntax: `host`, `host:port`, `[v6]:port`, bare IPv6, `scheme://host:port/…`, and
+//! `address,name` pairs; plus `-p` port lists and ranges. Parse, don't validate: a `Target`
+//! that exists is well-formed.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use thiserror::Error;
+
+/// A syntactically wrong target or port list. Displayed as one line naming the input.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("invalid target {input:?}: {problem}")]
+pub struct TargetError {
+    /// What the user typed.
+    pub input: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+fn bad(input: &str, problem: impl Into<String>) -> TargetError {
+    TargetError {
+        input: input.to_string(),
+        problem: problem.into(),
+    }
+}
+
+/// The host part of a target.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Host {
+    /// A DNS name, lowercased, without a trailing dot.
+    Name(String),
+    /// An IP literal.
+    Ip(IpAddr),
+}
+
+impl std::fmt::Display for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Host::Name(n) => f.write_str(n),
+            Host::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+/// One parsed target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The text as given (trimmed).
+    pub input: String,
+    /// Host name or address.
+    pub host: Host,
+    /// The explicit port, or the scheme's default port.
+    pub port: Option<u16>,
+    /// The URL scheme, lowercased, when one was given.
+    pub scheme: Option<String>,
+    /// The SNI name of an `address,name` pair.
+    pub sni: Option<String>,
+}
+
+/// Longest accepted input: anything longer is not a host name.
+const MAX_INPUT: usize = 2048;
+
+/// Parses one target.
+pub fn parse(input: &str) -> Result<Target, TargetError> {
+    let text = input.trim();
+    if text.is_empty() {
+        return Err(bad(input, "empty target"));
+    }
+    if text.len() > MAX_INPUT {
+        return Err(bad(
+            &text[..text.floor_char_boundary(40)],
+            "longer than 2048 characters",
+        ));
+    }
+    if let Some((left, name)) = text.split_once(',') {
+        let mut target = parse(left).map_err(|e| bad(text, e.problem))?;
+        let name = name.trim();
+        validate_dns_name(name).map_err(|p| bad(text, format!("SNI name {name:?}: {p}")))?;
+        target.sni = Some(name.trim_end_matches('.').to_ascii_lowercase());
+        target.input = text.to_string();
+        return Ok(target);
+    }
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme.to_ascii_lowercase()), rest),
+        None => (None, text),
+    };
+    // A URL's authority ends at the path, query or fragment; userinfo is dropped.
+    let authority = if scheme.is_some() {
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..end];
+        authority
+            .rsplit_once('@')
+            .map_or(authority, |(_, host)| host)
+    } else {
+        rest
+    };
+    let (host, port) = split_host_port(text, authority)?;
+    let port = match (port, &scheme) {
+        (Some(p), _) => Some(parse_port(text, p)?),
+        (None, Some(s)) => match crate::service::scheme(s) {
+            Some(info) => Some(info.port),
+            None => return Err(bad(text, format!("unknown scheme {s:?} and no port given"))),
+        },
+        (None, None) => None,
+    };
+    Ok(Target {
+        input: text.to_string(),
+        host,
+        port,
+        scheme,
+        sni: None,
+    })
+}
+
+fn split_host_port<'a>(
+    input: &str,
+    authority: &'a str,
+) -> Result<(Host, Option<&'a str>), TargetError> {
+    if authority.is_empty() {
+        return Err(bad(input, "no host"));
+    }
+    if let Some(inner) = authority.strip_prefix('[') {
+        let Some((addr, after)) = inner.split_once(']') else {
+            return Err(bad(input, "'[' without a closing ']'"));
+        };
+        let ip: Ipv6Addr = addr
+            .parse()
+            .map_err(|_| bad(input, format!("{addr:?} is not an IPv6 address")))?;
+        let port = match after {
+            "" => None,
+            _ => match after.strip_prefix(':') {
+                Some(p) => Some(p),
+                None => return Err(bad(input, format!("unexpected {after:?} after ']'"))),
+            },
+        };
+        return Ok((Host::Ip(IpAddr::V6(ip)), port));
+    }
+    if authority.matches(':').count() >= 2 {
+        // Several colons and no brackets: only a bare IPv6 address makes sense.
+        let ip: Ipv6Addr = authority.parse().map_err(|_| {
+            bad(
+                input,
+                "not an IPv6 address (write [address]:port to give a port)",
+            )
+        })?;
+        return Ok((Host::Ip(IpAddr::V6(ip)), None));
+    }
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    Ok((parse_host(input, host)?, port))
+}
+
+fn parse_host(input: &str, host: &str) -> Result<Host, TargetError> {
+    if host.is_empty() {
+        return Err(bad(input, "no host"));
+    }
+    if let Ok(v4) = host.parse::<Ipv4Addr>() {
+        return Ok(Host::Ip(IpAddr::V4(v4)));
+    }
+    validate_dns_name(host).map_err(|p| bad(input, p))?;
+    Ok(Host::Name(host.trim_end_matches('.').to_ascii_lowercase()))
+}
+
+/// Checks host-name syntax (letters, digits, `-`, `_`; labels of 1–63; at most 253 in all; the
+/// last label not all-numeric, so that `999.1.1.1` is not taken for a name).
+pub fn validate_dns_name(name: &str) -> Result<(), String> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() {
+        return Err("empty host name".into());
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err("empty label in host name".into());
+        }
+        if label.len() > 63 {
+            return Err(format!("label of {} characters (at most 63)", label.len()));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(format!("character {c:?} is not allowed in a host name"));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("label {label:?} starts or ends with '-'"));
+        }
+    }
+    if name.len() > 253 {
+        return Err(format!(
+            "host name is {} characters long (at most 253)",
+            name.len()
+        ));
+    }
+    if name
+        .rsplit('.')
+        .next()
+        .is_some_and(|last| last.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err("not a valid IPv4 address, and a host name cannot end in a number".into());
+    }
+    Ok(())
+}
+
+fn parse_port(input: &str, text: &str) -> Result<u16, TargetError> {
+    if text.is_empty() {
+        return Err(bad(input, "empty port"));
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return crate::service::scheme(&text.to_ascii_lowercase())
+            .map(|info| info.port)
+            .ok_or_else(|| {
+                bad(
+                    input,
+                    format!("port {text:?} is not a number or a known service"),
+                )
+            });
+    }
+    match text.parse::<u32>() {
+        Ok(p @ 1..=65535) => Ok(p as u16),
+        _ => Err(bad(input, format!("port {text} is out of range (1-65535)"))),
+    }
+}
+
+/// Parses a `-p` list: `22,80,443`, `8000-8100`, or a mix; duplicates are dropped, order kept.
+pub fn parse_ports(spec: &str) -> Result<Vec<u16>, TargetError> {
+    let mut ports = Vec::new();
+    let mut seen = vec![false; 65536];
+    for item in spec.split(',') {
+        let item = item.trim();
+        let (lo, hi) = match item.split_once('-') {
+            Some((lo, hi)) => (parse_port(spec, lo.trim())?, parse_port(spec, hi.trim())?),
+            None => {
+                let p = parse_port(spec, item)?;
+                (p, p)
+            }
+        };
+        if lo > hi {
+            return Err(bad(spec, format!("range {item} runs backwards")));
+        }
+        for p in lo..=hi {
+            if !std::mem::replace(&mut seen[usize::from(p)], true) {
+                ports.push(p);
+            }
+        }
+    }
+    Ok(ports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> Target {
+        parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn host_and_port_forms() {
+        let t = ok("Example.COM");
+        assert_eq!((t.host, t.port), (Host::Name("example.com".into()), None));
+        let t = ok("example.com:8443");
+        assert_eq!(t.port, Some(8443));
+        let t = ok("192.0.2.1:22");
+        assert_eq!(
+            (t.host, t.port),
+            (Host::Ip("192.0.2.1".parse().unwrap()), Some(22))
+        );
+        let t = ok("[2001:db8::1]:443");
+        assert_eq!(
+            (t.host, t.port),
+            (Host::Ip("2001:db8::1".parse().unwrap()), Some(443))
+        );
+        let t = ok("[2001:db8::1]");
+        assert_eq!(t.port, None);
+        let t = ok("2001:db8::1");
+        assert_eq!(
+            (t.host, t.port),
+            (Host::Ip("2001:db8::1".parse().unwrap()), None)
+        );
+        assert_eq!(
+            ok("host.example.:25").host,
+            Host::Name("host.example".into())
+        );
+        assert_eq!(ok("mail.example:smtp").port, Some(25));
+    }
+
+    #[test]
+    fn urls_give_scheme_default_ports() {
+        for (url, port) in [
+            ("https://host.example/", 443),
+            ("smtp://mail.example", 25),
+            ("smtps://mail.example", 465),
+            ("submission://mail.example", 587),
+            ("imap://mail.example", 143),
+            ("imaps://mail.example", 993),
+            ("pop3://mail.example", 110),
+            ("pop3s://mail.example", 995),
+            ("ftp://files.example/pub/x", 21),
+            ("ssh://user@shell.example", 22),
+            ("ldap://dir.example", 389),
+            ("ldaps://dir.example", 636),
+            ("postgres://db.example/app", 5432),
+            ("mysql://db.example", 3306),
+            ("https://host.example:8443/path?q=1", 8443),
+        ] {
+            let t = ok(url);
+            assert_eq!(t.port, Some(port), "{url}");
+            assert!(t.scheme.is_some());
+        }
+        assert_eq!(
+            ok("https://[2001:db8::5]/").host,
+            Host::Ip("2001:db8::5".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn address_name_pairs_set_the_sni() {
+        let t = ok("203.0.113.10:443,A.Example");
+        assert_eq!(t.host, Host::Ip("203.0.113.10".parse().unwrap()));
+        assert_eq!(t.sni.as_deref(), Some("a.example"));
+        assert!(parse("203.0.113.10,bad name").is_err());
+    }
+
+    #[test]
+    fn bad_input_names_the_input_and_the_problem() {
+        let cases = [
+            ("host:99999", "out of range"),
+            ("host:0", "out of range"),
+            ("[::1", "closing ']'"),
+            ("", "empty target"),
+            ("   ", "empty target"),
+            ("host:", "empty port"),
+            ("host:abc", "not a number"),
+            ("bad_host!.example", "not allowed"),
+            ("-lead.example", "starts or ends"),
+            ("a..b", "empty label"),
+            ("999.1.1.1", "IPv4"),
+            ("1:2:3", "IPv6"),
+            ("[2001:db8::1]x", "after ']'"),
+            ("gopherx://host", "unknown scheme"),
+        ];
+        for (input, needle) in cases {
+            let e = parse(input).expect_err(input);
+            let msg = e.to_string();
+            assert!(msg.contains(needle), "{input:?} gave {msg:?}");
+            assert!(!msg.contains('\n'));
+        }
+        let long_label = format!("{}.example", "a".repeat(300));
+        assert!(
+            parse(&long_label)
+                .unwrap_err()
+                .to_string()
+                .contains("at most 63")
+        );
+        let long_name = vec!["abcdefghij"; 30].join(".");
+        assert!(
+            parse(&long_name)
+                .unwrap_err()
+                .to_string()
+                .contains("at most 253")
+        );
+        assert!(
+            parse(&"x".repeat(5000))
+                .unwrap_err()
+                .to_string()
+                .contains("2048")
+        );
+    }
+
+    #[test]
+    fn port_lists_and_ranges() {
+        assert_eq!(parse_ports("22,80,443").unwrap(), vec![22, 80, 443]);
+        assert_eq!(
+            parse_ports("8000-8003").unwrap(),
+            vec![8000, 8001, 8002, 8003]
+        );
+        assert_eq!(parse_ports("80, 22-23,80").unwrap(), vec![80, 22, 23]);
+        assert_eq!(parse_ports("1-65535").unwrap().len(), 65535);
+        assert!(parse_ports("90-80").is_err());
+        assert!(parse_ports("70000").is_err());
+        assert!(parse_ports("").is_err());
+        assert!(parse_ports("1,,2").is_err());
+    }
+}
