@@ -2,7 +2,7 @@
 //! `main.rs` so the binary stays a thin shell and tests can drive a whole run in-process.
 
 use std::io::{self, IsTerminal, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::cli::{Cli, Command};
 use crate::config::{Format, Settings};
@@ -46,7 +46,7 @@ pub async fn run_settings(settings: Settings, out: &mut (impl Write + Send)) -> 
         _ => None,
     };
     let histogram = settings.latency.is_some_and(|l| l.histogram);
-    let code = Arc::new(Mutex::new(ExitCode::Ok));
+    let mut code = ExitCode::Ok;
     let mut count = 0usize;
     let mut write_error: Option<io::Error> = None;
     let ordered = format != Format::Json;
@@ -54,9 +54,7 @@ pub async fn run_settings(settings: Settings, out: &mut (impl Write + Send)) -> 
     crate::run::run(Arc::clone(&settings), hook, ordered, |report| {
         count += 1;
         let this = exit::for_report(&report, expect);
-        if let Ok(mut c) = code.lock() {
-            *c = exit::worst(*c, this);
-        }
+        code = exit::worst(code, this);
         *tally.entry(verdict_word(&report)).or_default() += 1;
         if write_error.is_some() {
             return;
@@ -75,7 +73,6 @@ pub async fn run_settings(settings: Settings, out: &mut (impl Write + Send)) -> 
         let summary: Vec<String> = tally.iter().map(|(w, n)| format!("{n} {w}")).collect();
         let _ = writeln!(out, "{count} probes: {}", summary.join(", "));
     }
-    let code = code.lock().map(|c| *c).unwrap_or(ExitCode::Ok);
     code
 }
 

@@ -1,6 +1,9 @@
 //! reach: walk the layers of a connection and stop at the first one that fails, saying which
 //! layer, why, and who answered.
 
+// Hostile input must become a verdict, never a panic: no unwrap outside tests.
+#![warn(clippy::unwrap_used)]
+
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -67,7 +67,7 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
     }
     if text.len() > MAX_INPUT {
         return Err(bad(
-            &text[..text.floor_char_boundary(40)],
+            &text.chars().take(40).collect::<String>(),
             "longer than 2048 characters",
         ));
     }
