@@ -51,9 +51,25 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "STATE")]
     pub expect: Option<ExpectState>,
 
+    /// SNI names: each one is probed on each address (repeatable).
+    #[arg(long = "sni", value_name = "NAME")]
+    pub sni: Vec<String>,
+
+    /// Read SNI names from a file, one per line.
+    #[arg(long, value_name = "FILE")]
+    pub sni_file: Option<String>,
+
+    /// Send no SNI at all.
+    #[arg(long, conflicts_with_all = ["sni", "sni_file"])]
+    pub no_sni: bool,
+
     /// Latency mode: number of attempts, or a duration such as 10s.
     #[command(flatten)]
     pub latency: LatencyArgs,
+
+    /// Many-target options.
+    #[command(flatten)]
+    pub scan: ScanArgs,
 
     /// Output options.
     #[command(flatten)]
@@ -78,6 +94,38 @@ pub struct LatencyArgs {
     /// Print a text histogram of the timings.
     #[arg(long)]
     pub histogram: bool,
+}
+
+/// Flags for runs over many targets.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Read targets from FILE (`-` for stdin), one per line; `#` starts a comment.
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    pub input: Option<String>,
+
+    /// Probes in flight at once.
+    #[arg(short = 'c', long, value_name = "N", default_value_t = crate::run::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
+
+    /// Probes in flight to one address at once.
+    #[arg(long, value_name = "N", default_value_t = crate::run::DEFAULT_PER_ADDRESS)]
+    pub per_address: usize,
+
+    /// New probes per second at most.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+
+    /// Stop the whole run after this long (e.g. 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub deadline: Option<String>,
+
+    /// Largest CIDR block (in addresses) accepted without complaint.
+    #[arg(long, value_name = "N", default_value_t = crate::input::DEFAULT_MAX_ADDRESSES)]
+    pub max_addresses: u128,
+
+    /// Print only the closing summary, not one block per probe.
+    #[arg(long)]
+    pub summary_only: bool,
 }
 
 /// Output flags.

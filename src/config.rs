@@ -7,8 +7,10 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::cli::{Cli, ColorChoice, ExpectState};
+use crate::input::{self, Expr};
 use crate::report::TcpState;
-use crate::target::{self, Target, TargetError};
+use crate::run::Limits;
+use crate::target::{self, Host, Target, TargetError};
 
 /// A usage error: reported in one line, exit code 64.
 #[derive(Debug, Error)]
@@ -24,6 +26,16 @@ pub enum ConfigError {
         /// What was given.
         value: String,
         /// What is wrong.
+        problem: String,
+    },
+    /// A file named on the command line cannot be read.
+    #[error("cannot read {what} {path:?}: {problem}")]
+    File {
+        /// Which file.
+        what: &'static str,
+        /// Its path.
+        path: String,
+        /// The OS error.
         problem: String,
     },
     /// Nothing to probe.
@@ -89,8 +101,20 @@ pub enum Format {
 /// Everything a run needs.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// What to probe, in order.
-    pub targets: Vec<Target>,
+    /// Targets from the command line, in order (blocks not yet expanded).
+    pub exprs: Vec<Expr>,
+    /// A target file to stream (`-` for stdin).
+    pub input: Option<String>,
+    /// Largest accepted CIDR block.
+    pub max_addresses: u128,
+    /// `--sni` names (empty: the target's own name).
+    pub snis: Vec<String>,
+    /// `--no-sni`.
+    pub no_sni: bool,
+    /// Run bounds.
+    pub limits: Limits,
+    /// Only the closing summary.
+    pub summary_only: bool,
     /// Ports for targets that name none.
     pub ports: Vec<u16>,
     /// Address families.
@@ -118,14 +142,52 @@ impl Settings {
     /// Builds settings from parsed flags. `stdout_is_tty` and `no_color` come from the
     /// environment so that this stays a pure function.
     pub fn from_cli(cli: &Cli, stdout_is_tty: bool, no_color: bool) -> Result<Self, ConfigError> {
-        if cli.targets.is_empty() {
+        if cli.targets.is_empty() && cli.scan.input.is_none() {
             return Err(ConfigError::NoTarget);
         }
-        let targets = cli
+        let max_addresses = cli.scan.max_addresses;
+        let exprs = cli
             .targets
             .iter()
-            .map(|t| target::parse(t))
+            .map(|t| input::parse_expr(t, max_addresses))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut snis = Vec::new();
+        for name in &cli.sni {
+            snis.push(sni_name(name)?);
+        }
+        if let Some(path) = &cli.sni_file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                what: "--sni-file",
+                path: path.clone(),
+                problem: e.to_string(),
+            })?;
+            for line in text.lines() {
+                let name = line.split('#').next().unwrap_or("").trim();
+                if !name.is_empty() {
+                    snis.push(sni_name(name)?);
+                }
+            }
+        }
+        let limits = Limits {
+            concurrency: nonzero_count("--concurrency", cli.scan.concurrency)?,
+            per_address: nonzero_count("--per-address", cli.scan.per_address)?,
+            rate: match cli.scan.rate {
+                Some(r) if !(r > 0.0 && r.is_finite()) => {
+                    return Err(ConfigError::Flag {
+                        flag: "--rate",
+                        value: r.to_string(),
+                        problem: "must be a positive number of probes per second".into(),
+                    });
+                }
+                r => r,
+            },
+            deadline: cli
+                .scan
+                .deadline
+                .as_deref()
+                .map(|d| duration("--deadline", d))
+                .transpose()?,
+        };
         let ports = match &cli.ports {
             Some(spec) => target::parse_ports(spec)?,
             None => Vec::new(),
@@ -155,7 +217,13 @@ impl Settings {
             ColorChoice::Auto => stdout_is_tty && !no_color,
         };
         Ok(Settings {
-            targets,
+            exprs,
+            input: cli.scan.input.clone(),
+            max_addresses,
+            snis,
+            no_sni: cli.no_sni,
+            limits,
+            summary_only: cli.scan.summary_only,
             ports,
             family,
             connect_timeout: nonzero("--timeout", duration("--timeout", &cli.timeout)?)?,
@@ -171,6 +239,24 @@ impl Settings {
         })
     }
 
+    /// The SNI names to probe `target` with: `--sni` names, else the name of an
+    /// `address,name` pair, else the host when it is a DNS name; `None` means no SNI.
+    pub fn snis_for(&self, target: &Target) -> Vec<Option<String>> {
+        if self.no_sni {
+            return vec![None];
+        }
+        if !self.snis.is_empty() {
+            return self.snis.iter().cloned().map(Some).collect();
+        }
+        if let Some(name) = &target.sni {
+            return vec![Some(name.clone())];
+        }
+        match &target.host {
+            Host::Name(name) => vec![Some(name.clone())],
+            Host::Ip(_) => vec![None],
+        }
+    }
+
     /// The ports to probe for `target`.
     pub fn ports_for(&self, target: &Target) -> Vec<u16> {
         match target.port {
@@ -179,6 +265,26 @@ impl Settings {
             None => vec![DEFAULT_PORT],
         }
     }
+}
+
+fn sni_name(name: &str) -> Result<String, ConfigError> {
+    target::validate_dns_name(name).map_err(|problem| ConfigError::Flag {
+        flag: "--sni",
+        value: name.to_string(),
+        problem,
+    })?;
+    Ok(name.trim_end_matches('.').to_ascii_lowercase())
+}
+
+fn nonzero_count(flag: &'static str, n: usize) -> Result<usize, ConfigError> {
+    if n == 0 {
+        return Err(ConfigError::Flag {
+            flag,
+            value: "0".into(),
+            problem: "must be at least 1".into(),
+        });
+    }
+    Ok(n)
 }
 
 fn expected_state(e: ExpectState) -> TcpState {

@@ -4,7 +4,7 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
-use crate::config::{Format, Settings};
+use crate::config::Settings;
 use crate::exit::ExitCode;
 
 /// A loopback port that nothing listens on (bound, then released).
@@ -81,9 +81,15 @@ async fn run_inner(json: bool) -> std::io::Result<ExitCode> {
         if !json {
             println!("\n# {title}\n$ reach --timeout 1s {target}");
         }
-        let mut settings = demo_settings(target, json);
-        settings.connect_timeout = Duration::from_secs(1);
-        let got = crate::app::run_settings(settings, &mut stdout).await;
+        let Some(settings) = demo_settings(target, json) else {
+            all_as_expected = false;
+            continue;
+        };
+        let Ok(targets) = crate::app::target_stream(&settings) else {
+            all_as_expected = false;
+            continue;
+        };
+        let got = crate::app::run_settings(settings, targets, false, &mut stdout).await;
         all_as_expected &= got == want;
     }
     silent_task.abort();
@@ -94,19 +100,13 @@ async fn run_inner(json: bool) -> std::io::Result<ExitCode> {
     })
 }
 
-fn demo_settings(target: &str, json: bool) -> Settings {
-    let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    Settings {
-        targets: crate::target::parse(target).into_iter().collect(),
-        ports: vec![],
-        family: crate::config::Family::Any,
-        connect_timeout: Duration::from_secs(1),
-        dns_timeout: Duration::from_secs(1),
-        resolver: None,
-        latency: None,
-        expect: None,
-        format: if json { Format::Json } else { Format::Human },
-        color,
+fn demo_settings(target: &str, json: bool) -> Option<Settings> {
+    let mut args = vec!["reach", "--timeout", "1s", target];
+    if json {
+        args.push("--json");
     }
+    let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(args).ok()?;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    Settings::from_cli(&cli, tty, no_color).ok()
 }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod exit;
+pub mod input;
 pub mod probe;
 pub mod render;
 pub mod report;

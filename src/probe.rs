@@ -28,6 +28,8 @@ pub struct ProbeSpec {
     pub port: u16,
     /// The name lookup that produced `address`, when the target was a name.
     pub dns: Option<DnsReport>,
+    /// The SNI name to send (`None`: no SNI).
+    pub sni: Option<String>,
 }
 
 impl ProbeSpec {

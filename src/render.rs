@@ -4,3 +4,4 @@ pub mod human;
 pub mod json;
 pub mod lines;
 pub mod sanitize;
+pub mod summary;

@@ -1,160 +1,372 @@
-//! A whole run: resolves the targets, expands them into probes (address × port), runs the
-//! probes concurrently within bounds, and hands each report to a sink.
+//! A whole run: streams targets in, resolves and expands them into probes (address × port ×
+//! SNI), runs the probes within bounds (concurrency, per-address limit, rate, deadline), and
+//! streams reports out. Memory stays bounded by the number of probes in flight, not by the
+//! length of the input.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::config::Settings;
+use crate::input::InputError;
 use crate::probe::resolve::Resolver;
 use crate::probe::{self, AttemptHook, ProbeSpec};
-use crate::report::{DnsOutcome, Report};
+use crate::report::{DnsOutcome, DnsReport, Report};
 use crate::target::{Host, Target};
 
-/// How many probes run at once.
+/// Probes in flight at once, by default.
 pub const DEFAULT_CONCURRENCY: usize = 256;
+/// Probes in flight to one address at once, by default: enough to sweep a host's ports
+/// quickly, few enough not to hammer one server.
+pub const DEFAULT_PER_ADDRESS: usize = 64;
 
-/// One unit of work: a probe to run, or a report already decided (a name that did not
-/// resolve).
-enum Job {
-    Probe(ProbeSpec),
-    Done(Box<Report>),
+/// A stream of targets (or input errors) to probe.
+pub type Targets = Box<dyn Iterator<Item = Result<Target, InputError>> + Send>;
+
+/// Bounds on a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Probes in flight at once.
+    pub concurrency: usize,
+    /// Probes in flight to one address at once.
+    pub per_address: usize,
+    /// New probes per second, when limited.
+    pub rate: Option<f64>,
+    /// Stop everything after this long.
+    pub deadline: Option<Duration>,
 }
 
-/// Runs every probe of `settings` and calls `sink` with each report. With `ordered`, reports
-/// arrive in input order (target, port, address); otherwise as soon as each finishes.
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            concurrency: DEFAULT_CONCURRENCY,
+            per_address: DEFAULT_PER_ADDRESS,
+            rate: None,
+            deadline: None,
+        }
+    }
+}
+
+/// What happened besides the reports.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// Input lines that could not be used (already reported on stderr).
+    pub input_errors: usize,
+    /// Probes started but cut off by `--deadline`.
+    pub unfinished: usize,
+    /// True when `--deadline` ended the run.
+    pub deadline_hit: bool,
+}
+
+enum Msg {
+    Report(Box<Report>),
+    Batch(u64, Vec<Report>),
+    InputError(u64, InputError),
+}
+
+/// Shared machinery for the probes of one run.
+struct Shared {
+    settings: Arc<Settings>,
+    resolver: Resolver,
+    hook: Option<AttemptHook>,
+    probes: Semaphore,
+    per_address: usize,
+    addresses: Mutex<HashMap<IpAddr, Weak<Semaphore>>>,
+    pace: Option<Pace>,
+    in_flight: AtomicUsize,
+}
+
+/// Spaces new probes evenly to honour `--rate`.
+struct Pace {
+    gap: Duration,
+    next: Mutex<Instant>,
+}
+
+impl Pace {
+    async fn wait(&self) {
+        let at = {
+            let Ok(mut next) = self.next.lock() else {
+                return;
+            };
+            let at = (*next).max(Instant::now());
+            *next = at + self.gap;
+            at
+        };
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+impl Shared {
+    fn address_limit(&self, ip: IpAddr) -> Arc<Semaphore> {
+        let Ok(mut map) = self.addresses.lock() else {
+            return Arc::new(Semaphore::new(self.per_address));
+        };
+        if let Some(sem) = map.get(&ip).and_then(Weak::upgrade) {
+            return sem;
+        }
+        if map.len() > 4096 {
+            map.retain(|_, w| w.strong_count() > 0);
+        }
+        let sem = Arc::new(Semaphore::new(self.per_address));
+        map.insert(ip, Arc::downgrade(&sem));
+        sem
+    }
+
+    async fn probe(&self, spec: ProbeSpec) -> Report {
+        let address_limit = self.address_limit(spec.address);
+        // Semaphores here are never closed, so acquiring cannot fail.
+        let _global = self.probes.acquire().await.ok();
+        let _per_address = address_limit.acquire().await.ok();
+        if let Some(pace) = &self.pace {
+            pace.wait().await;
+        }
+        probe::run(&spec, &self.settings, self.hook.as_ref()).await
+    }
+}
+
+/// Raises the open-file limit as far as allowed and returns how many probes can safely be in
+/// flight: each may hold a few descriptors (socket, error-queue handle, default-certificate
+/// connection).
+pub fn fd_budget() -> usize {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return DEFAULT_CONCURRENCY;
+    };
+    let soft = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        hard
+    } else {
+        soft
+    };
+    let usable = usize::try_from(soft)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(64);
+    (usable / 4).max(1)
+}
+
+/// Runs every probe and calls `sink` with each report. With `ordered`, reports come in input
+/// order (target, then port, address, SNI); otherwise as soon as each finishes.
 pub async fn run(
     settings: Arc<Settings>,
+    targets: Targets,
+    limits: Limits,
     hook: Option<AttemptHook>,
     ordered: bool,
     mut sink: impl FnMut(Report),
-) {
-    let jobs = expand(&settings).await;
-    let limit = Arc::new(Semaphore::new(DEFAULT_CONCURRENCY));
-    let mut set = JoinSet::new();
-    for (index, job) in jobs.into_iter().enumerate() {
-        let settings = Arc::clone(&settings);
-        let limit = Arc::clone(&limit);
-        let hook = hook.clone();
-        set.spawn(async move {
-            let report = match job {
-                Job::Done(report) => *report,
-                Job::Probe(spec) => {
-                    // The semaphore is never closed, so acquiring cannot fail; if it somehow
-                    // did, running unthrottled is still correct.
-                    let _permit = limit.acquire().await.ok();
-                    probe::run(&spec, &settings, hook.as_ref()).await
+) -> RunOutcome {
+    let shared = Arc::new(Shared {
+        resolver: Resolver::new(settings.resolver, settings.family, settings.dns_timeout),
+        settings,
+        hook,
+        probes: Semaphore::new(limits.concurrency.max(1)),
+        per_address: limits.per_address.max(1),
+        addresses: Mutex::new(HashMap::new()),
+        pace: limits.rate.filter(|r| *r > 0.0).map(|r| Pace {
+            gap: Duration::from_secs_f64(1.0 / r),
+            next: Mutex::new(Instant::now()),
+        }),
+        in_flight: AtomicUsize::new(0),
+    });
+    // Targets are pulled on a blocking thread (the input may be a slow stdin) into a small
+    // bounded channel: reading never runs far ahead of probing.
+    let (target_tx, target_rx) = mpsc::channel::<Result<Target, InputError>>(64);
+    let reader = tokio::task::spawn_blocking(move || {
+        for item in targets {
+            if target_tx.blocking_send(item).is_err() {
+                break;
+            }
+        }
+    });
+    let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(256);
+    let dispatcher = tokio::spawn(dispatch(
+        Arc::clone(&shared),
+        target_rx,
+        msg_tx,
+        limits.concurrency,
+        ordered,
+    ));
+
+    let deadline = limits.deadline.map(|d| tokio::time::Instant::now() + d);
+    let mut outcome = RunOutcome::default();
+    let mut pending: BTreeMap<u64, Option<Vec<Report>>> = BTreeMap::new();
+    let mut next_index = 0u64;
+    loop {
+        let msg = match deadline {
+            Some(at) => match tokio::time::timeout_at(at, msg_rx.recv()).await {
+                Ok(m) => m,
+                Err(_) => {
+                    outcome.deadline_hit = true;
+                    break;
                 }
-            };
-            (index, report)
-        });
-    }
-    let mut pending: BTreeMap<usize, Report> = BTreeMap::new();
-    let mut next = 0;
-    while let Some(joined) = set.join_next().await {
-        // A probe task can only end abnormally by panicking; keep going with the others.
-        let Ok((index, report)) = joined else {
-            continue;
+            },
+            None => msg_rx.recv().await,
         };
-        if !ordered {
-            sink(report);
-            continue;
+        let Some(msg) = msg else { break };
+        match msg {
+            Msg::Report(report) => sink(*report),
+            Msg::InputError(index, e) => {
+                eprintln!("reach: {e}");
+                outcome.input_errors += 1;
+                pending.insert(index, None);
+            }
+            Msg::Batch(index, reports) => {
+                pending.insert(index, Some(reports));
+            }
         }
-        pending.insert(index, report);
-        while let Some(report) = pending.remove(&next) {
-            sink(report);
-            next += 1;
+        while let Some(entry) = pending.remove(&next_index) {
+            for report in entry.into_iter().flatten() {
+                sink(report);
+            }
+            next_index += 1;
         }
     }
-    for (_, report) in pending {
-        sink(report);
+    if outcome.deadline_hit {
+        dispatcher.abort();
+        outcome.unfinished = shared.in_flight.load(Ordering::Relaxed);
     }
+    // Whatever is left (only after a deadline) is still worth showing.
+    for (_, reports) in pending {
+        for report in reports.into_iter().flatten() {
+            sink(report);
+        }
+    }
+    drop(msg_rx);
+    reader.abort();
+    outcome
 }
 
-/// Resolves every name (concurrently) and turns targets into jobs, in input order.
-async fn expand(settings: &Settings) -> Vec<Job> {
-    let resolver = Arc::new(Resolver::new(
-        settings.resolver,
-        settings.family,
-        settings.dns_timeout,
-    ));
-    let mut lookups = JoinSet::new();
-    for (index, target) in settings.targets.iter().enumerate() {
-        if let Host::Name(name) = &target.host {
-            let resolver = Arc::clone(&resolver);
-            let name = name.clone();
-            lookups.spawn(async move { (index, resolver.resolve(&name).await) });
+/// Takes targets off the input channel and runs one task per target, at most `window` at once.
+async fn dispatch(
+    shared: Arc<Shared>,
+    mut targets: mpsc::Receiver<Result<Target, InputError>>,
+    out: mpsc::Sender<Msg>,
+    window: usize,
+    ordered: bool,
+) {
+    let window = Arc::new(Semaphore::new(window.max(16)));
+    let mut tasks = JoinSet::new();
+    let mut index = 0u64;
+    while let Some(item) = targets.recv().await {
+        let this = index;
+        index += 1;
+        let target = match item {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = out.send(Msg::InputError(this, e)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = Arc::clone(&window).acquire_owned().await else {
+            break;
+        };
+        while tasks.try_join_next().is_some() {}
+        let shared = Arc::clone(&shared);
+        let out = out.clone();
+        tasks.spawn(async move {
+            run_target(shared, target, this, out, ordered).await;
+            drop(permit);
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Resolves one target, runs its probes concurrently and sends their reports.
+async fn run_target(
+    shared: Arc<Shared>,
+    target: Target,
+    index: u64,
+    out: mpsc::Sender<Msg>,
+    ordered: bool,
+) {
+    let settings = Arc::clone(&shared.settings);
+    let target = Arc::new(target);
+    let ports = settings.ports_for(&target);
+    let (addresses, dns) = match &target.host {
+        Host::Ip(ip) if settings.family.admits(ip) => (vec![*ip], None),
+        Host::Ip(ip) => {
+            let dns = DnsReport {
+                name: ip.to_string(),
+                outcome: DnsOutcome::NoRecords,
+                addresses: vec![],
+                resolve_ms: 0.0,
+                detail: Some("the address is not of the family asked for (-4/-6)".into()),
+            };
+            (vec![], Some(dns))
         }
-    }
-    let mut resolved = BTreeMap::new();
-    while let Some(Ok((index, dns))) = lookups.join_next().await {
-        resolved.insert(index, dns);
-    }
-    let mut jobs = Vec::new();
-    for (index, target) in settings.targets.iter().enumerate() {
-        let target = Arc::new(target.clone());
-        for port in settings.ports_for(&target) {
-            match (&target.host, resolved.get(&index)) {
-                (Host::Ip(ip), _) => {
-                    if settings.family.admits(ip) {
-                        jobs.push(Job::Probe(spec(&target, *ip, port, None)));
-                    } else {
-                        jobs.push(Job::Done(Box::new(family_mismatch(&target, port, *ip))));
-                    }
-                }
-                (Host::Name(_), Some(dns)) if dns.outcome == DnsOutcome::Resolved => {
-                    for ip in &dns.addresses {
-                        jobs.push(Job::Probe(spec(&target, *ip, port, Some(dns.clone()))));
-                    }
-                }
-                (Host::Name(_), Some(dns)) => {
-                    jobs.push(Job::Done(Box::new(probe::dns_failure(
-                        &target,
-                        port,
-                        dns.clone(),
-                    ))));
-                }
-                (Host::Name(name), None) => {
-                    // The lookup task panicked: report it as a resolver error, not silence.
-                    let dns = crate::report::DnsReport {
-                        name: name.clone(),
-                        outcome: DnsOutcome::Error,
-                        addresses: vec![],
-                        resolve_ms: 0.0,
-                        detail: Some("lookup failed unexpectedly".into()),
+        Host::Name(name) => {
+            let dns = shared.resolver.resolve(name).await;
+            (dns.addresses.clone(), Some(dns))
+        }
+    };
+    let mut reports: Vec<(usize, Report)> = Vec::new();
+    if addresses.is_empty() {
+        let dns = dns.unwrap_or_else(|| DnsReport {
+            name: target.host.to_string(),
+            outcome: DnsOutcome::Error,
+            addresses: vec![],
+            resolve_ms: 0.0,
+            detail: None,
+        });
+        for port in &ports {
+            reports.push((
+                reports.len(),
+                probe::dns_failure(&target, *port, dns.clone()),
+            ));
+        }
+    } else {
+        let snis = settings.snis_for(&target);
+        let mut set = JoinSet::new();
+        let mut order = 0usize;
+        for port in &ports {
+            for address in &addresses {
+                for sni in &snis {
+                    let spec = ProbeSpec {
+                        target: Arc::clone(&target),
+                        address: *address,
+                        port: *port,
+                        dns: dns.clone(),
+                        sni: sni.clone(),
                     };
-                    jobs.push(Job::Done(Box::new(probe::dns_failure(&target, port, dns))));
+                    let shared = Arc::clone(&shared);
+                    shared.in_flight.fetch_add(1, Ordering::Relaxed);
+                    let position = order;
+                    order += 1;
+                    set.spawn(async move {
+                        let report = shared.probe(spec).await;
+                        shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+                        (position, report)
+                    });
                 }
             }
         }
+        while let Some(joined) = set.join_next().await {
+            let Ok((position, report)) = joined else {
+                continue;
+            };
+            if ordered {
+                reports.push((position, report));
+            } else if out.send(Msg::Report(Box::new(report))).await.is_err() {
+                return;
+            }
+        }
     }
-    jobs
-}
-
-fn spec(
-    target: &Arc<Target>,
-    address: std::net::IpAddr,
-    port: u16,
-    dns: Option<crate::report::DnsReport>,
-) -> ProbeSpec {
-    ProbeSpec {
-        target: Arc::clone(target),
-        address,
-        port,
-        dns,
+    if ordered {
+        reports.sort_by_key(|(position, _)| *position);
+        let _ = out
+            .send(Msg::Batch(
+                index,
+                reports.into_iter().map(|(_, r)| r).collect(),
+            ))
+            .await;
+    } else {
+        for (_, report) in reports {
+            let _ = out.send(Msg::Report(Box::new(report))).await;
+        }
+        // Keeps the index sequence whole for the consumer even in unordered mode.
+        let _ = out.send(Msg::Batch(index, Vec::new())).await;
     }
-}
-
-/// `-6` with an IPv4 literal (or `-4` with IPv6): there is nothing of the asked family.
-fn family_mismatch(target: &Target, port: u16, ip: std::net::IpAddr) -> Report {
-    let dns = crate::report::DnsReport {
-        name: ip.to_string(),
-        outcome: DnsOutcome::NoRecords,
-        addresses: vec![],
-        resolve_ms: 0.0,
-        detail: Some("the address is not of the family asked for (-4/-6)".into()),
-    };
-    probe::dns_failure(target, port, dns)
 }

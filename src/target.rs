@@ -247,6 +247,108 @@ pub fn parse_ports(spec: &str) -> Result<Vec<u16>, TargetError> {
     Ok(ports)
 }
 
+/// An address block to sweep, e.g. `203.0.113.0/28` or `2001:db8::/120`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// The text as given.
+    pub input: String,
+    /// First address of the block.
+    pub network: IpAddr,
+    /// Prefix length.
+    pub prefix: u8,
+    /// The port, when written as `block:port` (IPv4) or `[block]:port` (IPv6).
+    pub port: Option<u16>,
+}
+
+impl Block {
+    /// How many addresses the block holds (saturating for huge IPv6 blocks).
+    pub fn len(&self) -> u128 {
+        let bits = if self.network.is_ipv4() { 32 } else { 128 };
+        1u128
+            .checked_shl(u32::from(bits - self.prefix))
+            .unwrap_or(u128::MAX)
+    }
+
+    /// Never empty: even a /32 or /128 holds one address.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Every address of the block as a target, lazily, in order.
+    pub fn into_targets(self) -> impl Iterator<Item = Target> {
+        let start = match self.network {
+            IpAddr::V4(v4) => u128::from(u32::from(v4)),
+            IpAddr::V6(v6) => u128::from(v6),
+        };
+        let v4 = self.network.is_ipv4();
+        (0..self.len()).map(move |offset| {
+            let n = start + offset;
+            let ip = if v4 {
+                IpAddr::V4(Ipv4Addr::from(u32::try_from(n).unwrap_or(u32::MAX)))
+            } else {
+                IpAddr::V6(Ipv6Addr::from(n))
+            };
+            Target {
+                input: self.input.clone(),
+                host: Host::Ip(ip),
+                port: self.port,
+                scheme: None,
+                sni: None,
+            }
+        })
+    }
+}
+
+/// Parses a CIDR block if `input` looks like one (`None` when it has no `/` before any port).
+pub fn parse_block(input: &str) -> Option<Result<Block, TargetError>> {
+    let text = input.trim();
+    if text.contains("://") || !text.contains('/') {
+        return None;
+    }
+    let (body, port) = if let Some(inner) = text.strip_prefix('[') {
+        let (body, after) = inner.split_once(']')?;
+        (body, after.strip_prefix(':'))
+    } else if text.matches(':').count() == 1 {
+        let (body, port) = text.split_once(':')?;
+        (body, Some(port))
+    } else {
+        (text, None)
+    };
+    let (addr, prefix) = body.split_once('/')?;
+    let result = (|| {
+        let ip: IpAddr = addr
+            .parse()
+            .map_err(|_| bad(text, format!("{addr:?} is not an IP address")))?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix: u8 = match prefix.parse() {
+            Ok(p) if p <= max => p,
+            _ => return Err(bad(text, format!("prefix length must be 0-{max}"))),
+        };
+        let port = port.map(|p| parse_port(text, p)).transpose()?;
+        let network = mask(ip, prefix);
+        Ok(Block {
+            input: text.to_string(),
+            network,
+            prefix,
+            port,
+        })
+    })();
+    Some(result)
+}
+
+fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let m = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V4(Ipv4Addr::from(u32::from(v4) & m))
+        }
+        IpAddr::V6(v6) => {
+            let m = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            IpAddr::V6(Ipv6Addr::from(u128::from(v6) & m))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,5 +483,29 @@ mod tests {
         assert!(parse_ports("70000").is_err());
         assert!(parse_ports("").is_err());
         assert!(parse_ports("1,,2").is_err());
+    }
+    #[test]
+    fn cidr_blocks() {
+        let b = parse_block("203.0.113.0/28").unwrap().unwrap();
+        assert_eq!(b.len(), 16);
+        let all: Vec<_> = b.into_targets().map(|t| t.host.to_string()).collect();
+        assert_eq!(all.first().unwrap(), "203.0.113.0");
+        assert_eq!(all.last().unwrap(), "203.0.113.15");
+        let b = parse_block("203.0.113.77/30:443").unwrap().unwrap();
+        assert_eq!(
+            (b.network.to_string(), b.port),
+            ("203.0.113.76".into(), Some(443))
+        );
+        let b = parse_block("[2001:db8::/126]:22").unwrap().unwrap();
+        assert_eq!((b.len(), b.port), (4, Some(22)));
+        assert_eq!(
+            parse_block("2001:db8::/32").unwrap().unwrap().len(),
+            1u128 << 96
+        );
+        assert_eq!(parse_block("192.0.2.1/32").unwrap().unwrap().len(), 1);
+        assert!(parse_block("192.0.2.0/33").unwrap().is_err());
+        assert!(parse_block("host.example/24").unwrap().is_err());
+        assert!(parse_block("https://host/path").is_none());
+        assert!(parse_block("host:443").is_none());
     }
 }

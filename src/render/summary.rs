@@ -1,0 +1,115 @@
+//! The closing summary of a run over many probes: counts per verdict and the slowest probes.
+//! An accumulator of fixed size per distinct verdict, so it stays small however many probes
+//! stream through it.
+
+use std::collections::BTreeMap;
+
+use super::human::{fmt_ms, probe_label};
+use super::lines::{Line, Tone};
+use crate::report::Report;
+
+/// How many of the slowest probes to list.
+const SLOWEST: usize = 5;
+
+/// Running totals over the reports of a run.
+#[derive(Debug, Default)]
+pub struct Summary {
+    total: usize,
+    by_verdict: BTreeMap<String, usize>,
+    slowest: Vec<(f64, String)>,
+}
+
+impl Summary {
+    /// Counts one more report.
+    pub fn add(&mut self, report: &Report) {
+        self.total += 1;
+        *self.by_verdict.entry(verdict_word(report)).or_default() += 1;
+        let time = total_ms(report);
+        if time > 0.0 {
+            self.slowest.push((time, probe_label(report)));
+            self.slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+            self.slowest.truncate(SLOWEST);
+        }
+    }
+
+    /// Reports counted so far.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The summary as report lines.
+    pub fn lines(&self) -> Vec<Line> {
+        let counts: Vec<String> = self
+            .by_verdict
+            .iter()
+            .map(|(w, n)| format!("{n} {w}"))
+            .collect();
+        let all_ok = self.by_verdict.keys().all(|w| w == "ok");
+        let mut lines = vec![Line::new(
+            0,
+            "summary",
+            format!("{} probes: {}", self.total, counts.join(", ")),
+            if all_ok { Tone::Good } else { Tone::Warn },
+        )];
+        if self.total > 1 && !self.slowest.is_empty() {
+            lines.push(Line::new(0, "slowest", "", Tone::Plain));
+            for (ms, label) in &self.slowest {
+                lines.push(Line::new(
+                    1,
+                    "",
+                    format!("{:>10}  {label}", fmt_ms(*ms)),
+                    Tone::Dim,
+                ));
+            }
+        }
+        lines
+    }
+}
+
+/// The word a report is counted under: `ok`, or the layer and reason it stopped at.
+pub fn verdict_word(report: &Report) -> String {
+    match &report.stopped {
+        Some(stopped) => format!("{} {}", stopped.layer.as_str(), stopped.reason),
+        None => "ok".to_string(),
+    }
+}
+
+/// Time the probe spent on the network: connect (or the deadline) plus later layers.
+fn total_ms(report: &Report) -> f64 {
+    let connect = report.tcp.as_ref().map_or(0.0, |t| t.connect_ms);
+    let tls = report
+        .tls
+        .as_ref()
+        .and_then(|t| t.handshake_ms)
+        .unwrap_or(0.0);
+    connect + tls
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Layer, Stopped};
+
+    fn report(port: u16, stopped: Option<&str>) -> Report {
+        Report {
+            host: "192.0.2.1".into(),
+            port,
+            stopped: stopped.map(|r| Stopped {
+                layer: Layer::Tcp,
+                reason: r.into(),
+            }),
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn counts_per_verdict() {
+        let mut s = Summary::default();
+        s.add(&report(1, None));
+        s.add(&report(2, Some("closed")));
+        s.add(&report(3, Some("closed")));
+        let text: Vec<String> = s.lines().into_iter().map(|l| l.value).collect();
+        assert_eq!(text[0], "3 probes: 1 ok, 2 tcp closed");
+        assert_eq!(s.total(), 3);
+    }
+}
