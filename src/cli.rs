@@ -51,6 +51,14 @@ pub struct Cli {
     #[arg(long, value_enum, value_name = "STATE")]
     pub expect: Option<ExpectState>,
 
+    /// Do TLS on this port even if it is not a TLS port.
+    #[arg(long, conflicts_with = "no_tls")]
+    pub tls: bool,
+
+    /// Stop after TCP (and the greeting): no TLS, no STARTTLS.
+    #[arg(long)]
+    pub no_tls: bool,
+
     /// SNI names: each one is probed on each address (repeatable).
     #[arg(long = "sni", value_name = "NAME")]
     pub sni: Vec<String>,

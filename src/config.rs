@@ -87,6 +87,18 @@ pub struct Latency {
     pub histogram: bool,
 }
 
+/// Whether to speak TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// On TLS ports and schemes (443, 465, 993, `https://`…), and STARTTLS where the port or
+    /// scheme implies it.
+    Auto,
+    /// On every port (`--tls`).
+    On,
+    /// Never (`--no-tls`).
+    Off,
+}
+
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -111,6 +123,8 @@ pub struct Settings {
     pub snis: Vec<String>,
     /// `--no-sni`.
     pub no_sni: bool,
+    /// `--tls` / `--no-tls`.
+    pub tls_mode: TlsMode,
     /// Run bounds.
     pub limits: Limits,
     /// Only the closing summary.
@@ -222,6 +236,11 @@ impl Settings {
             max_addresses,
             snis,
             no_sni: cli.no_sni,
+            tls_mode: match (cli.tls, cli.no_tls) {
+                (true, _) => TlsMode::On,
+                (_, true) => TlsMode::Off,
+                _ => TlsMode::Auto,
+            },
             limits,
             summary_only: cli.scan.summary_only,
             ports,
