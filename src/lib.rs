@@ -5,6 +5,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod app;
+pub mod cert;
 pub mod cli;
 pub mod config;
 pub mod demo;

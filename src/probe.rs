@@ -3,6 +3,7 @@
 pub mod errqueue;
 pub mod resolve;
 pub mod tcp;
+pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -1,0 +1,380 @@
+//! Certificate checks: a verifier that records the chain and lets the handshake finish
+//! (signatures still verified), and the verdicts computed from the recorded chain.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
+use rustls::{CertificateError, DigitallySignedStruct, Error, OtherError, RootCertStore};
+use rustls::{SignatureScheme, client};
+
+use crate::cert::CertSummary;
+use crate::report::tls::VerifyReport;
+
+/// What the server presented during one handshake.
+#[derive(Debug, Default, Clone)]
+pub struct Seen {
+    /// The chain as presented, leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The stapled OCSP response (empty: none).
+    pub ocsp: Vec<u8>,
+    /// The certificate message arrived (so `ocsp` is meaningful).
+    pub certificate_seen: bool,
+    /// The server's handshake signature scheme.
+    pub scheme: Option<SignatureScheme>,
+}
+
+/// A `ServerCertVerifier` that records everything and accepts any chain; the verdicts are
+/// computed afterwards by [`judge`]. Handshake signatures are still checked against the leaf's
+/// key, so the connection is authenticated to whoever holds that key.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    provider: Arc<CryptoProvider>,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl Recorder {
+    /// A recorder with an empty record.
+    pub fn new(provider: Arc<CryptoProvider>) -> Recorder {
+        Recorder {
+            provider,
+            seen: Arc::default(),
+        }
+    }
+
+    /// A handle on the record, readable after the handshake (or its failure).
+    pub fn seen(&self) -> Arc<Mutex<Seen>> {
+        self.seen.clone()
+    }
+}
+
+/// Locks a record, ignoring poisoning (the data stays usable).
+pub fn lock(seen: &Mutex<Seen>) -> MutexGuard<'_, Seen> {
+    seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        let mut seen = lock(&self.seen);
+        seen.chain = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|c| c.clone().into_owned())
+            .collect();
+        seen.ocsp = ocsp_response.to_vec();
+        seen.certificate_seen = true;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        lock(&self.seen).scheme = Some(dss.scheme);
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        lock(&self.seen).scheme = Some(dss.scheme);
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Inputs of the chain verdict.
+pub struct Judge<'a> {
+    /// Trust anchors.
+    pub roots: &'a RootCertStore,
+    /// Signature algorithms the chain may use.
+    pub provider: &'a CryptoProvider,
+    /// The name (or IP) the leaf must cover; `None` when it is not a valid name.
+    pub expected: Option<&'a ServerName<'static>>,
+    /// The text of that name, for the report.
+    pub name_text: &'a str,
+    /// Current Unix time.
+    pub now: i64,
+}
+
+/// Each check its own verdict: trust, name, expiry. `summaries` are the chain's summaries
+/// (same order as `chain`).
+pub fn judge(
+    j: &Judge<'_>,
+    chain: &[CertificateDer<'_>],
+    summaries: &[CertSummary],
+) -> VerifyReport {
+    let mut v = VerifyReport {
+        trusted: false,
+        name_match: false,
+        name: j.name_text.to_string(),
+        errors: Vec::new(),
+        notes: Vec::new(),
+        earliest_expiry_days: None,
+        earliest_expiry_subject: None,
+    };
+    if let Some(first) = summaries
+        .iter()
+        .filter(|s| s.days_left.is_some())
+        .min_by_key(|s| s.not_after_unix)
+    {
+        v.earliest_expiry_days = first.days_left;
+        v.earliest_expiry_subject = Some(first.subject.clone());
+    }
+    let (Some(leaf_der), Some(leaf)) = (chain.first(), summaries.first()) else {
+        add(
+            &mut v,
+            "no_certificate",
+            "the server sent no certificate".into(),
+        );
+        return v;
+    };
+    let parsed = match ParsedCertificate::try_from(leaf_der) {
+        Ok(p) => p,
+        Err(e) => {
+            add(
+                &mut v,
+                "bad_encoding",
+                format!("the leaf certificate cannot be used: {e}"),
+            );
+            return v;
+        }
+    };
+    match j.expected {
+        Some(name) => match client::verify_server_name(&parsed, name) {
+            Ok(()) => v.name_match = true,
+            Err(_) => {
+                let sans = if leaf.sans.is_empty() {
+                    "none".into()
+                } else {
+                    leaf.sans.join(", ")
+                };
+                add(
+                    &mut v,
+                    "name_mismatch",
+                    format!("{} is not covered (SANs: {sans})", j.name_text),
+                );
+            }
+        },
+        None => add(
+            &mut v,
+            "name_mismatch",
+            format!("{:?} is not a DNS name or IP address", j.name_text),
+        ),
+    }
+    let algs = j.provider.signature_verification_algorithms.all;
+    let at = |t: i64| {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.max(0).unsigned_abs()))
+    };
+    let intermediates = &chain[1..];
+    match client::verify_server_cert_signed_by_trust_anchor(
+        &parsed,
+        j.roots,
+        intermediates,
+        at(j.now),
+        algs,
+    ) {
+        Ok(()) => v.trusted = true,
+        Err(err) => {
+            // Validity is reported from the summaries (it covers intermediates), then the chain is
+            // re-judged at a moment when every presented certificate was valid, so "expired" does
+            // not hide "and it was never trusted anyway".
+            let mut recheck = Some(err);
+            for s in summaries {
+                if s.expired {
+                    add(
+                        &mut v,
+                        "expired",
+                        format!(
+                            "{} expired on {}",
+                            s.subject,
+                            s.not_after.as_deref().unwrap_or("?")
+                        ),
+                    );
+                } else if s.not_yet_valid {
+                    add(
+                        &mut v,
+                        "not_yet_valid",
+                        format!(
+                            "{} is valid only from {}",
+                            s.subject,
+                            s.not_before.as_deref().unwrap_or("?")
+                        ),
+                    );
+                }
+            }
+            if summaries.iter().any(|s| s.expired || s.not_yet_valid) {
+                recheck = valid_moment(summaries).and_then(|t| {
+                    client::verify_server_cert_signed_by_trust_anchor(
+                        &parsed,
+                        j.roots,
+                        intermediates,
+                        at(t),
+                        algs,
+                    )
+                    .err()
+                });
+            }
+            if let Some(err) = recheck {
+                explain(&mut v, &err, summaries);
+            }
+        }
+    }
+    v
+}
+
+/// A time inside every presented certificate's validity window, if there is one.
+fn valid_moment(summaries: &[CertSummary]) -> Option<i64> {
+    let start = summaries.iter().filter_map(|s| s.not_before_unix).max()?;
+    let end = summaries.iter().filter_map(|s| s.not_after_unix).min()?;
+    (start <= end).then(|| start + (end - start) / 2)
+}
+
+fn add(v: &mut VerifyReport, word: &str, note: String) {
+    if !v.errors.iter().any(|e| e == word) {
+        v.errors.push(word.to_string());
+        v.notes.push(note);
+    }
+}
+
+/// Maps a webpki chain error to the report's words.
+fn explain(v: &mut VerifyReport, err: &Error, summaries: &[CertSummary]) {
+    let leaf = &summaries[0];
+    let Error::InvalidCertificate(cert_err) = err else {
+        add(v, "untrusted", err.to_string());
+        return;
+    };
+    match cert_err {
+        CertificateError::UnknownIssuer => unknown_issuer(v, summaries),
+        CertificateError::Other(OtherError(inner))
+            if inner.to_string().contains("CaUsedAsEndEntity") =>
+        {
+            if leaf.self_signed {
+                add(v, "self_signed", format!("{} is self-signed", leaf.subject));
+            } else {
+                add(
+                    v,
+                    "ca_used_as_leaf",
+                    format!(
+                        "{} is a CA certificate used as a server certificate",
+                        leaf.subject
+                    ),
+                );
+            }
+        }
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            add(
+                v,
+                "expired",
+                "a certificate in the chain has expired".into(),
+            );
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            add(
+                v,
+                "not_yet_valid",
+                "a certificate in the chain is not valid yet".into(),
+            );
+        }
+        CertificateError::BadSignature => add(
+            v,
+            "bad_signature",
+            "a signature in the chain does not verify".into(),
+        ),
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            add(
+                v,
+                "wrong_purpose",
+                "the chain is not valid for TLS server authentication".into(),
+            );
+        }
+        CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            add(
+                v,
+                "unsupported_algorithm",
+                format!("unsupported signature algorithm in the chain: {cert_err}"),
+            );
+        }
+        CertificateError::BadEncoding => add(
+            v,
+            "bad_encoding",
+            "a certificate in the chain is malformed".into(),
+        ),
+        CertificateError::UnhandledCriticalExtension => {
+            add(
+                v,
+                "unhandled_critical_extension",
+                "a certificate has an unknown critical extension".into(),
+            );
+        }
+        CertificateError::Revoked => {
+            add(v, "revoked", "a certificate in the chain is revoked".into())
+        }
+        other => add(v, "untrusted", other.to_string()),
+    }
+}
+
+/// `UnknownIssuer`: self-signed, a missing intermediate, or a CA nobody here trusts.
+fn unknown_issuer(v: &mut VerifyReport, summaries: &[CertSummary]) {
+    let leaf = &summaries[0];
+    if leaf.self_signed {
+        add(
+            v,
+            "self_signed",
+            format!("{} is self-signed and not a trusted root", leaf.subject),
+        );
+        return;
+    }
+    let top = summaries.last().unwrap_or(leaf);
+    let issuer_sent = summaries.iter().any(|s| s.subject == top.issuer);
+    if !top.self_issued && !issuer_sent && top.ca_issuers_url.is_some() {
+        // The top of the chain names an issuer the server did not send, and says where to
+        // download it: the classic missing intermediate. (Without that hint, a private CA
+        // that is simply not trusted here looks the same, so we say unknown_issuer.)
+        add(
+            v,
+            "incomplete_chain",
+            format!(
+                "the server did not send the issuer of {} ({}); it is published at {}",
+                top.subject,
+                top.issuer,
+                top.ca_issuers_url.as_deref().unwrap_or("?")
+            ),
+        );
+    } else {
+        add(
+            v,
+            "unknown_issuer",
+            format!("issuer {} is not a trusted root", top.issuer),
+        );
+    }
+}

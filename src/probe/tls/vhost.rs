@@ -1,0 +1,56 @@
+//! The virtual-host verdict: compare the certificate served for the SNI name with the one the
+//! server hands out when no SNI is sent (its default).
+
+use std::future::Future;
+
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::context::TlsContext;
+use super::handshake;
+use crate::cert;
+use crate::report::tls::{CertRef, TlsReport, vhost};
+
+/// Fetches the default certificate (no SNI) on a fresh connection; `None` when the connection
+/// could not be opened or the server sent no certificate.
+pub async fn fetch_default<S, F, Fut>(
+    open_fresh: &F,
+    connect_name: ServerName<'static>,
+    ctx: &TlsContext,
+) -> Option<CertRef>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<S>>,
+{
+    let stream = open_fresh().await?;
+    let attempt = handshake::run(stream, connect_name, false, ctx).await;
+    let leaf = attempt.seen.chain.first()?;
+    let summary = cert::summarize(leaf, cert::now_unix());
+    Some(CertRef {
+        subject: summary.subject,
+        sha256: summary.sha256,
+    })
+}
+
+/// The verdict word for a probe that sent SNI, given the default certificate (if fetched).
+pub fn verdict(report: &TlsReport, default: Option<&CertRef>) -> Option<&'static str> {
+    let refused = report
+        .error
+        .as_ref()
+        .is_some_and(|e| e.alert.as_deref() == Some("unrecognized_name"));
+    if refused {
+        return Some(vhost::UNRECOGNIZED_NAME);
+    }
+    if report.legacy.is_some() {
+        return None;
+    }
+    let leaf = report.leaf()?;
+    if report.verify.as_ref().is_some_and(|v| v.name_match) {
+        Some(vhost::MATCHED)
+    } else if default.is_some_and(|d| d.sha256 == leaf.sha256) {
+        Some(vhost::DEFAULT_FALLBACK)
+    } else {
+        Some(vhost::MISMATCH)
+    }
+}
