@@ -4,3 +4,4 @@
 pub mod probe;
 pub mod render;
 pub mod report;
+pub mod service;
