@@ -1,7 +1,10 @@
 //! One probe: walks the layers for one address, times them, and returns a Report, never an Err.
 
 pub mod errqueue;
+pub mod greeting;
+pub mod preamble;
 pub mod resolve;
+pub mod starttls;
 pub mod tcp;
 pub mod tls;
 
