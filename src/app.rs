@@ -87,7 +87,18 @@ pub async fn run_settings(
         );
         limits.concurrency = budget;
     }
+    let tls = match crate::probe::tls::TlsContext::load(&settings.tls) {
+        Ok(tls) => Arc::new(tls),
+        Err(e) => {
+            eprintln!("reach: {e}");
+            return ExitCode::Usage;
+        }
+    };
     let settings = Arc::new(settings);
+    let ctx = Arc::new(crate::probe::Context {
+        settings: Arc::clone(&settings),
+        tls,
+    });
     let style = Style {
         color: settings.color,
     };
@@ -119,38 +130,31 @@ pub async fn run_settings(
     let mut summary = Summary::default();
     let mut write_error: Option<io::Error> = None;
     let ordered = format != Format::Json && settings.input.is_none();
-    let outcome = run::run(
-        Arc::clone(&settings),
-        targets,
-        limits,
-        hook,
-        ordered,
-        |report| {
-            code = exit::worst(code, exit::for_report(&report, expect));
-            summary.add(&report);
-            if let Some(bar) = &bar {
-                bar.inc(1);
-            }
-            if write_error.is_some() || summary_only {
-                return;
-            }
-            let mut write = || -> io::Result<()> {
-                match format {
-                    Format::Quiet => Ok(()),
-                    Format::Json => json::write_report(out, &report),
-                    Format::Human => write_human(out, &report, style, histogram),
-                }?;
-                out.flush()
-            };
-            let written = match &bar {
-                Some(bar) => bar.suspend(write),
-                None => write(),
-            };
-            if let Err(e) = written {
-                write_error = Some(e);
-            }
-        },
-    )
+    let outcome = run::run(ctx, targets, limits, hook, ordered, |report| {
+        code = exit::worst(code, exit::for_report(&report, expect));
+        summary.add(&report);
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+        if write_error.is_some() || summary_only {
+            return;
+        }
+        let mut write = || -> io::Result<()> {
+            match format {
+                Format::Quiet => Ok(()),
+                Format::Json => json::write_report(out, &report),
+                Format::Human => write_human(out, &report, style, histogram),
+            }?;
+            out.flush()
+        };
+        let written = match &bar {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        };
+        if let Err(e) = written {
+            write_error = Some(e);
+        }
+    })
     .await;
     if let Some(bar) = bar {
         bar.finish_and_clear();

@@ -59,6 +59,59 @@ pub struct Cli {
     #[arg(long)]
     pub no_tls: bool,
 
+    /// Offer these ALPN protocols, e.g. h2,http/1.1.
+    #[arg(long, value_name = "LIST")]
+    pub alpn: Option<String>,
+
+    /// Lowest TLS version to offer: 1.2 or 1.3.
+    #[arg(long, value_name = "VERSION")]
+    pub tls_min: Option<String>,
+
+    /// Highest TLS version to offer: 1.2 or 1.3.
+    #[arg(long, value_name = "VERSION")]
+    pub tls_max: Option<String>,
+
+    /// Trust the CA certificates in this PEM file too (repeatable).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Vec<String>,
+
+    /// Trust only --ca-file (and --system-roots), not the built-in Mozilla roots.
+    #[arg(long, requires = "ca_file")]
+    pub no_default_roots: bool,
+
+    /// Also trust the operating system's certificate store.
+    #[arg(long)]
+    pub system_roots: bool,
+
+    /// Client certificate (PEM chain) for mutual TLS.
+    #[arg(long, value_name = "PEM", requires = "key")]
+    pub cert: Option<String>,
+
+    /// Private key (PEM) for --cert.
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    pub key: Option<String>,
+
+    /// TLS handshake deadline (separate from the connect deadline).
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub handshake_timeout: String,
+
+    /// Print each certificate as PEM (like s_client -showcerts).
+    #[arg(long)]
+    pub show_certs: bool,
+
+    /// Upgrade in-band with this protocol: smtp, lmtp, imap, pop3, ftp, ldap, postgres,
+    /// mysql, xmpp, xmpp-server, nntp, sieve, irc.
+    #[arg(long, value_name = "PROTO", conflicts_with = "no_starttls")]
+    pub starttls: Option<String>,
+
+    /// Never attempt STARTTLS, even on ports that usually use it.
+    #[arg(long)]
+    pub no_starttls: bool,
+
+    /// How long to wait for a service's first words.
+    #[arg(long, value_name = "DURATION", default_value = "2s")]
+    pub greeting_timeout: String,
+
     /// SNI names: each one is probed on each address (repeatable).
     #[arg(long = "sni", value_name = "NAME")]
     pub sni: Vec<String>,

@@ -2,14 +2,17 @@
 //! `Settings` exists, every value in it is usable as is.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use thiserror::Error;
 
 use crate::cli::{Cli, ColorChoice, ExpectState};
 use crate::input::{self, Expr};
+use crate::probe::tls::{TlsOptions, TlsVersion};
 use crate::report::TcpState;
 use crate::run::Limits;
+use crate::service::StarttlsProto;
 use crate::target::{self, Host, Target, TargetError};
 
 /// A usage error: reported in one line, exit code 64.
@@ -125,6 +128,14 @@ pub struct Settings {
     pub no_sni: bool,
     /// `--tls` / `--no-tls`.
     pub tls_mode: TlsMode,
+    /// TLS settings (loaded into a context once per run).
+    pub tls: TlsOptions,
+    /// `--starttls PROTO`.
+    pub starttls: Option<StarttlsProto>,
+    /// `--no-starttls`.
+    pub no_starttls: bool,
+    /// Deadline for a service's first words.
+    pub greeting_timeout: Duration,
     /// Run bounds.
     pub limits: Limits,
     /// Only the closing summary.
@@ -236,6 +247,25 @@ impl Settings {
             max_addresses,
             snis,
             no_sni: cli.no_sni,
+            tls: tls_options(cli)?,
+            starttls: match &cli.starttls {
+                None => None,
+                Some(word) => Some(StarttlsProto::parse(word).ok_or_else(|| {
+                    ConfigError::Flag {
+                        flag: "--starttls",
+                        value: word.clone(),
+                        problem:
+                            "unknown protocol (smtp, lmtp, imap, pop3, ftp, ldap, postgres, mysql, \
+                              xmpp, xmpp-server, nntp, sieve, irc)"
+                                .into(),
+                    }
+                })?),
+            },
+            no_starttls: cli.no_starttls,
+            greeting_timeout: nonzero(
+                "--greeting-timeout",
+                duration("--greeting-timeout", &cli.greeting_timeout)?,
+            )?,
             tls_mode: match (cli.tls, cli.no_tls) {
                 (true, _) => TlsMode::On,
                 (_, true) => TlsMode::Off,
@@ -284,6 +314,61 @@ impl Settings {
             None => vec![DEFAULT_PORT],
         }
     }
+}
+
+fn tls_options(cli: &Cli) -> Result<TlsOptions, ConfigError> {
+    let version =
+        |flag: &'static str, v: &Option<String>| -> Result<Option<TlsVersion>, ConfigError> {
+            match v.as_deref() {
+                None => Ok(None),
+                Some("1.2") => Ok(Some(TlsVersion::Tls12)),
+                Some("1.3") => Ok(Some(TlsVersion::Tls13)),
+                Some(other) => Err(ConfigError::Flag {
+                    flag,
+                    value: other.into(),
+                    problem: "expected 1.2 or 1.3 (older versions are reported from the server's \
+                          own ServerHello when it speaks nothing newer)"
+                        .into(),
+                }),
+            }
+        };
+    let min_version = version("--tls-min", &cli.tls_min)?;
+    let max_version = version("--tls-max", &cli.tls_max)?;
+    if let (Some(min), Some(max)) = (min_version, max_version)
+        && min > max
+    {
+        return Err(ConfigError::Flag {
+            flag: "--tls-min",
+            value: cli.tls_min.clone().unwrap_or_default(),
+            problem: "is above --tls-max".into(),
+        });
+    }
+    let alpn = cli
+        .alpn
+        .as_deref()
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(TlsOptions {
+        alpn,
+        min_version,
+        max_version,
+        ca_files: cli.ca_file.iter().map(PathBuf::from).collect(),
+        replace_roots: cli.no_default_roots,
+        system_roots: cli.system_roots,
+        client_cert: cli.cert.as_ref().map(PathBuf::from),
+        client_key: cli.key.as_ref().map(PathBuf::from),
+        handshake_timeout: nonzero(
+            "--handshake-timeout",
+            duration("--handshake-timeout", &cli.handshake_timeout)?,
+        )?,
+        keep_pem: cli.show_certs,
+    })
 }
 
 fn sni_name(name: &str) -> Result<String, ConfigError> {

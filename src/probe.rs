@@ -4,19 +4,20 @@ pub mod errqueue;
 pub mod greeting;
 pub mod preamble;
 pub mod resolve;
+mod series;
 pub mod starttls;
 pub mod tcp;
 pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::config::{Count, Latency, Settings};
-use crate::report::{
-    Attempt, DnsReport, LatencyStats, Layer, Report, Stopped, TcpReport, TcpState,
-};
-use crate::target::Target;
+use crate::config::{Settings, TlsMode as TlsChoice};
+use crate::report::{Attempt, DnsReport, Layer, Report, Stopped, TcpReport, TcpState};
+use crate::service::{self, StarttlsProto, TlsMode};
+use crate::target::{Host, Target};
+use tls::{TlsContext, TlsRequest};
 
 /// Called with each latency-mode attempt as it completes (for live output).
 pub type AttemptHook = Arc<dyn Fn(&Report, &Attempt) + Send + Sync>;
@@ -73,11 +74,69 @@ pub fn dns_failure(target: &Target, port: u16, dns: DnsReport) -> Report {
     }
 }
 
+/// What every probe of a run shares: the settings and the TLS context loaded once.
+pub struct Context {
+    /// The run's settings.
+    pub settings: Arc<Settings>,
+    /// Trust roots, client identity and prepared TLS configuration.
+    pub tls: Arc<TlsContext>,
+}
+
+/// How a probe gets to TLS, decided from the flags, the scheme and the port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// No TLS: read the greeting and stop.
+    Plain,
+    /// TLS from the first byte.
+    Implicit,
+    /// Greeting, then an in-band upgrade, then TLS.
+    Starttls(StarttlsProto),
+}
+
+/// Decides the plan: `--no-tls` and `--starttls`/`--no-starttls` first, then `--tls`, then the
+/// URL scheme, then the port's usual mode.
+pub fn plan(spec: &ProbeSpec, settings: &Settings) -> Plan {
+    if settings.tls_mode == TlsChoice::Off {
+        return Plan::Plain;
+    }
+    if let Some(proto) = settings.starttls {
+        return Plan::Starttls(proto);
+    }
+    let usual = spec
+        .target
+        .scheme
+        .as_deref()
+        .and_then(service::scheme)
+        .filter(|info| spec.target.port.is_none_or(|p| p == info.port) || spec.port == info.port)
+        .map_or_else(|| service::tls_mode(spec.port), |info| info.tls_mode);
+    match (settings.tls_mode, usual) {
+        (TlsChoice::On, TlsMode::Starttls(proto)) if !settings.no_starttls => Plan::Starttls(proto),
+        (TlsChoice::On, _) => Plan::Implicit,
+        (_, TlsMode::Implicit) => Plan::Implicit,
+        (_, TlsMode::Starttls(proto)) if !settings.no_starttls => Plan::Starttls(proto),
+        _ => Plan::Plain,
+    }
+}
+
+/// The name the leaf must cover: the SNI name, else the host (name or address).
+fn tls_request(spec: &ProbeSpec) -> TlsRequest {
+    let verify_name = match (&spec.sni, &spec.target.host) {
+        (Some(name), _) => name.clone(),
+        (None, Host::Name(name)) => name.clone(),
+        (None, Host::Ip(_)) => spec.address.to_string(),
+    };
+    TlsRequest {
+        sni: spec.sni.clone(),
+        verify_name,
+        want_vhost: spec.sni.is_some(),
+    }
+}
+
 /// Runs one probe (or a latency series) and returns its report.
-pub async fn run(spec: &ProbeSpec, settings: &Settings, hook: Option<&AttemptHook>) -> Report {
-    match settings.latency {
-        Some(latency) => run_series(spec, settings, latency, hook).await,
-        None => run_once(spec, settings).await,
+pub async fn run(spec: &ProbeSpec, ctx: &Context, hook: Option<&AttemptHook>) -> Report {
+    match ctx.settings.latency {
+        Some(latency) => series::run(spec, ctx, latency, hook).await,
+        None => run_once(spec, ctx).await,
     }
 }
 
@@ -88,12 +147,136 @@ fn connect_options(settings: &Settings) -> tcp::ConnectOptions {
     }
 }
 
-async fn run_once(spec: &ProbeSpec, settings: &Settings) -> Report {
+fn greeting_limits(settings: &Settings) -> greeting::Limits {
+    let first = settings.greeting_timeout;
+    greeting::Limits {
+        first_byte: first,
+        total: first + Duration::from_secs(3),
+        ..greeting::Limits::default()
+    }
+}
+
+fn preamble_options(
+    spec: &ProbeSpec,
+    settings: &Settings,
+    plan: Plan,
+) -> preamble::PreambleOptions {
+    let host = spec
+        .sni
+        .clone()
+        .unwrap_or_else(|| spec.target.host.to_string());
+    let mut opts = preamble::PreambleOptions::for_port(spec.port, &host);
+    opts.implicit_tls = plan == Plan::Implicit;
+    opts.starttls = match plan {
+        Plan::Starttls(proto) => Some(proto),
+        _ => None,
+    };
+    opts.force_starttls = settings.starttls.is_some();
+    opts.limits = greeting_limits(settings);
+    opts.starttls_deadline = settings.greeting_timeout + Duration::from_secs(8);
+    opts
+}
+
+/// A fresh connection ready for a ClientHello (connected, STARTTLS done): for the legacy
+/// fallback and the default-certificate fetch.
+async fn open_for_tls(
+    spec: &ProbeSpec,
+    settings: &Settings,
+    plan: Plan,
+) -> Option<tokio::net::TcpStream> {
+    let addr = SocketAddr::new(spec.address, spec.port);
+    let stream = tcp::connect(addr, connect_options(settings)).await.stream?;
+    let done = preamble::run(stream, &preamble_options(spec, settings, plan)).await;
+    done.stream.filter(|_| done.tls_ready)
+}
+
+async fn run_once(spec: &ProbeSpec, ctx: &Context) -> Report {
+    let settings = &ctx.settings;
     let mut report = spec.base_report();
     let addr = SocketAddr::new(spec.address, spec.port);
     let connected = tcp::connect(addr, connect_options(settings)).await;
+    let open = connected.report.state == TcpState::Open;
     record_tcp(&mut report, connected.report);
+    let Some(stream) = connected.stream.filter(|_| open) else {
+        return report;
+    };
+    let plan = plan(spec, settings);
+    let opts = preamble_options(spec, settings, plan);
+    let done = preamble::run(stream, &opts).await;
+    report.service = Some(done.service);
+    if let Some(said) = done.greeting {
+        record_greeting(&mut report, said);
+    }
+    if let Some(upgrade) = done.starttls {
+        let (failed, result) = (upgrade.failed(), upgrade.result.clone());
+        report.starttls = Some(upgrade);
+        if failed {
+            report.stopped = Some(Stopped {
+                layer: Layer::Starttls,
+                reason: result,
+            });
+            return report;
+        }
+        report.reached = Some(Layer::Starttls);
+    }
+    // A plain probe ends here, unless the server itself moved to TLS (PostgreSQL's `S`).
+    let Some(stream) = done.stream.filter(|_| done.tls_ready) else {
+        return report;
+    };
+    if plan == Plan::Plain && settings.tls_mode == TlsChoice::Off {
+        return report;
+    }
+    let request = tls_request(spec);
+    let (tls_report, session) = tls::probe(
+        stream,
+        || open_for_tls(spec, settings, plan),
+        &request,
+        &ctx.tls,
+    )
+    .await;
+    record_tls(&mut report, tls_report);
+    if let (Some(mut session), Plan::Implicit) = (session, plan) {
+        // What the service says once inside TLS (the IMAPS banner, the HTTPS status line).
+        let host = opts.host.clone();
+        let said = greeting::read_after_tls(&mut session, spec.port, &host, &opts.limits).await;
+        report.service = Some(greeting::identify_service(spec.port, Some(&said)));
+        record_greeting(&mut report, said);
+    }
     report
+}
+
+fn record_greeting(report: &mut Report, said: crate::report::GreetingReport) {
+    if !said.is_silent() && report.reached.is_some_and(|l| l < Layer::Greeting) {
+        report.reached = Some(Layer::Greeting);
+    }
+    report.greeting = Some(said);
+}
+
+fn record_tls(report: &mut Report, tls: crate::report::TlsReport) {
+    let stop = |layer, reason: String| Some(Stopped { layer, reason });
+    if let Some(error) = &tls.error {
+        report.stopped = stop(Layer::Tls, error.kind.clone());
+    } else {
+        report.reached = Some(Layer::Tls);
+        let cert_error = tls.verify.as_ref().and_then(|v| {
+            (!v.trusted || !v.name_match).then(|| {
+                v.errors
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "untrusted".into())
+            })
+        });
+        match (cert_error, tls.vhost.as_deref()) {
+            (Some(reason), _) => report.stopped = stop(Layer::Certificate, reason),
+            (None, Some(word)) if word != "matched" => {
+                report.reached = Some(Layer::Certificate);
+                report.stopped = stop(Layer::Vhost, word.to_string());
+            }
+            (None, Some(_)) => report.reached = Some(Layer::Vhost),
+            (None, None) => report.reached = Some(Layer::Certificate),
+        }
+    }
+    report.tls = Some(tls);
 }
 
 fn record_tcp(report: &mut Report, tcp: TcpReport) {
@@ -106,93 +289,6 @@ fn record_tcp(report: &mut Report, tcp: TcpReport) {
         });
     }
     report.tcp = Some(tcp);
-}
-
-/// Latency mode: repeated connects, PsPing style.
-async fn run_series(
-    spec: &ProbeSpec,
-    settings: &Settings,
-    latency: Latency,
-    hook: Option<&AttemptHook>,
-) -> Report {
-    let mut report = spec.base_report();
-    let addr = SocketAddr::new(spec.address, spec.port);
-    let options = connect_options(settings);
-    for _ in 0..latency.warmup {
-        drop(tcp::connect(addr, options).await);
-        tokio::time::sleep(latency.interval).await;
-    }
-    let started = Instant::now();
-    let mut attempts: Vec<Attempt> = Vec::new();
-    let mut last_ok: Option<TcpReport> = None;
-    let mut last: Option<TcpReport> = None;
-    for seq in 1u32.. {
-        let connected = tcp::connect(addr, options).await;
-        let tcp = connected.report;
-        let attempt = Attempt {
-            seq,
-            state: tcp.state,
-            reason: tcp.reason,
-            connect_ms: tcp.connect_ms,
-            tls_handshake_ms: None,
-            tls_error: None,
-        };
-        if let Some(hook) = hook {
-            hook(&report, &attempt);
-        }
-        attempts.push(attempt);
-        if tcp.state == TcpState::Open {
-            last_ok = Some(tcp.clone());
-        }
-        last = Some(tcp);
-        let done = match latency.count {
-            Count::Attempts(n) => seq >= n,
-            Count::For(d) => started.elapsed() + latency.interval >= d,
-        };
-        if done {
-            break;
-        }
-        tokio::time::sleep(latency.interval).await;
-    }
-    // The verdict line shows a successful attempt when there was one: partial loss is in the
-    // statistics, and "it never connected" keeps the last failure's reason.
-    if let Some(tcp) = last_ok.or(last) {
-        record_tcp(&mut report, tcp);
-    }
-    report.stats = Some(series_stats(latency.warmup, attempts));
-    report
-}
-
-fn series_stats(warmup: u32, attempts: Vec<Attempt>) -> LatencyStats {
-    let ok: Vec<f64> = attempts
-        .iter()
-        .filter(|a| a.state == TcpState::Open)
-        .map(|a| a.connect_ms)
-        .collect();
-    let tls: Vec<f64> = attempts.iter().filter_map(|a| a.tls_handshake_ms).collect();
-    let sent = u32::try_from(attempts.len()).unwrap_or(u32::MAX);
-    let received = u32::try_from(ok.len()).unwrap_or(u32::MAX);
-    let summary = crate::stats::summarize(&ok);
-    LatencyStats {
-        sent,
-        received,
-        lost: sent - received,
-        loss_pct: if sent == 0 {
-            0.0
-        } else {
-            f64::from(sent - received) * 100.0 / f64::from(sent)
-        },
-        min_ms: summary.as_ref().map(|s| s.min_ms),
-        avg_ms: summary.as_ref().map(|s| s.avg_ms),
-        max_ms: summary.as_ref().map(|s| s.max_ms),
-        stddev_ms: summary.as_ref().map(|s| s.stddev_ms),
-        p50_ms: summary.as_ref().map(|s| s.p50_ms),
-        p95_ms: summary.as_ref().map(|s| s.p95_ms),
-        p99_ms: summary.as_ref().map(|s| s.p99_ms),
-        tls_handshake: crate::stats::summarize(&tls),
-        warmup,
-        attempts,
-    }
 }
 
 /// Milliseconds in a duration, for reports.

@@ -12,10 +12,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use crate::config::Settings;
 use crate::input::InputError;
 use crate::probe::resolve::Resolver;
-use crate::probe::{self, AttemptHook, ProbeSpec};
+use crate::probe::{self, AttemptHook, Context, ProbeSpec};
 use crate::report::{DnsOutcome, DnsReport, Report};
 use crate::target::{Host, Target};
 
@@ -71,7 +70,7 @@ enum Msg {
 
 /// Shared machinery for the probes of one run.
 struct Shared {
-    settings: Arc<Settings>,
+    ctx: Arc<Context>,
     resolver: Resolver,
     hook: Option<AttemptHook>,
     probes: Semaphore,
@@ -125,7 +124,7 @@ impl Shared {
         if let Some(pace) = &self.pace {
             pace.wait().await;
         }
-        probe::run(&spec, &self.settings, self.hook.as_ref()).await
+        probe::run(&spec, &self.ctx, self.hook.as_ref()).await
     }
 }
 
@@ -151,7 +150,7 @@ pub fn fd_budget() -> usize {
 /// Runs every probe and calls `sink` with each report. With `ordered`, reports come in input
 /// order (target, then port, address, SNI); otherwise as soon as each finishes.
 pub async fn run(
-    settings: Arc<Settings>,
+    ctx: Arc<Context>,
     targets: Targets,
     limits: Limits,
     hook: Option<AttemptHook>,
@@ -159,8 +158,12 @@ pub async fn run(
     mut sink: impl FnMut(Report),
 ) -> RunOutcome {
     let shared = Arc::new(Shared {
-        resolver: Resolver::new(settings.resolver, settings.family, settings.dns_timeout),
-        settings,
+        resolver: Resolver::new(
+            ctx.settings.resolver,
+            ctx.settings.family,
+            ctx.settings.dns_timeout,
+        ),
+        ctx,
         hook,
         probes: Semaphore::new(limits.concurrency.max(1)),
         per_address: limits.per_address.max(1),
@@ -282,7 +285,7 @@ async fn run_target(
     out: mpsc::Sender<Msg>,
     ordered: bool,
 ) {
-    let settings = Arc::clone(&shared.settings);
+    let settings = Arc::clone(&shared.ctx.settings);
     let target = Arc::new(target);
     let ports = settings.ports_for(&target);
     let (addresses, dns) = match &target.host {

@@ -22,27 +22,37 @@ async fn attempt(spec: &ProbeSpec, ctx: &Context, plan: Plan, seq: u32) -> (TcpR
         tls_handshake_ms: None,
         tls_error: None,
     };
-    let Some(stream) = connected.stream else { return (tcp, attempt) };
+    let Some(stream) = connected.stream else {
+        return (tcp, attempt);
+    };
     let stream = match plan {
         Plan::Plain => return (tcp, attempt),
         Plan::Implicit => Some(stream),
-        Plan::Starttls(proto) => {
-            let opts = super::starttls_options(spec, settings);
-            super::starttls::upgrade(stream, proto, None, &opts).await.stream
+        Plan::Starttls(_) => {
+            let opts = super::preamble_options(spec, settings, plan);
+            let done = super::preamble::run(stream, &opts).await;
+            done.stream.filter(|_| done.tls_ready)
         }
     };
     match stream {
         None => attempt.tls_error = Some("starttls failed".into()),
-        Some(stream) => match super::tls::handshake_only(stream, &super::tls_request(spec), &ctx.tls).await {
-            Ok(ms) => attempt.tls_handshake_ms = Some(ms),
-            Err(failure) => attempt.tls_error = Some(failure.kind),
-        },
+        Some(stream) => {
+            match super::tls::handshake_only(stream, &super::tls_request(spec), &ctx.tls).await {
+                Ok(ms) => attempt.tls_handshake_ms = Some(ms),
+                Err(failure) => attempt.tls_error = Some(failure.kind),
+            }
+        }
     }
     (tcp, attempt)
 }
 
 /// Latency mode: repeated attempts, PsPing style.
-pub async fn run(spec: &ProbeSpec, ctx: &Context, latency: Latency, hook: Option<&AttemptHook>) -> Report {
+pub async fn run(
+    spec: &ProbeSpec,
+    ctx: &Context,
+    latency: Latency,
+    hook: Option<&AttemptHook>,
+) -> Report {
     let mut report = spec.base_report();
     let plan = super::plan(spec, &ctx.settings);
     for _ in 0..latency.warmup {
@@ -112,4 +122,3 @@ fn stats(warmup: u32, attempts: Vec<Attempt>) -> LatencyStats {
         attempts,
     }
 }
-
