@@ -266,9 +266,9 @@ impl Settings {
                 "--greeting-timeout",
                 duration("--greeting-timeout", &cli.greeting_timeout)?,
             )?,
-            tls_mode: match (cli.tls, cli.no_tls) {
-                (true, _) => TlsMode::On,
+            tls_mode: match (cli.tls || implies_tls(cli), cli.no_tls) {
                 (_, true) => TlsMode::Off,
+                (true, _) => TlsMode::On,
                 _ => TlsMode::Auto,
             },
             limits,
@@ -314,6 +314,18 @@ impl Settings {
             None => vec![DEFAULT_PORT],
         }
     }
+}
+
+/// TLS-only flags mean the user wants TLS on this port, whatever port it is.
+fn implies_tls(cli: &Cli) -> bool {
+    !cli.sni.is_empty()
+        || cli.sni_file.is_some()
+        || cli.alpn.is_some()
+        || cli.tls_min.is_some()
+        || cli.tls_max.is_some()
+        || cli.cert.is_some()
+        || cli.show_certs
+        || !cli.ca_file.is_empty()
 }
 
 fn tls_options(cli: &Cli) -> Result<TlsOptions, ConfigError> {
