@@ -2,6 +2,7 @@
 //! layer, why, and who answered.
 
 pub mod cert;
+pub mod demo;
 pub mod probe;
 pub mod render;
 pub mod report;
