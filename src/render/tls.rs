@@ -169,10 +169,8 @@ fn cert_lines(lines: &mut Vec<Line>, i: usize, cert: &CertSummary, show_certs: b
     ));
     lines.push(Line::new(1, "serial", cert.serial.clone(), Tone::Dim));
     lines.push(Line::new(1, "sha256", cert.sha256.clone(), Tone::Dim));
-    if show_certs {
-        if let Some(pem) = &cert.pem {
-            lines.extend(pem.lines().map(|l| Line::new(1, "pem", l, Tone::Dim)));
-        }
+    if let (true, Some(pem)) = (show_certs, &cert.pem) {
+        lines.extend(pem.lines().map(|l| Line::new(1, "pem", l, Tone::Dim)));
     }
 }
 
