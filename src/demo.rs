@@ -1,6 +1,9 @@
 //! `reach demo`: starts local servers on loopback (no root needed) and probes them, showing
 //! every verdict reach can give without a real network.
 
+pub mod pki;
+pub mod tls_server;
+
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 

@@ -5,3 +5,4 @@ pub mod json;
 pub mod lines;
 pub mod sanitize;
 pub mod summary;
+pub mod tls;

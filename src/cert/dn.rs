@@ -79,7 +79,7 @@ fn attribute_value(value: &Any<'_>) -> String {
 }
 
 fn utf16be(data: &[u8]) -> Option<String> {
-    if data.len() % 2 != 0 {
+    if !data.len().is_multiple_of(2) {
         return None;
     }
     let units = data
@@ -91,7 +91,7 @@ fn utf16be(data: &[u8]) -> Option<String> {
 }
 
 fn utf32be(data: &[u8]) -> Option<String> {
-    if data.len() % 4 != 0 {
+    if !data.len().is_multiple_of(4) {
         return None;
     }
     data.chunks_exact(4)

@@ -177,6 +177,8 @@ fn record_attempt<S>(
 ) -> Option<TlsStream<S>> {
     report.handshake_ms = Some(attempt.elapsed.as_secs_f64() * 1000.0);
     report.error = attempt.failure;
+    report.client_cert_requested = attempt.seen.client_cert_requested;
+    report.client_cert_sent = attempt.seen.client_cert_sent;
     report.signature_scheme = attempt
         .seen
         .scheme
@@ -252,12 +254,11 @@ async fn legacy_fallback<S, F, Fut>(
     Fut: Future<Output = Option<S>>,
 {
     let mut flight = records::parse_server_flight(captured);
-    if flight.version.is_none() || flight.certs.is_empty() {
-        if let Some(fresh) = open_fresh().await {
-            let (active, _) = legacy::probe(fresh, sni, ctx.timeout).await;
-            if active.version.is_some() {
-                flight = active;
-            }
+    let incomplete = flight.version.is_none() || flight.certs.is_empty();
+    if let Some(fresh) = if incomplete { open_fresh().await } else { None } {
+        let (active, _) = legacy::probe(fresh, sni, ctx.timeout).await;
+        if active.version.is_some() {
+            flight = active;
         }
     }
     let (Some(version), Some(cipher)) = (flight.version, flight.cipher) else {

@@ -112,6 +112,12 @@ pub struct TlsReport {
     pub alpn: Option<String>,
     /// The server's handshake signature scheme (`ecdsa_secp256r1_sha256`…).
     pub signature_scheme: Option<String>,
+    /// The server asked for a client certificate (mutual TLS).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub client_cert_requested: bool,
+    /// We sent one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub client_cert_sent: bool,
     /// Handshake duration (until failure, when it failed).
     pub handshake_ms: Option<f64>,
     /// Every certificate as presented, leaf first.

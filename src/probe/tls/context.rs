@@ -14,7 +14,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, SignatureScheme, SupportedProtocolVersion};
 
-use super::verify::Recorder;
+use super::verify::{Recorder, Seen, lock};
 
 /// A TLS protocol version `reach` can negotiate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -104,6 +104,7 @@ pub struct TlsContext {
     pub(crate) timeout: Duration,
     pub(crate) keep_pem: bool,
     pub(crate) versions: Vec<TlsVersion>,
+    identity: Option<Arc<CertifiedKey>>,
 }
 
 impl TlsContext {
@@ -125,10 +126,8 @@ impl TlsContext {
             .map_err(|e| TlsConfigError::Settings(e.to_string()))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(Recorder::new(provider.clone())));
-        let mut template = match load_client_identity(options, &provider)? {
-            Some(identity) => builder.with_client_cert_resolver(Arc::new(identity)),
-            None => builder.with_no_client_auth(),
-        };
+        let identity = load_client_identity(options, &provider)?;
+        let mut template = builder.with_no_client_auth();
         template.alpn_protocols = options.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
         // A resumed handshake skips the certificate: a checker must always do a full one.
         template.resumption = Resumption::disabled();
@@ -139,6 +138,7 @@ impl TlsContext {
             timeout: options.handshake_timeout,
             keep_pem: options.keep_pem,
             versions,
+            identity,
         })
     }
 
@@ -155,6 +155,10 @@ impl TlsContext {
     /// A per-connection config with its own recorder; cheap (clones and `Arc` bumps).
     pub(crate) fn client_config(&self, recorder: Recorder, send_sni: bool) -> Arc<ClientConfig> {
         let mut config = self.template.clone();
+        config.client_auth_cert_resolver = Arc::new(ClientIdentity {
+            identity: self.identity.clone(),
+            seen: recorder.seen(),
+        });
         config
             .dangerous()
             .set_certificate_verifier(Arc::new(recorder));
@@ -262,7 +266,7 @@ fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsConfigErro
 fn load_client_identity(
     options: &TlsOptions,
     provider: &CryptoProvider,
-) -> Result<Option<ClientIdentity>, TlsConfigError> {
+) -> Result<Option<Arc<CertifiedKey>>, TlsConfigError> {
     let (cert_path, key_path) = match (&options.client_cert, &options.client_key) {
         (None, None) => return Ok(None),
         (Some(c), Some(k)) => (c, k),
@@ -282,19 +286,30 @@ fn load_client_identity(
         .map_err(|e| invalid_key(format!("no usable private key: {e}")))?;
     let certified = CertifiedKey::from_der(chain, key, provider)
         .map_err(|e| invalid_key(format!("key does not fit the certificate: {e}")))?;
-    Ok(Some(ClientIdentity(Arc::new(certified))))
+    Ok(Some(Arc::new(certified)))
 }
 
-/// Always offers the one configured client certificate.
+/// Offers the configured client certificate (if any) and records that the server asked.
 #[derive(Debug)]
-struct ClientIdentity(Arc<CertifiedKey>);
+struct ClientIdentity {
+    identity: Option<Arc<CertifiedKey>>,
+    seen: Arc<std::sync::Mutex<Seen>>,
+}
 
 impl ResolvesClientCert for ClientIdentity {
     fn resolve(&self, _hints: &[&[u8]], schemes: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
-        self.0.key.choose_scheme(schemes).map(|_| self.0.clone())
+        let chosen = self
+            .identity
+            .as_ref()
+            .filter(|id| id.key.choose_scheme(schemes).is_some())
+            .cloned();
+        let mut seen = lock(&self.seen);
+        seen.client_cert_requested = true;
+        seen.client_cert_sent = chosen.is_some();
+        chosen
     }
 
     fn has_certs(&self) -> bool {
-        true
+        self.identity.is_some()
     }
 }

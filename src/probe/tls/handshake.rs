@@ -5,7 +5,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
@@ -50,6 +50,11 @@ where
     let started = Instant::now();
     let outcome = tokio::time::timeout(ctx.timeout, connector.connect(connect_name, tap)).await;
     let elapsed = started.elapsed();
+    let client_auth = lock(&seen).client_cert_requested;
+    let outcome = match outcome {
+        Ok(Ok(stream)) if client_auth => Ok(client_auth_verdict(stream, elapsed, ctx).await),
+        other => other,
+    };
     let seen = std::mem::take(&mut *lock(&seen));
     match outcome {
         Ok(Ok(mut stream)) => {
@@ -100,6 +105,27 @@ where
                 elapsed,
             }
         }
+    }
+}
+
+/// In TLS 1.3 the client finishes before the server has judged its certificate: when one was
+/// requested, wait briefly for the server's verdict (an alert) without consuming any data.
+async fn client_auth_verdict<S>(
+    mut stream: TlsStream<Tap<S>>,
+    elapsed: Duration,
+    ctx: &TlsContext,
+) -> io::Result<TlsStream<Tap<S>>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let wait = (elapsed * 2 + Duration::from_millis(100)).min(ctx.timeout);
+    match tokio::time::timeout(wait, stream.fill_buf()).await {
+        Ok(Ok([])) => Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "closed after the handshake (client certificate requested)",
+        )),
+        Ok(Err(error)) => Err(error),
+        Ok(Ok(_)) | Err(_) => Ok(stream),
     }
 }
 

@@ -24,6 +24,10 @@ pub struct Seen {
     pub certificate_seen: bool,
     /// The server's handshake signature scheme.
     pub scheme: Option<SignatureScheme>,
+    /// The server asked for a client certificate.
+    pub client_cert_requested: bool,
+    /// We had one to offer for its signature schemes.
+    pub client_cert_sent: bool,
 }
 
 /// A `ServerCertVerifier` that records everything and accepts any chain; the verdicts are

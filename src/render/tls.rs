@@ -1,0 +1,324 @@
+//! Human-report lines for the TLS layer (handshake, chain, checks, virtual host) and the
+//! name → verdict table. Pure: values keep network text as is; the renderer escapes it.
+
+use super::lines::{Line, Tone};
+use crate::cert::CertSummary;
+use crate::report::Report;
+use crate::report::tls::{TlsReport, VerifyReport, vhost};
+
+/// Certificates expiring within this many days are flagged.
+pub const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// The TLS part of one probe's human report.
+pub fn tls_lines(tls: &TlsReport, show_certs: bool) -> Vec<Line> {
+    let mut lines = Vec::new();
+    lines.push(handshake_line(tls));
+    if let Some(received) = tls.error.as_ref().and_then(|e| e.received.as_ref()) {
+        lines.push(Line::new(1, "received", received.clone(), Tone::Dim));
+    }
+    if tls.client_cert_requested {
+        let sent = if tls.client_cert_sent {
+            "requested, sent"
+        } else {
+            "requested, none sent"
+        };
+        let tone = if tls.client_cert_sent {
+            Tone::Plain
+        } else {
+            Tone::Warn
+        };
+        lines.push(Line::new(1, "client cert", sent, tone));
+    }
+    for (i, cert) in tls.chain.iter().enumerate() {
+        cert_lines(&mut lines, i, cert, show_certs);
+    }
+    if let Some(verify) = &tls.verify {
+        check_lines(&mut lines, verify);
+    }
+    if let Some(ocsp) = &tls.ocsp {
+        let value = if !ocsp.stapled {
+            "not stapled".to_string()
+        } else {
+            let status = ocsp
+                .cert_status
+                .as_deref()
+                .or(ocsp.response_status.as_deref())
+                .unwrap_or("unreadable");
+            let next = ocsp
+                .next_update
+                .as_deref()
+                .map(|n| format!(", next update {n}"))
+                .unwrap_or_default();
+            format!(
+                "stapled ({} bytes): {status}{next} (signature not checked)",
+                ocsp.size
+            )
+        };
+        let tone = match ocsp.cert_status.as_deref() {
+            Some("revoked") => Tone::Bad,
+            Some("good") => Tone::Good,
+            _ => Tone::Dim,
+        };
+        lines.push(Line::new(0, "ocsp", value, tone));
+    }
+    if let Some(word) = &tls.vhost {
+        vhost_lines(&mut lines, tls, word);
+    }
+    lines
+}
+
+fn handshake_line(tls: &TlsReport) -> Line {
+    let sni = match &tls.sni {
+        Some(name) => format!("SNI {name}"),
+        None => "no SNI".to_string(),
+    };
+    let ms = tls
+        .handshake_ms
+        .map(|ms| format!("{ms:.1} ms"))
+        .unwrap_or_default();
+    if let Some(legacy) = &tls.legacy {
+        let value = format!(
+            "{} {}, {sni}: {}",
+            legacy.version, legacy.cipher, legacy.note
+        );
+        return Line::new(0, "tls", value, Tone::Bad);
+    }
+    if let Some(error) = &tls.error {
+        let alert = error
+            .alert
+            .as_deref()
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default();
+        let value = format!(
+            "handshake failed: {}{alert}, {sni}: {}",
+            error.kind, error.detail
+        );
+        return Line::new(0, "tls", value, Tone::Bad);
+    }
+    let mut parts: Vec<String> = [&tls.version, &tls.cipher, &tls.group]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    parts.push(match &tls.alpn {
+        Some(p) => format!("ALPN {p}"),
+        None => "no ALPN".into(),
+    });
+    parts.push(sni);
+    if !ms.is_empty() {
+        parts.push(ms);
+    }
+    Line::new(0, "tls", parts.join(", "), Tone::Good)
+}
+
+fn cert_lines(lines: &mut Vec<Line>, i: usize, cert: &CertSummary, show_certs: bool) {
+    let label = if i == 0 {
+        "leaf".to_string()
+    } else {
+        format!("chain[{i}]")
+    };
+    if let Some(error) = &cert.parse_error {
+        lines.push(Line::new(0, label, error.clone(), Tone::Bad));
+        lines.push(Line::new(1, "sha256", cert.sha256.clone(), Tone::Dim));
+        return;
+    }
+    lines.push(Line::new(0, label, cert.subject.clone(), Tone::Plain));
+    lines.push(Line::new(1, "issuer", cert.issuer.clone(), Tone::Plain));
+    if !cert.sans.is_empty() {
+        lines.push(Line::new(1, "names", cert.sans.join(", "), Tone::Plain));
+    }
+    let days = cert.days_left.unwrap_or(0);
+    let (when, tone) = if cert.expired {
+        (format!("expired {} days ago", -days), Tone::Bad)
+    } else if cert.not_yet_valid {
+        ("not valid yet".to_string(), Tone::Bad)
+    } else if days < EXPIRY_WARNING_DAYS {
+        (format!("{days} days left"), Tone::Warn)
+    } else {
+        (format!("{days} days left"), Tone::Plain)
+    };
+    let validity = format!(
+        "{} → {} ({when})",
+        cert.not_before.as_deref().unwrap_or("?"),
+        cert.not_after.as_deref().unwrap_or("?")
+    );
+    lines.push(Line::new(1, "valid", validity, tone));
+    let mut key = cert.key_type.clone();
+    if let Some(curve) = &cert.key_curve {
+        key = format!("{key} {curve}");
+    } else if let Some(bits) = cert.key_bits {
+        key = format!("{key} {bits}");
+    }
+    let mut flags = Vec::new();
+    if cert.is_ca {
+        flags.push("CA");
+    }
+    if cert.self_signed {
+        flags.push("self-signed");
+    }
+    let flags = if flags.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", flags.join(", "))
+    };
+    lines.push(Line::new(
+        1,
+        "key",
+        format!("{key}, signed {}{flags}", cert.signature_algorithm),
+        Tone::Plain,
+    ));
+    lines.push(Line::new(1, "serial", cert.serial.clone(), Tone::Dim));
+    lines.push(Line::new(1, "sha256", cert.sha256.clone(), Tone::Dim));
+    if let (true, Some(pem)) = (show_certs, &cert.pem) {
+        lines.extend(pem.lines().map(|l| Line::new(1, "pem", l, Tone::Dim)));
+    }
+}
+
+fn check_lines(lines: &mut Vec<Line>, verify: &VerifyReport) {
+    let trust_problems: Vec<(&String, &String)> = verify
+        .errors
+        .iter()
+        .zip(&verify.notes)
+        .filter(|(word, _)| *word != "name_mismatch")
+        .collect();
+    if verify.trusted {
+        lines.push(Line::new(0, "trusted", "yes", Tone::Good));
+    } else {
+        let words: Vec<&str> = trust_problems.iter().map(|(w, _)| w.as_str()).collect();
+        lines.push(Line::new(
+            0,
+            "trusted",
+            format!("no: {}", words.join(", ")),
+            Tone::Bad,
+        ));
+        for (_, note) in &trust_problems {
+            lines.push(Line::new(1, "why", (*note).clone(), Tone::Bad));
+        }
+    }
+    if verify.name_match {
+        lines.push(Line::new(
+            0,
+            "name",
+            format!("{} covered", verify.name),
+            Tone::Good,
+        ));
+    } else {
+        let note = verify
+            .errors
+            .iter()
+            .zip(&verify.notes)
+            .find(|(w, _)| *w == "name_mismatch")
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| format!("{} not covered", verify.name));
+        lines.push(Line::new(
+            0,
+            "name",
+            format!("not covered: {note}"),
+            Tone::Bad,
+        ));
+    }
+    if let Some(days) = verify.earliest_expiry_days {
+        let who = verify.earliest_expiry_subject.as_deref().unwrap_or("?");
+        let (value, tone) = if days < 0 {
+            (format!("expired {} days ago ({who})", -days), Tone::Bad)
+        } else if days < EXPIRY_WARNING_DAYS {
+            (format!("first expiry in {days} days ({who})"), Tone::Warn)
+        } else {
+            (format!("first expiry in {days} days ({who})"), Tone::Good)
+        };
+        lines.push(Line::new(0, "expiry", value, tone));
+    }
+}
+
+fn vhost_lines(lines: &mut Vec<Line>, tls: &TlsReport, word: &str) {
+    let (value, tone) = match word {
+        vhost::MATCHED => (
+            "matched: the certificate covers the name".to_string(),
+            Tone::Good,
+        ),
+        vhost::DEFAULT_FALLBACK => (
+            "default_fallback: the server answered with its default certificate".to_string(),
+            Tone::Bad,
+        ),
+        vhost::UNRECOGNIZED_NAME => (
+            "unrecognized_name: the server refused the name".to_string(),
+            Tone::Bad,
+        ),
+        other => (format!("{other}: a certificate for other names"), Tone::Bad),
+    };
+    lines.push(Line::new(0, "vhost", value, tone));
+    if let Some(default) = &tls.default_cert {
+        let differs = tls.leaf().is_none_or(|leaf| leaf.sha256 != default.sha256);
+        if differs {
+            let short: String = default
+                .sha256
+                .chars()
+                .filter(|c| *c != ':')
+                .take(8)
+                .collect();
+            lines.push(Line::new(
+                1,
+                "default cert",
+                format!("{} ({short})", default.subject),
+                Tone::Dim,
+            ));
+        }
+    }
+}
+
+/// One row of the virtual-host table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VhostRow {
+    /// The name probed (the SNI sent, else the host).
+    pub name: String,
+    /// The vhost verdict word, or the TLS failure kind, or `-`.
+    pub verdict: String,
+    /// Subject of the certificate served (empty when none).
+    pub subject: String,
+    /// First 8 hex digits of its SHA-256 fingerprint.
+    pub fingerprint: String,
+}
+
+/// name → verdict → subject / short fingerprint, one row per report that has TLS.
+pub fn vhost_rows(reports: &[&Report]) -> Vec<VhostRow> {
+    reports
+        .iter()
+        .filter_map(|r| {
+            let tls = r.tls.as_ref()?;
+            let verdict = tls
+                .vhost
+                .clone()
+                .or_else(|| tls.error.as_ref().map(|e| e.kind.clone()))
+                .unwrap_or_else(|| "-".into());
+            Some(VhostRow {
+                name: tls.sni.clone().unwrap_or_else(|| r.host.clone()),
+                verdict,
+                subject: tls.leaf().map(|l| l.subject.clone()).unwrap_or_default(),
+                fingerprint: tls
+                    .leaf()
+                    .map(CertSummary::short_fingerprint)
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// [`vhost_rows`] as report lines, aligned, with a tone per verdict.
+pub fn vhost_table(reports: &[&Report]) -> Vec<Line> {
+    let rows = vhost_rows(reports);
+    let width = rows.iter().map(|r| r.verdict.len()).max().unwrap_or(0);
+    rows.into_iter()
+        .map(|row| {
+            let tone = if row.verdict == vhost::MATCHED {
+                Tone::Good
+            } else {
+                Tone::Bad
+            };
+            let value = format!(
+                "{:width$}  {}  {}",
+                row.verdict, row.fingerprint, row.subject
+            );
+            Line::new(0, row.name, value, tone)
+        })
+        .collect()
+}
