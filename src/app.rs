@@ -126,6 +126,7 @@ pub async fn run_settings(
         bar
     });
     let histogram = settings.latency.is_some_and(|l| l.histogram);
+    let show_certs = settings.tls.keep_pem;
     let mut code = ExitCode::Ok;
     let mut summary = Summary::default();
     let mut write_error: Option<io::Error> = None;
@@ -143,7 +144,7 @@ pub async fn run_settings(
             match format {
                 Format::Quiet => Ok(()),
                 Format::Json => json::write_report(out, &report),
-                Format::Human => write_human(out, &report, style, histogram),
+                Format::Human => write_human(out, &report, style, histogram, show_certs),
             }?;
             out.flush()
         };
@@ -183,8 +184,9 @@ fn write_human(
     report: &Report,
     style: Style,
     histogram: bool,
+    show_certs: bool,
 ) -> io::Result<()> {
-    human::write_report(out, report, style)?;
+    human::write_report(out, report, style, show_certs)?;
     if histogram && let Some(stats) = &report.stats {
         for line in human::histogram_lines(stats) {
             human::write_line(out, &line, style)?;

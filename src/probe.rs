@@ -235,7 +235,10 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context) -> Report {
     )
     .await;
     record_tls(&mut report, tls_report);
-    if let (Some(mut session), Plan::Implicit) = (session, plan) {
+    // On a port whose inner protocol is unknown, waiting for words that may never come would
+    // cost a whole greeting deadline per probe; the port table says when it is worth it.
+    let inner_known = service::expected_inside_tls(spec.port).is_some();
+    if let (Some(mut session), Plan::Implicit, true) = (session, plan, inner_known) {
         // What the service says once inside TLS (the IMAPS banner, the HTTPS status line).
         let host = opts.host.clone();
         let said = greeting::read_after_tls(&mut session, spec.port, &host, &opts.limits).await;

@@ -4,5 +4,6 @@ pub mod human;
 pub mod json;
 pub mod lines;
 pub mod sanitize;
+pub mod service;
 pub mod summary;
 pub mod tls;

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use super::lines::{Line, Tone};
 use super::sanitize::escape;
 use crate::report::{
-    Attempt, DnsOutcome, LatencyStats, Report, TcpReason, TcpReport, TcpState, word,
+    Attempt, DnsOutcome, LatencyStats, Layer, Report, TcpReason, TcpReport, TcpState, word,
 };
 
 /// Colour on or off.
@@ -42,16 +42,28 @@ pub fn probe_label(report: &Report) -> String {
             format!("{host}:{}", report.port)
         }
     };
-    match report.address {
+    let mut label = match report.address {
         Some(addr) if addr.to_string() != report.host => {
             format!("{} ({addr})", host_port(&report.host))
         }
         _ => host_port(&report.host),
+    };
+    // With several names on one address, the SNI is what tells the probes apart.
+    if let Some(sni) = report.tls.as_ref().and_then(|t| t.sni.as_deref())
+        && sni != report.host
+    {
+        label.push_str(&format!(" sni={sni}"));
     }
+    label
 }
 
 /// Writes one probe: the verdict line, then its detail lines.
-pub fn write_report(w: &mut impl Write, report: &Report, style: Style) -> io::Result<()> {
+pub fn write_report(
+    w: &mut impl Write,
+    report: &Report,
+    style: Style,
+    show_certs: bool,
+) -> io::Result<()> {
     let (tone, verdict) = verdict_line(report);
     writeln!(
         w,
@@ -59,7 +71,7 @@ pub fn write_report(w: &mut impl Write, report: &Report, style: Style) -> io::Re
         escape(&probe_label(report)),
         style.paint(tone, &verdict)
     )?;
-    for line in detail_lines(report) {
+    for line in detail_lines(report, show_certs) {
         write_line(w, &line, style)?;
     }
     Ok(())
@@ -125,9 +137,45 @@ fn verdict_line(report: &Report) -> (Tone, String) {
         };
         return (Tone::Bad, text);
     }
-    match &report.tcp {
-        Some(tcp) => tcp_verdict(tcp),
-        None => (Tone::Bad, "not probed".to_string()),
+    let Some(tcp) = &report.tcp else {
+        return (Tone::Bad, "not probed".to_string());
+    };
+    let (tone, tcp_text) = tcp_verdict(tcp);
+    if tcp.state != TcpState::Open {
+        return (tone, tcp_text);
+    }
+    let connected = format!("TCP open in {}", fmt_ms(tcp.connect_ms));
+    let handshake = report
+        .tls
+        .as_ref()
+        .and_then(|t| t.handshake_ms)
+        .map(|ms| format!(", TLS in {}", fmt_ms(ms)))
+        .unwrap_or_default();
+    if let Some(stopped) = &report.stopped {
+        let layer = stopped.layer.as_str().to_uppercase();
+        return (
+            Tone::Bad,
+            format!("{layer} {} ({connected}{handshake})", stopped.reason),
+        );
+    }
+    match report.reached {
+        Some(Layer::Vhost) => (
+            Tone::Good,
+            format!("OK: right virtual host, certificate trusted ({connected}{handshake})"),
+        ),
+        Some(Layer::Certificate) => (
+            Tone::Good,
+            format!("OK: TLS done, certificate trusted ({connected}{handshake})"),
+        ),
+        Some(Layer::Greeting) => {
+            let proto = report
+                .greeting
+                .as_ref()
+                .and_then(|g| g.protocol.as_deref())
+                .unwrap_or("a service");
+            (Tone::Good, format!("{tcp_text}, {proto} answered"))
+        }
+        _ => (tone, tcp_text),
     }
 }
 
@@ -178,8 +226,56 @@ pub fn tcp_verdict(tcp: &TcpReport) -> (Tone, String) {
     }
 }
 
-fn detail_lines(report: &Report) -> Vec<Line> {
+/// Every line below the verdict line, layer by layer.
+pub fn detail_lines(report: &Report, show_certs: bool) -> Vec<Line> {
     let mut lines = Vec::new();
+    // Inside-TLS greetings (HTTPS status, IMAPS banner) read best after the TLS lines.
+    let greeting_after_tls = report.greeting.as_ref().is_some_and(|g| g.over_tls);
+    if let Some(greeting) = report.greeting.as_ref().filter(|_| !greeting_after_tls) {
+        lines.extend(super::service::greeting_lines(
+            greeting,
+            report.service.as_ref(),
+        ));
+    }
+    if let Some(upgrade) = &report.starttls {
+        lines.extend(super::service::starttls_lines(upgrade));
+    }
+    if let Some(tls) = &report.tls {
+        lines.extend(super::tls::tls_lines(tls, show_certs));
+    }
+    if let Some(greeting) = report.greeting.as_ref().filter(|_| greeting_after_tls) {
+        lines.extend(super::service::greeting_lines(
+            greeting,
+            report.service.as_ref(),
+        ));
+    }
+    if let Some(stopped) = &report.stopped
+        && stopped.layer > crate::report::Layer::Tcp
+    {
+        lines.push(Line::new(
+            0,
+            "verdict",
+            format!("stopped at {}: {}", stopped.layer.as_str(), stopped.reason),
+            Tone::Bad,
+        ));
+    } else if let Some(reached) = report.reached
+        && reached > crate::report::Layer::Tcp
+        && report.stopped.is_none()
+    {
+        let what = match reached {
+            crate::report::Layer::Vhost => "reached the right virtual host",
+            crate::report::Layer::Certificate => {
+                "TLS handshake done, certificate trusted and name covered"
+            }
+            _ => "reached",
+        };
+        lines.push(Line::new(
+            0,
+            "verdict",
+            format!("{what} ({})", reached.as_str()),
+            Tone::Good,
+        ));
+    }
     if let Some(stats) = &report.stats {
         lines.extend(stats_lines(stats));
     }
