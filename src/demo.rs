@@ -2,6 +2,7 @@
 //! every verdict reach can give without a real network.
 
 pub mod pki;
+mod smtp;
 pub mod tls_server;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -49,13 +50,21 @@ pub async fn run(json: bool) -> ExitCode {
     }
 }
 
-async fn run_inner(json: bool) -> std::io::Result<ExitCode> {
-    let open = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-    let open_port = open.local_addr()?.port();
+/// One demo step: what it shows, the arguments, and the exit code it must produce.
+struct Step {
+    title: &'static str,
+    args: Vec<String>,
+    expect: ExitCode,
+}
+
+async fn run_inner(json: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let loopback = Ipv4Addr::LOCALHOST;
     // Accepts and never says anything (like `nc -l`).
+    let silent = tokio::net::TcpListener::bind((loopback, 0)).await?;
+    let silent_port = silent.local_addr()?.port();
     let silent_task = tokio::spawn(async move {
         let mut held = Vec::new();
-        while let Ok((stream, _)) = open.accept().await {
+        while let Ok((stream, _)) = silent.accept().await {
             held.push(stream);
             held.truncate(64);
         }
@@ -63,28 +72,122 @@ async fn run_inner(json: bool) -> std::io::Result<ExitCode> {
     let closed = closed_port()?;
     let (_full, _fillers, filtered_port) = full_queue_listener()?;
 
-    let scenarios = [
-        (
-            "open (a server that accepts and never speaks)",
-            format!("127.0.0.1:{open_port}"),
-        ),
-        (
-            "closed (nothing listens: RST)",
-            format!("127.0.0.1:{closed}"),
-        ),
-        (
-            "filtered (accept queue full: SYNs dropped)",
-            format!("127.0.0.1:{filtered_port}"),
-        ),
+    // A PKI of our own: a root, an intermediate, and certificates for every case.
+    let root = pki::DemoCa::root("reach demo root", pki::KeyKind::EcdsaP256)?;
+    let ca = root.intermediate("reach demo intermediate", pki::KeyKind::EcdsaP256)?;
+    let ca_file = std::env::temp_dir().join(format!("reach-demo-ca-{}.pem", std::process::id()));
+    std::fs::write(&ca_file, root.cert_pem())?;
+    let ca_path = ca_file.display().to_string();
+    let leaf = |names: &[&str], validity| pki::LeafSpec {
+        validity,
+        ..pki::LeafSpec::server(names)
+    };
+    let shop = ca.issue(&leaf(&["shop.demo.example"], pki::Validity::Current))?;
+    let default = ca.issue(&leaf(&["default.demo.example"], pki::Validity::Current))?;
+    let expired = ca.issue(&leaf(&["old.demo.example"], pki::Validity::Expired))?;
+    let untrusted = pki::self_signed(&leaf(&["dev.demo.example"], pki::Validity::Current))?;
+    let mail = ca.issue(&leaf(&["mail.demo.example"], pki::Validity::Current))?;
+
+    let spec = tls_server::ServerSpec {
+        routes: vec![
+            ("shop.demo.example".into(), shop),
+            ("old.demo.example".into(), expired),
+            ("dev.demo.example".into(), untrusted),
+        ],
+        default: Some(default),
+        ..tls_server::ServerSpec::default()
+    };
+    let tls_listener = tokio::net::TcpListener::bind((loopback, 0)).await?;
+    let tls = tls_server::spawn_sni_server(tls_listener, spec)?;
+    let tls_at = tls.addr().to_string();
+
+    let ssh = tokio::net::TcpListener::bind((loopback, 0)).await?;
+    let ssh_port = ssh.local_addr()?.port();
+    let ssh_task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = ssh.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let _ = stream
+                    .write_all(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+                    .await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            });
+        }
+    });
+    let smtp_listener = tokio::net::TcpListener::bind((loopback, 0)).await?;
+    let smtp_port = smtp_listener.local_addr()?.port();
+    let smtp_task = smtp::spawn(smtp_listener, "mail.demo.example", &mail)?;
+
+    let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let steps = [
+        Step {
+            title: "open, but silent (accepts and never speaks)",
+            args: a(&[
+                "--greeting-timeout",
+                "1s",
+                &format!("127.0.0.1:{silent_port}"),
+            ]),
+            expect: ExitCode::Ok,
+        },
+        Step {
+            title: "closed (nothing listens: RST)",
+            args: a(&[&format!("127.0.0.1:{closed}")]),
+            expect: ExitCode::NotListening,
+        },
+        Step {
+            title: "filtered (accept queue full: SYNs dropped)",
+            args: a(&[&format!("127.0.0.1:{filtered_port}")]),
+            expect: ExitCode::Filtered,
+        },
+        Step {
+            title: "a banner: which service answers, and its software",
+            args: a(&[&format!("127.0.0.1:{ssh_port}")]),
+            expect: ExitCode::Ok,
+        },
+        Step {
+            title: "STARTTLS: SMTP greeting, EHLO capabilities, upgrade, certificate",
+            args: a(&[
+                "--starttls",
+                "smtp",
+                "--ca-file",
+                &ca_path,
+                "--sni",
+                "mail.demo.example",
+                &format!("127.0.0.1:{smtp_port}"),
+            ]),
+            expect: ExitCode::Ok,
+        },
+        Step {
+            title: "virtual hosts on one address: shop.demo.example is routed, www.demo.example falls back to the default certificate",
+            args: a(&[
+                "--ca-file",
+                &ca_path,
+                "--sni",
+                "shop.demo.example",
+                "--sni",
+                "www.demo.example",
+                &tls_at,
+            ]),
+            expect: ExitCode::Certificate,
+        },
+        Step {
+            title: "an expired certificate",
+            args: a(&["--ca-file", &ca_path, "--sni", "old.demo.example", &tls_at]),
+            expect: ExitCode::Certificate,
+        },
+        Step {
+            title: "an untrusted (self-signed) certificate",
+            args: a(&["--ca-file", &ca_path, "--sni", "dev.demo.example", &tls_at]),
+            expect: ExitCode::Certificate,
+        },
     ];
     let mut stdout = std::io::stdout();
     let mut all_as_expected = true;
-    let expected = [ExitCode::Ok, ExitCode::NotListening, ExitCode::Filtered];
-    for ((title, target), want) in scenarios.iter().zip(expected) {
+    for step in &steps {
         if !json {
-            println!("\n# {title}\n$ reach --timeout 1s {target}");
+            println!("\n# {}\n$ reach {}", step.title, step.args.join(" "));
         }
-        let Some(settings) = demo_settings(target, json) else {
+        let Some(settings) = demo_settings(&step.args, json) else {
             all_as_expected = false;
             continue;
         };
@@ -93,9 +196,24 @@ async fn run_inner(json: bool) -> std::io::Result<ExitCode> {
             continue;
         };
         let got = crate::app::run_settings(settings, targets, false, &mut stdout).await;
-        all_as_expected &= got == want;
+        if !json {
+            println!("(exit code {})", got.code());
+        }
+        if got != step.expect {
+            eprintln!(
+                "reach demo: {:?} gave exit code {}, expected {}",
+                step.title,
+                got.code(),
+                step.expect.code()
+            );
+            all_as_expected = false;
+        }
     }
     silent_task.abort();
+    ssh_task.abort();
+    smtp_task.abort();
+    drop(tls);
+    let _ = std::fs::remove_file(&ca_file);
     Ok(if all_as_expected {
         ExitCode::Ok
     } else {
@@ -103,8 +221,9 @@ async fn run_inner(json: bool) -> std::io::Result<ExitCode> {
     })
 }
 
-fn demo_settings(target: &str, json: bool) -> Option<Settings> {
-    let mut args = vec!["reach", "--timeout", "1s", target];
+fn demo_settings(step: &[String], json: bool) -> Option<Settings> {
+    let mut args = vec!["reach", "--timeout", "1s"];
+    args.extend(step.iter().map(String::as_str));
     if json {
         args.push("--json");
     }

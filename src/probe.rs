@@ -269,7 +269,16 @@ fn record_tls(report: &mut Report, tls: crate::report::TlsReport) {
                     .unwrap_or_else(|| "untrusted".into())
             })
         });
+        let only_the_name = tls
+            .verify
+            .as_ref()
+            .is_some_and(|v| v.trusted && !v.name_match);
         match (cert_error, tls.vhost.as_deref()) {
+            // The name is not covered because the server routed us to another virtual host:
+            // that routing is the finding, the mismatch only its symptom.
+            (Some(_), Some(word)) if only_the_name && word != "matched" => {
+                report.stopped = stop(Layer::Vhost, word.to_string());
+            }
             (Some(reason), _) => report.stopped = stop(Layer::Certificate, reason),
             (None, Some(word)) if word != "matched" => {
                 report.reached = Some(Layer::Certificate);

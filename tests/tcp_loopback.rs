@@ -260,4 +260,11 @@ fn the_demo_shows_open_closed_and_filtered() {
     assert!(text.contains("TCP open"), "{text}");
     assert!(text.contains("TCP closed: RST"), "{text}");
     assert!(text.contains("TCP filtered"), "{text}");
+    assert!(text.contains("greeting   silent"), "{text}");
+    assert!(text.contains("software   OpenSSH_9.2p1"), "{text}");
+    assert!(text.contains("starttls   smtp: negotiated"), "{text}");
+    assert!(text.contains("vhost      matched"), "{text}");
+    assert!(text.contains("VHOST default_fallback"), "{text}");
+    assert!(text.contains("CERTIFICATE expired"), "{text}");
+    assert!(text.contains("CERTIFICATE self_signed"), "{text}");
 }

@@ -17,6 +17,16 @@ pub struct Summary {
     total: usize,
     by_verdict: BTreeMap<String, usize>,
     slowest: Vec<(f64, String)>,
+    /// SNI name → address → what was served (the IP × SNI matrix).
+    matrix: BTreeMap<String, BTreeMap<String, Served>>,
+}
+
+/// What one address served for one name: a few short strings, so the matrix stays small.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Served {
+    verdict: String,
+    fingerprint: String,
+    subject: String,
 }
 
 impl Summary {
@@ -24,6 +34,32 @@ impl Summary {
     pub fn add(&mut self, report: &Report) {
         self.total += 1;
         *self.by_verdict.entry(verdict_word(report)).or_default() += 1;
+        if let (Some(tls), Some(address)) = (&report.tls, report.address)
+            && let Some(name) = &tls.sni
+        {
+            let verdict = tls
+                .vhost
+                .clone()
+                .or_else(|| tls.error.as_ref().map(|e| e.kind.clone()))
+                .unwrap_or_else(|| "-".into());
+            let served = Served {
+                verdict,
+                fingerprint: tls
+                    .leaf()
+                    .map(|l| l.short_fingerprint())
+                    .unwrap_or_default(),
+                subject: tls.leaf().map(|l| l.subject.clone()).unwrap_or_default(),
+            };
+            let label = if report.port == 443 {
+                address.to_string()
+            } else {
+                probe_label_addr(address, report.port)
+            };
+            self.matrix
+                .entry(name.clone())
+                .or_default()
+                .insert(label, served);
+        }
         let time = total_ms(report);
         if time > 0.0 {
             self.slowest.push((time, probe_label(report)));
@@ -35,6 +71,62 @@ impl Summary {
     /// Reports counted so far.
     pub fn total(&self) -> usize {
         self.total
+    }
+
+    /// The IP × SNI matrix: per name, what each address served; flags names whose addresses
+    /// disagree (one node still on last month's certificate) and default-certificate fallbacks.
+    pub fn matrix_lines(&self) -> Vec<Line> {
+        let mut lines = Vec::new();
+        if self.matrix.is_empty() {
+            return lines;
+        }
+        lines.push(Line::new(
+            0,
+            "vhosts",
+            "name → address: verdict, certificate",
+            Tone::Plain,
+        ));
+        for (name, by_address) in &self.matrix {
+            let prints: std::collections::BTreeSet<&str> = by_address
+                .values()
+                .filter(|s| !s.fingerprint.is_empty())
+                .map(|s| s.fingerprint.as_str())
+                .collect();
+            let disagree = prints.len() > 1;
+            let fell_back = by_address.values().any(|s| s.verdict == "default_fallback");
+            let (note, tone) = match (disagree, fell_back) {
+                (true, _) => (
+                    format!(
+                        "  ← addresses disagree: {} different certificates",
+                        prints.len()
+                    ),
+                    Tone::Bad,
+                ),
+                (false, true) => (
+                    "  ← fell back to the default certificate".to_string(),
+                    Tone::Bad,
+                ),
+                _ => (String::new(), Tone::Good),
+            };
+            lines.push(Line::new(1, name.clone(), note, tone));
+            for (address, served) in by_address {
+                let tone = if served.verdict == "matched" {
+                    Tone::Good
+                } else {
+                    Tone::Bad
+                };
+                lines.push(Line::new(
+                    2,
+                    "",
+                    format!(
+                        "{address:<24} {:<17} {}  {}",
+                        served.verdict, served.fingerprint, served.subject
+                    ),
+                    tone,
+                ));
+            }
+        }
+        lines
     }
 
     /// The summary as report lines.
@@ -51,8 +143,9 @@ impl Summary {
             format!("{} probes: {}", self.total, counts.join(", ")),
             if all_ok { Tone::Good } else { Tone::Warn },
         )];
+        lines.extend(self.matrix_lines());
         if self.total > 1 && !self.slowest.is_empty() {
-            lines.push(Line::new(0, "slowest", "", Tone::Plain));
+            lines.push(Line::new(0, "slowest", "probes", Tone::Plain));
             for (ms, label) in &self.slowest {
                 lines.push(Line::new(
                     1,
@@ -63,6 +156,13 @@ impl Summary {
             }
         }
         lines
+    }
+}
+
+fn probe_label_addr(address: std::net::IpAddr, port: u16) -> String {
+    match address {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+        std::net::IpAddr::V4(v4) => format!("{v4}:{port}"),
     }
 }
 
