@@ -2,3 +2,4 @@
 
 pub mod errqueue;
 pub mod tcp;
+pub mod trace;

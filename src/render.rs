@@ -2,3 +2,4 @@
 
 pub mod lines;
 pub mod sanitize;
+pub mod trace;
