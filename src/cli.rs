@@ -124,6 +124,10 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["sni", "sni_file"])]
     pub no_sni: bool,
 
+    /// Path options.
+    #[command(flatten)]
+    pub path: PathArgs,
+
     /// Latency mode: number of attempts, or a duration such as 10s.
     #[command(flatten)]
     pub latency: LatencyArgs,
@@ -155,6 +159,34 @@ pub struct LatencyArgs {
     /// Print a text histogram of the timings.
     #[arg(long)]
     pub histogram: bool,
+}
+
+/// Path-trace flags.
+#[derive(Debug, Args)]
+pub struct PathArgs {
+    /// Trace the path to the port: SYNs with TTL 1, 2, 3… (no root needed on Linux ≥ 5.8).
+    #[arg(long)]
+    pub trace: bool,
+
+    /// Trace automatically when a probe ends filtered, rejected or unreachable.
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Highest TTL / hop limit of a trace.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub max_hops: u8,
+
+    /// Probes per hop.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub probes_per_hop: u8,
+
+    /// A port of the same host known to answer, to tell a middlebox RST from the server's.
+    #[arg(long, value_name = "PORT")]
+    pub reference_port: Option<u16>,
+
+    /// Look up the hops' reverse DNS names (off by default: like traceroute -n).
+    #[arg(long)]
+    pub rdns: bool,
 }
 
 /// Flags for runs over many targets.

@@ -10,6 +10,7 @@ use thiserror::Error;
 use crate::cli::{Cli, ColorChoice, ExpectState};
 use crate::input::{self, Expr};
 use crate::probe::tls::{TlsOptions, TlsVersion};
+use crate::probe::trace::TraceOptions;
 use crate::report::TcpState;
 use crate::run::Limits;
 use crate::service::StarttlsProto;
@@ -102,6 +103,17 @@ pub enum TlsMode {
     Off,
 }
 
+/// When a probe traces the path to its port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceWhen {
+    /// Never.
+    Never,
+    /// When the probe ends filtered, rejected or unreachable (`--explain`).
+    OnFailure,
+    /// Always (`--trace`).
+    Always,
+}
+
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -136,6 +148,10 @@ pub struct Settings {
     pub no_starttls: bool,
     /// Deadline for a service's first words.
     pub greeting_timeout: Duration,
+    /// When to trace the path.
+    pub trace: TraceWhen,
+    /// How to trace.
+    pub trace_options: TraceOptions,
     /// Run bounds.
     pub limits: Limits,
     /// Only the closing summary.
@@ -262,6 +278,12 @@ impl Settings {
                 })?),
             },
             no_starttls: cli.no_starttls,
+            trace: match (cli.path.trace, cli.path.explain) {
+                (true, _) => TraceWhen::Always,
+                (_, true) => TraceWhen::OnFailure,
+                _ => TraceWhen::Never,
+            },
+            trace_options: trace_options(cli)?,
             greeting_timeout: nonzero(
                 "--greeting-timeout",
                 duration("--greeting-timeout", &cli.greeting_timeout)?,
@@ -314,6 +336,30 @@ impl Settings {
             None => vec![DEFAULT_PORT],
         }
     }
+}
+
+fn trace_options(cli: &Cli) -> Result<TraceOptions, ConfigError> {
+    let count = |flag: &'static str, n: u8| -> Result<u8, ConfigError> {
+        if n == 0 {
+            return Err(ConfigError::Flag {
+                flag,
+                value: "0".into(),
+                problem: "must be at least 1".into(),
+            });
+        }
+        Ok(n)
+    };
+    let timeout = duration("--timeout", &cli.timeout)?;
+    Ok(TraceOptions {
+        max_hops: count("--max-hops", cli.path.max_hops)?,
+        probes_per_hop: count("--probes-per-hop", cli.path.probes_per_hop)?,
+        reference_port: cli.path.reference_port,
+        reverse_dns: cli.path.rdns,
+        // A hop's answer comes within a round trip; a second is plenty, and a shorter
+        // connect deadline asked for by the user applies to the trace too.
+        timeout: timeout.min(Duration::from_secs(1)),
+        ..TraceOptions::default()
+    })
 }
 
 /// TLS-only flags mean the user wants TLS on this port, whatever port it is.

@@ -8,12 +8,14 @@ mod series;
 pub mod starttls;
 pub mod tcp;
 pub mod tls;
+pub mod trace;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Settings, TlsMode as TlsChoice};
+use crate::config::{Settings, TlsMode as TlsChoice, TraceWhen};
+use crate::report::greeting::GreetingState;
 use crate::report::{Attempt, DnsReport, Layer, Report, Stopped, TcpReport, TcpState};
 use crate::service::{self, StarttlsProto, TlsMode};
 use crate::target::{Host, Target};
@@ -196,7 +198,19 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context) -> Report {
     let addr = SocketAddr::new(spec.address, spec.port);
     let connected = tcp::connect(addr, connect_options(settings)).await;
     let open = connected.report.state == TcpState::Open;
+    let failed_on_path = matches!(
+        connected.report.state,
+        TcpState::Filtered | TcpState::Rejected | TcpState::Unreachable
+    );
     record_tcp(&mut report, connected.report);
+    let wants_trace = match settings.trace {
+        TraceWhen::Always => true,
+        TraceWhen::OnFailure => failed_on_path,
+        TraceWhen::Never => false,
+    };
+    if wants_trace {
+        report.trace = Some(trace::trace(addr, &settings.trace_options).await);
+    }
     let Some(stream) = connected.stream.filter(|_| open) else {
         return report;
     };
@@ -249,7 +263,8 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context) -> Report {
 }
 
 fn record_greeting(report: &mut Report, said: crate::report::GreetingReport) {
-    if !said.is_silent() && report.reached.is_some_and(|l| l < Layer::Greeting) {
+    let spoke = matches!(said.state, GreetingState::Banner | GreetingState::Reply);
+    if spoke && report.reached.is_some_and(|l| l < Layer::Greeting) {
         report.reached = Some(Layer::Greeting);
     }
     report.greeting = Some(said);

@@ -7,3 +7,4 @@ pub mod sanitize;
 pub mod service;
 pub mod summary;
 pub mod tls;
+pub mod trace;

@@ -249,6 +249,9 @@ pub fn detail_lines(report: &Report, show_certs: bool) -> Vec<Line> {
             report.service.as_ref(),
         ));
     }
+    if let Some(trace) = &report.trace {
+        lines.extend(super::trace::trace_lines(trace));
+    }
     if let Some(stopped) = &report.stopped
         && stopped.layer > crate::report::Layer::Tcp
     {

@@ -351,7 +351,9 @@ fn wait_bounded(child: &mut Child, deadline: Duration) -> RunOutput {
 /// its results for the parent and returns `true`; in the parent test it returns `false`.
 ///
 /// Requests: `listen PORT` (dual-stack accept loop until killed), `connect TIMEOUT_MS ADDR...`
-/// (`reach::probe::tcp::connect` to each address, one JSON line each).
+/// (`reach::probe::tcp::connect` to each address, one JSON line each), `trace TIMEOUT_MS
+/// REFERENCE_PORT|- ADDR...` (`reach::probe::trace::trace` to each address at once, no reverse
+/// DNS, one JSON line each).
 pub fn serve_child_request() -> bool {
     let Ok(request) = std::env::var(CHILD_ENV) else {
         return false;
@@ -367,18 +369,18 @@ pub fn serve_child_request() -> bool {
                 .collect();
             connect_all(timeout, &addrs);
         }
-        ["trace", ..] => {
-            // Served by the trace tests' own hook (see `child_request`).
-            return false;
+        ["trace", timeout_ms, reference, addrs @ ..] => {
+            let timeout = Duration::from_millis(timeout_ms.parse().expect("timeout ms"));
+            let reference = (*reference != "-").then(|| reference.parse().expect("port"));
+            let addrs: Vec<SocketAddr> = addrs
+                .iter()
+                .map(|a| a.parse().expect("socket address"))
+                .collect();
+            trace_all(timeout, reference, &addrs);
         }
         _ => panic!("unknown lab child request {request:?}"),
     }
     true
-}
-
-/// The raw child request, for test binaries that serve requests of their own.
-pub fn child_request() -> Option<String> {
-    std::env::var(CHILD_ENV).ok()
 }
 
 /// Prints one result line for the parent.
@@ -418,5 +420,27 @@ fn connect_all(timeout: Duration, addrs: &[SocketAddr]) {
             "tcp": connected.report,
             "elapsed_ms": elapsed_ms,
         }));
+    }
+}
+
+fn trace_all(timeout: Duration, reference_port: Option<u16>, addrs: &[SocketAddr]) {
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let options = reach::probe::trace::TraceOptions {
+        timeout,
+        reference_port,
+        reverse_dns: false,
+        ..Default::default()
+    };
+    let reports = runtime.block_on(async {
+        let mut traces = tokio::task::JoinSet::new();
+        for (index, &addr) in addrs.iter().enumerate() {
+            traces.spawn(async move { (index, reach::probe::trace::trace(addr, &options).await) });
+        }
+        let mut reports = traces.join_all().await;
+        reports.sort_by_key(|(index, _)| *index);
+        reports
+    });
+    for (_, report) in reports {
+        emit(&serde_json::json!({ "trace": report }));
     }
 }
