@@ -28,7 +28,9 @@ async fn start_nginx(ca: &reach::demo::pki::DemoCa, dir: &TempDir) -> Option<Ngi
     }
     let a = ca.issue(&LeafSpec::server(&["a.test"])).expect("leaf");
     let other = ca.issue(&LeafSpec::server(&["other.test"])).expect("leaf");
-    let default = ca.issue(&LeafSpec::server(&["default.test"])).expect("leaf");
+    let default = ca
+        .issue(&LeafSpec::server(&["default.test"]))
+        .expect("leaf");
     let mut files = Vec::new();
     for (name, cred) in [("a", &a), ("other", &other), ("default", &default)] {
         let cert = dir.write(&format!("{name}.pem"), &cred.chain_pem());
@@ -44,7 +46,11 @@ async fn start_nginx(ca: &reach::demo::pki::DemoCa, dir: &TempDir) -> Option<Ngi
         )
     };
     let mut http = String::new();
-    http += &server(format!("127.0.0.1:{open_port} ssl default_server"), "default.test", &files[2]);
+    http += &server(
+        format!("127.0.0.1:{open_port} ssl default_server"),
+        "default.test",
+        &files[2],
+    );
     http += &server(format!("127.0.0.1:{open_port} ssl"), "a.test", &files[0]);
     http += &server(format!("127.0.0.1:{open_port} ssl"), "c.test", &files[1]);
     http += &format!(
@@ -112,5 +118,8 @@ async fn nginx_virtual_hosts_get_every_verdict() {
 
     let report = probe(nginx.strict, &sni("a.test"), &ctx).await;
     assert_eq!(report.vhost.as_deref(), Some("matched"));
-    assert_eq!(report.default_cert, None, "the default server rejects a handshake without SNI");
+    assert_eq!(
+        report.default_cert, None,
+        "the default server rejects a handshake without SNI"
+    );
 }

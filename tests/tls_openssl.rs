@@ -186,3 +186,101 @@ async fn client_certificate_required_fails_without_and_works_with_one() {
     assert_eq!(report.version.as_deref(), Some("TLSv1.3"));
     assert!(report.verify.as_ref().expect("verified").trusted);
 }
+
+/// Runs `openssl args…` in `dir` to completion; panics with its stderr on failure.
+fn openssl(dir: &TempDir, args: &[&str]) -> String {
+    let out = std::process::Command::new(OPENSSL)
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An OCSP response from `openssl ocsp` for `leaf`, good or revoked.
+fn ocsp_response(
+    ca: &reach::demo::pki::DemoCa,
+    leaf: &Credential,
+    revoked: bool,
+    dir: &TempDir,
+) -> Vec<u8> {
+    dir.write("ca.pem", &ca.cert_pem());
+    dir.write("ca.key", &ca.key_pem());
+    dir.write("leaf.pem", &reach::cert::to_pem(&leaf.chain[0]));
+    let serial = openssl(dir, &["x509", "-in", "leaf.pem", "-noout", "-serial"]);
+    let serial = serial.trim().trim_start_matches("serial=");
+    let line = if revoked {
+        format!("R\t351231235959Z\t250101000000Z\t{serial}\tunknown\t/CN=leaf\n")
+    } else {
+        format!("V\t351231235959Z\t\t{serial}\tunknown\t/CN=leaf\n")
+    };
+    dir.write("index.txt", &line);
+    openssl(
+        dir,
+        &[
+            "ocsp",
+            "-issuer",
+            "ca.pem",
+            "-cert",
+            "leaf.pem",
+            "-no_nonce",
+            "-reqout",
+            "req.der",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "ocsp",
+            "-index",
+            "index.txt",
+            "-rsigner",
+            "ca.pem",
+            "-rkey",
+            "ca.key",
+            "-CA",
+            "ca.pem",
+            "-reqin",
+            "req.der",
+            "-respout",
+            "resp.der",
+            "-ndays",
+            "1",
+        ],
+    );
+    std::fs::read(dir.path().join("resp.der")).expect("response written")
+}
+
+#[tokio::test]
+async fn stapled_ocsp_status_from_openssl_is_read() {
+    if !have(OPENSSL) {
+        skip_or_fail("the openssl CLI (Debian package openssl)");
+        return;
+    }
+    let ca = root("OCSP Root");
+    for revoked in [false, true] {
+        let leaf = ca.issue(&LeafSpec::server(&["ocsp.test"])).expect("leaf");
+        let dir = TempDir::new("ocsp");
+        let response = ocsp_response(&ca, &leaf, revoked, &dir);
+        let mut spec = routes(&[], Some(&leaf));
+        spec.ocsp = Some(response.clone());
+        let srv = server(spec).await;
+        let (ctx, _d) = context(&[&ca], |_| {});
+        let report = probe(srv.addr(), &sni("ocsp.test"), &ctx).await;
+        let ocsp = report.ocsp.as_ref().expect("ocsp seen");
+        assert!(ocsp.stapled);
+        assert_eq!(ocsp.size, response.len());
+        assert_eq!(ocsp.response_status.as_deref(), Some("successful"));
+        let want = if revoked { "revoked" } else { "good" };
+        assert_eq!(ocsp.cert_status.as_deref(), Some(want), "{ocsp:?}");
+        let this = ocsp.this_update.as_deref().expect("thisUpdate");
+        let next = ocsp.next_update.as_deref().expect("nextUpdate");
+        assert!(this < next && this.ends_with('Z'), "{this} {next}");
+        assert_eq!(ocsp.parse_error, None);
+    }
+}
