@@ -1,5 +1,6 @@
 //! Fuzz target: certificate summaries, OCSP staples and server flights from arbitrary bytes
-//! must never panic (run with `cargo +nightly fuzz run cert_summary` from the repository root).
+//! must never panic. Run with `cargo +nightly fuzz run cert_summary` from the repository root;
+//! seed the corpus with `testdata/certs/*.der`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
