@@ -314,3 +314,27 @@ fn webpki_roots_count() -> usize {
         .expect("built-in roots")
         .trust_anchor_count()
 }
+
+/// The orchestration runs probes on a multi-threaded runtime: the futures must be `Send`.
+#[test]
+fn probe_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let ca = root("Send Root");
+    let (ctx, _d) = context(&[&ca], |_| {});
+    let req = sni("send.test");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stream = connect(addr).await;
+        let open_fresh = move || async move { tokio::net::TcpStream::connect(addr).await.ok() };
+        let probe = tls::probe(stream, open_fresh, &req, &ctx);
+        assert_send(&probe);
+        let stream = connect(addr).await;
+        let timing = tls::handshake_only(stream, &req, &ctx);
+        assert_send(&timing);
+    });
+}

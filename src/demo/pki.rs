@@ -165,6 +165,11 @@ impl DemoCa {
         crate::cert::to_pem(&self.cert)
     }
 
+    /// This CA's private key as PEM (to sign OCSP responses or CRLs with other tools).
+    pub fn key_pem(&self) -> String {
+        self.issuer.key().serialize_pem()
+    }
+
     /// Issues a leaf; its chain carries the intermediates between it and the root.
     pub fn issue(&self, spec: &LeafSpec) -> Result<Credential, rcgen::Error> {
         let (params, key) = leaf_params(spec)?;

@@ -108,7 +108,7 @@ where
         )
         .await;
     }
-    if req.want_vhost && sni.is_some() {
+    if req.want_vhost && sni.is_some() && vhost::decidable(&report) {
         let default_name = default_connect_name(req);
         let default = vhost::fetch_default(&open_fresh, default_name, ctx).await;
         report.vhost = vhost::verdict(&report, default.as_ref()).map(str::to_string);

@@ -137,3 +137,75 @@ pub fn have(program: &str) -> bool {
         .status()
         .is_ok()
 }
+
+/// A child process killed (by its own handle) when dropped.
+pub struct Daemon {
+    pub child: std::process::Child,
+    pub name: String,
+    /// Held open: some daemons (openssl s_server) end a connection when stdin hits EOF.
+    _stdin: Option<std::process::ChildStdin>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// Starts `program args` with output captured to files in `dir`; `None` when the program
+    /// cannot be started (the caller skips or fails).
+    pub fn start(program: &str, args: &[&str], dir: &Path) -> Option<Daemon> {
+        let out = std::fs::File::create(dir.join(format!("{}.out", base(program)))).ok()?;
+        let err = std::fs::File::create(dir.join(format!("{}.err", base(program)))).ok()?;
+        let child = std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .ok()?;
+        let mut child = child;
+        let stdin = child.stdin.take();
+        Some(Daemon {
+            child,
+            name: program.to_string(),
+            _stdin: stdin,
+        })
+    }
+
+    /// Waits until `addr` accepts connections (or the process died, or 10 s passed).
+    pub async fn wait_listening(&mut self, addr: SocketAddr, dir: &Path) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Ok(_)) =
+                tokio::time::timeout(Duration::from_millis(200), TcpStream::connect(addr)).await
+            {
+                return;
+            }
+            let died = self.child.try_wait().ok().flatten();
+            if died.is_some() || std::time::Instant::now() > deadline {
+                let log = std::fs::read_to_string(dir.join(format!("{}.err", base(&self.name))))
+                    .unwrap_or_default();
+                panic!(
+                    "{} did not start listening on {addr} ({died:?}): {log}",
+                    self.name
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn base(program: &str) -> &str {
+    program.rsplit('/').next().unwrap_or(program)
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}

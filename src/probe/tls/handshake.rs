@@ -50,9 +50,14 @@ where
     let started = Instant::now();
     let outcome = tokio::time::timeout(ctx.timeout, connector.connect(connect_name, tap)).await;
     let elapsed = started.elapsed();
-    let client_auth = lock(&seen).client_cert_requested;
+    let (client_auth, cert_sent) = {
+        let seen = lock(&seen);
+        (seen.client_cert_requested, seen.client_cert_sent)
+    };
     let outcome = match outcome {
-        Ok(Ok(stream)) if client_auth => Ok(client_auth_verdict(stream, elapsed, ctx).await),
+        Ok(Ok(stream)) if client_auth => {
+            Ok(client_auth_verdict(stream, elapsed, cert_sent, ctx).await)
+        }
         other => other,
     };
     let seen = std::mem::take(&mut *lock(&seen));
@@ -110,9 +115,11 @@ where
 
 /// In TLS 1.3 the client finishes before the server has judged its certificate: when one was
 /// requested, wait briefly for the server's verdict (an alert) without consuming any data.
+/// A bare close counts as a refusal only when we had no certificate to send.
 async fn client_auth_verdict<S>(
     mut stream: TlsStream<Tap<S>>,
     elapsed: Duration,
+    cert_sent: bool,
     ctx: &TlsContext,
 ) -> io::Result<TlsStream<Tap<S>>>
 where
@@ -120,7 +127,7 @@ where
 {
     let wait = (elapsed * 2 + Duration::from_millis(100)).min(ctx.timeout);
     match tokio::time::timeout(wait, stream.fill_buf()).await {
-        Ok(Ok([])) => Err(io::Error::new(
+        Ok(Ok([])) if !cert_sent => Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "closed after the handshake (client certificate requested)",
         )),

@@ -33,13 +33,22 @@ where
     })
 }
 
-/// The verdict word for a probe that sent SNI, given the default certificate (if fetched).
-pub fn verdict(report: &TlsReport, default: Option<&CertRef>) -> Option<&'static str> {
-    let refused = report
+/// Whether the probe got far enough for a verdict (a certificate, or a refusal of the name);
+/// otherwise the default certificate is not worth another connection.
+pub fn decidable(report: &TlsReport) -> bool {
+    refused(report) || (report.legacy.is_none() && report.leaf().is_some())
+}
+
+fn refused(report: &TlsReport) -> bool {
+    report
         .error
         .as_ref()
-        .is_some_and(|e| e.alert.as_deref() == Some("unrecognized_name"));
-    if refused {
+        .is_some_and(|e| e.alert.as_deref() == Some("unrecognized_name"))
+}
+
+/// The verdict word for a probe that sent SNI, given the default certificate (if fetched).
+pub fn verdict(report: &TlsReport, default: Option<&CertRef>) -> Option<&'static str> {
+    if refused(report) {
         return Some(vhost::UNRECOGNIZED_NAME);
     }
     if report.legacy.is_some() {
