@@ -45,7 +45,7 @@ async fn openssh_identification_string_matches_ssh_dash_v() {
 #[tokio::test]
 async fn opensmtpd_greeting_and_ehlo_capabilities() {
     let Some(smtpd) = mail::smtpd() else { return };
-    let mut stream = daemons::connect(smtpd.starttls_port).await;
+    let mut stream = daemons::connect(smtpd.port).await;
     let mut g = greeting::read(&mut stream, 25, "localhost", &opts()).await;
     assert_eq!(g.protocol.as_deref(), Some("smtp"), "{g:?}");
     assert_eq!(g.software.as_deref(), Some("OpenSMTPD"));
@@ -54,17 +54,53 @@ async fn opensmtpd_greeting_and_ehlo_capabilities() {
     greeting::capabilities(&mut stream, &mut g, "client.example", &Limits::default())
         .await
         .expect("EHLO");
-    assert!(g.advertises("STARTTLS"), "{:?}", g.capabilities);
-    assert!(g.advertises("8BITMIME") && g.advertises("SIZE"), "{:?}", g.capabilities);
-    assert_eq!(g.smtp.as_ref().and_then(|s| s.size), Some(36_700_160), "OpenSMTPD default max-message-size");
+    assert!(
+        g.advertises("8BITMIME") && g.advertises("SIZE"),
+        "{:?}",
+        g.capabilities
+    );
+    assert_eq!(
+        g.smtp.as_ref().and_then(|s| s.size),
+        Some(36_700_160),
+        "OpenSMTPD's default max-message-size"
+    );
+    assert!(
+        !g.advertises("STARTTLS"),
+        "no TLS configured: {:?}",
+        g.capabilities
+    );
+}
 
-    let mut plain = daemons::connect(smtpd.plain_port).await;
-    let mut g = greeting::read(&mut plain, 25, "localhost", &opts()).await;
-    greeting::capabilities(&mut plain, &mut g, "client.example", &Limits::default())
+#[tokio::test]
+async fn postfix_greeting_and_ehlo_capabilities() {
+    let Some(postfix) = mail::postfix() else {
+        return;
+    };
+    let mut stream = daemons::connect(postfix.port).await;
+    let mut g = greeting::read(&mut stream, 587, "localhost", &opts()).await;
+    assert_eq!(g.protocol.as_deref(), Some("smtp"), "{g:?}");
+    assert_eq!(g.software.as_deref(), Some("Postfix"));
+    assert_eq!(
+        g.smtp.as_ref().and_then(|s| s.host.as_deref()),
+        Some("mx.reach.test")
+    );
+    greeting::capabilities(&mut stream, &mut g, "client.example", &Limits::default())
         .await
         .expect("EHLO");
-    assert!(g.capabilities.is_some());
-    assert!(!g.advertises("STARTTLS"), "plain listener: {:?}", g.capabilities);
+    for cap in [
+        "PIPELINING",
+        "STARTTLS",
+        "ENHANCEDSTATUSCODES",
+        "8BITMIME",
+        "CHUNKING",
+    ] {
+        assert!(g.advertises(cap), "{cap} in {:?}", g.capabilities);
+    }
+    assert_eq!(
+        g.smtp.as_ref().and_then(|s| s.size),
+        Some(10_240_000),
+        "Postfix's default message_size_limit"
+    );
 }
 
 #[tokio::test]
@@ -74,16 +110,33 @@ async fn dovecot_imap_pop3_lmtp_and_sieve_greetings() {
     let mut s = daemons::connect(dc.imap).await;
     let mut g = greeting::read(&mut s, 143, "localhost", &opts()).await;
     assert_eq!(g.protocol.as_deref(), Some("imap"), "{g:?}");
-    assert!(g.software.as_deref().is_some_and(|s| s.starts_with("Dovecot")), "{g:?}");
+    assert!(
+        g.software
+            .as_deref()
+            .is_some_and(|s| s.starts_with("Dovecot")),
+        "{g:?}"
+    );
     assert!(g.advertises("STARTTLS") && g.advertises("IMAP4rev1"));
-    greeting::capabilities(&mut s, &mut g, "x", &Limits::default()).await.expect("no-op");
+    greeting::capabilities(&mut s, &mut g, "x", &Limits::default())
+        .await
+        .expect("no-op");
 
     let mut s = daemons::connect(dc.pop3).await;
     let mut g = greeting::read(&mut s, 110, "localhost", &opts()).await;
     assert_eq!(g.protocol.as_deref(), Some("pop3"));
-    assert!(g.software.as_deref().is_some_and(|s| s.starts_with("Dovecot")));
-    greeting::capabilities(&mut s, &mut g, "x", &Limits::default()).await.expect("CAPA");
-    assert!(g.advertises("STLS") && g.advertises("UIDL"), "{:?}", g.capabilities);
+    assert!(
+        g.software
+            .as_deref()
+            .is_some_and(|s| s.starts_with("Dovecot"))
+    );
+    greeting::capabilities(&mut s, &mut g, "x", &Limits::default())
+        .await
+        .expect("CAPA");
+    assert!(
+        g.advertises("STLS") && g.advertises("UIDL"),
+        "{:?}",
+        g.capabilities
+    );
 
     let mut s = daemons::connect(dc.lmtp).await;
     let mut g = greeting::read(&mut s, 24, "localhost", &opts()).await;
@@ -91,14 +144,21 @@ async fn dovecot_imap_pop3_lmtp_and_sieve_greetings() {
     greeting::capabilities(&mut s, &mut g, "client.example", &Limits::default())
         .await
         .expect("LHLO");
-    assert!(g.advertises("STARTTLS") && g.advertises("PIPELINING"), "{:?}", g.capabilities);
+    assert!(
+        g.advertises("STARTTLS") && g.advertises("PIPELINING"),
+        "{:?}",
+        g.capabilities
+    );
 
     // ManageSieve on an unregistered port: identified from its words alone.
     let mut s = daemons::connect(dc.sieve).await;
     let g = greeting::read(&mut s, dc.sieve, "localhost", &opts()).await;
     assert_eq!(g.protocol.as_deref(), Some("sieve"), "{g:?}");
     let implementation = g.software.as_deref().unwrap_or_default();
-    assert!(implementation.starts_with("Dovecot") && implementation.ends_with("Pigeonhole"), "{g:?}");
+    assert!(
+        implementation.starts_with("Dovecot") && implementation.ends_with("Pigeonhole"),
+        "{g:?}"
+    );
     assert!(g.advertises("STARTTLS"));
 }
 
@@ -108,9 +168,20 @@ async fn vsftpd_greeting_and_feat() {
     let mut s = daemons::connect(ftp.port).await;
     let mut g = greeting::read(&mut s, ftp.port, "localhost", &opts()).await;
     assert_eq!(g.protocol.as_deref(), Some("ftp"), "{g:?}");
-    assert!(g.software.as_deref().is_some_and(|s| s.starts_with("vsFTPd 3.")), "{g:?}");
-    greeting::capabilities(&mut s, &mut g, "x", &Limits::default()).await.expect("FEAT");
-    assert!(g.capabilities.iter().flatten().any(|c| c == "AUTH TLS"), "{:?}", g.capabilities);
+    assert!(
+        g.software
+            .as_deref()
+            .is_some_and(|s| s.starts_with("vsFTPd 3.")),
+        "{g:?}"
+    );
+    greeting::capabilities(&mut s, &mut g, "x", &Limits::default())
+        .await
+        .expect("FEAT");
+    assert!(
+        g.capabilities.iter().flatten().any(|c| c == "AUTH TLS"),
+        "{:?}",
+        g.capabilities
+    );
 }
 
 #[tokio::test]

@@ -47,13 +47,19 @@ pub fn require_binary(candidates: &[&str], package: &str) -> Option<PathBuf> {
             return Some(p.to_path_buf());
         }
         if !p.is_absolute()
-            && let Ok(out) = Command::new("sh").arg("-c").arg(format!("command -v {c}")).output()
+            && let Ok(out) = Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {c}"))
+                .output()
             && out.status.success()
         {
             return Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
         }
     }
-    unavailable(&format!("{} not found (Debian package {package})", candidates.join(" or ")))
+    unavailable(&format!(
+        "{} not found (Debian package {package})",
+        candidates.join(" or ")
+    ))
 }
 
 /// A directory removed when dropped.
@@ -129,7 +135,10 @@ pub fn make_cert(dir: &TempDir, name: &str) -> TestCert {
     let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
     let certified = rcgen::generate_simple_self_signed(names).expect("rcgen");
     let cert = dir.write(&format!("{name}.crt"), &certified.cert.pem());
-    let key = dir.write(&format!("{name}.key"), &certified.signing_key.serialize_pem());
+    let key = dir.write(
+        &format!("{name}.key"),
+        &certified.signing_key.serialize_pem(),
+    );
     set_mode(&key, 0o600);
     let fingerprint = ring::digest::digest(&ring::digest::SHA256, certified.cert.der())
         .as_ref()
@@ -152,6 +161,8 @@ pub struct Daemon {
     name: String,
     child: Child,
     log: PathBuf,
+    /// Where the real daemon writes its pid, when the started command is only a launcher.
+    pidfile: Option<PathBuf>,
 }
 
 impl Daemon {
@@ -165,6 +176,7 @@ impl Daemon {
             name: name.to_string(),
             child,
             log,
+            pidfile: None,
         };
         for &port in ports {
             daemon.wait_for(port, Duration::from_secs(30));
@@ -180,11 +192,25 @@ impl Daemon {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("{} exited with {status} before listening on {port}:\n{}", self.name, self.log_text());
+                panic!(
+                    "{} exited with {status} before listening on {port}:\n{}",
+                    self.name,
+                    self.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("{} did not listen on {port} within {limit:?}:\n{}", self.name, self.log_text());
+        panic!(
+            "{} did not listen on {port} within {limit:?}:\n{}",
+            self.name,
+            self.log_text()
+        );
+    }
+
+    /// Also stops the process whose pid is in `pidfile` (read when dropped).
+    pub fn with_pidfile(mut self, pidfile: PathBuf) -> Daemon {
+        self.pidfile = Some(pidfile);
+        self
     }
 
     /// The daemon's output so far (for failure messages).
@@ -195,9 +221,49 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // SIGTERM first so that daemons with helper processes shut them down too.
+        let launched = self.child.id();
+        let recorded = self
+            .pidfile
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|s| s.trim().parse::<u32>().ok());
+        for pid in std::iter::once(launched).chain(recorded) {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+        }
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            let child_gone = matches!(self.child.try_wait(), Ok(Some(_)));
+            let recorded_gone = recorded.is_none_or(|pid| !alive(pid));
+            if child_gone && recorded_gone {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(pid) = recorded {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+        }
     }
+}
+
+/// The process exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or_default()
+            .trim_start()
+            .starts_with('Z')
+    })
 }
 
 /// A TCP connection to 127.0.0.1:`port`.
@@ -213,9 +279,7 @@ pub async fn connect(port: u16) -> tokio::net::TcpStream {
 
 /// Runs a TLS handshake over `stream` accepting any certificate (test-only) and returns the
 /// SHA-256 fingerprint of the certificate the server presented, with the TLS stream.
-pub async fn tls_fingerprint<S>(
-    stream: S,
-) -> (Vec<u8>, tokio_rustls::client::TlsStream<S>)
+pub async fn tls_fingerprint<S>(stream: S) -> (Vec<u8>, tokio_rustls::client::TlsStream<S>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -267,7 +331,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnything {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -276,7 +345,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnything {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {

@@ -5,13 +5,16 @@
 
 use std::process::Command;
 
-use crate::daemons::{Daemon, TempDir, TestCert, free_port, make_cert, require_binary, require_root};
+use crate::daemons::{
+    Daemon, TempDir, TestCert, free_port, make_cert, require_binary, require_root,
+};
 
 /// OpenSSH's sshd on one port.
 pub struct Sshd {
+    /// Declared first: dropped (stopped) before its directory is removed.
+    pub daemon: Daemon,
     pub port: u16,
     pub dir: TempDir,
-    pub daemon: Daemon,
 }
 
 /// Starts sshd (`-D -e -f`) with a fresh ed25519 host key.
@@ -45,46 +48,122 @@ pub fn sshd() -> Option<Sshd> {
     Some(Sshd { port, dir, daemon })
 }
 
-/// OpenSMTPD with a STARTTLS listener, a plain listener and an implicit-TLS (smtps) one.
+/// OpenSMTPD with a plain listener. (Its TLS fails on Debian 12 — OpenSMTPD 6.8 with
+/// OpenSSL 3 aborts every handshake with an internal-error alert — so STARTTLS is tested
+/// against Postfix.) Only one instance can run at a time: its control socket path is fixed.
 pub struct Smtpd {
-    pub starttls_port: u16,
-    pub plain_port: u16,
-    pub smtps_port: u16,
-    pub cert: TestCert,
-    pub dir: TempDir,
+    /// Declared first: dropped (stopped) before its directory is removed.
     pub daemon: Daemon,
+    pub port: u16,
+    pub dir: TempDir,
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
 }
 
 /// Starts OpenSMTPD in the foreground (`-d`).
 pub fn smtpd() -> Option<Smtpd> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     require_root()?;
     let bin = require_binary(&["/usr/sbin/smtpd"], "opensmtpd")?;
+    let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let dir = TempDir::new("smtpd");
-    let cert = make_cert(&dir, "smtpd");
-    let (starttls_port, plain_port, smtps_port) = (free_port(), free_port(), free_port());
+    let port = free_port();
     let config = dir.write(
         "smtpd.conf",
         &format!(
-            "pki localhost cert \"{}\"\npki localhost key \"{}\"\n\
-             listen on lo port {starttls_port} tls pki localhost hostname localhost\n\
-             listen on lo port {plain_port} hostname localhost\n\
-             listen on lo port {smtps_port} smtps pki localhost hostname localhost\n\
-             action \"local\" mbox\nmatch from local for local action \"local\"\n",
-            cert.cert.display(),
-            cert.key.display()
+            "listen on lo port {port} hostname localhost\n\
+             action \"local\" mbox\nmatch from local for local action \"local\"\n"
         ),
     );
     let mut cmd = Command::new(bin);
     cmd.arg("-d").arg("-f").arg(&config);
-    let daemon = Daemon::start(
-        "smtpd",
-        cmd,
-        dir.join("log"),
-        &[starttls_port, plain_port, smtps_port],
-    );
+    let daemon = Daemon::start("smtpd", cmd, dir.join("log"), &[port]);
     Some(Smtpd {
-        starttls_port,
-        plain_port,
+        port,
+        dir,
+        daemon,
+        _one_at_a_time: guard,
+    })
+}
+
+/// Postfix with a STARTTLS listener and an implicit-TLS (smtps, wrapper mode) listener.
+pub struct Postfix {
+    /// Declared first: dropped (stopped) before its directory is removed.
+    pub daemon: Daemon,
+    pub port: u16,
+    pub smtps_port: u16,
+    pub cert: TestCert,
+    pub dir: TempDir,
+}
+
+/// The Postfix services a minimal SMTP server needs (master.cf rows after the listeners).
+const POSTFIX_SERVICES: &[&str] = &[
+    "pickup unix n - n 60 1 pickup",
+    "cleanup unix n - n - 0 cleanup",
+    "qmgr unix n - n 300 1 qmgr",
+    "tlsmgr unix - - n 1000? 1 tlsmgr",
+    "rewrite unix - - n - - trivial-rewrite",
+    "bounce unix - - n - 0 bounce",
+    "defer unix - - n - 0 bounce",
+    "trace unix - - n - 0 bounce",
+    "verify unix - - n - 1 verify",
+    "proxymap unix - - n - - proxymap",
+    "smtp unix - - n - - smtp",
+    "error unix - - n - - error",
+    "retry unix - - n - - error",
+    "discard unix - - n - - discard",
+    "local unix - n n - - local",
+    "anvil unix - - n - 1 anvil",
+    "scache unix - - n - 1 scache",
+    "postlog unix-dgram n - n - 1 postlogd",
+];
+
+/// Starts Postfix (`postfix -c DIR start-fg`) with its own configuration and queue.
+pub fn postfix() -> Option<Postfix> {
+    require_root()?;
+    let bin = require_binary(&["/usr/sbin/postfix"], "postfix")?;
+    let dir = TempDir::new("postfix");
+    let cert = make_cert(&dir, "postfix");
+    let (port, smtps_port) = (free_port(), free_port());
+    let d = dir.path().display();
+    std::fs::create_dir_all(dir.join("conf")).expect("conf dir");
+    std::fs::create_dir_all(dir.join("data")).expect("data dir");
+    std::fs::create_dir_all(dir.join("queue")).expect("queue dir");
+    crate::daemons::chown(&dir.join("data"), "postfix");
+    dir.write(
+        "conf/main.cf",
+        &format!(
+            "compatibility_level = 3.6\nqueue_directory = {d}/queue\ndata_directory = {d}/data\n\
+             mail_owner = postfix\nmyhostname = mx.reach.test\ninet_interfaces = 127.0.0.1\n\
+             inet_protocols = ipv4\nmydestination =\nalias_maps =\nalias_database =\n\
+             smtpd_tls_cert_file = {}\nsmtpd_tls_key_file = {}\n\
+             smtpd_tls_security_level = may\nmaillog_file = /dev/stdout\n",
+            cert.cert.display(),
+            cert.key.display()
+        ),
+    );
+    let mut master = format!(
+        "127.0.0.1:{port} inet n - n - - smtpd\n\
+         127.0.0.1:{smtps_port} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n"
+    );
+    for row in POSTFIX_SERVICES {
+        master.push_str(row);
+        master.push('\n');
+    }
+    dir.write("conf/master.cf", &master);
+    let conf = dir.join("conf");
+    let ok = Command::new(&bin)
+        .arg("-c")
+        .arg(&conf)
+        .args(["set-permissions", "create-missing"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "postfix set-permissions");
+    let mut cmd = Command::new(bin);
+    cmd.arg("-c").arg(&conf).arg("start-fg");
+    let daemon = Daemon::start("postfix", cmd, dir.join("log"), &[port, smtps_port])
+        .with_pidfile(dir.join("queue/pid/master.pid"));
+    Some(Postfix {
+        port,
         smtps_port,
         cert,
         dir,
@@ -94,6 +173,8 @@ pub fn smtpd() -> Option<Smtpd> {
 
 /// Dovecot serving IMAP, IMAPS, POP3, POP3S, LMTP and ManageSieve.
 pub struct Dovecot {
+    /// Declared first: dropped (stopped) before its directory is removed.
+    pub daemon: Daemon,
     pub imap: u16,
     pub imaps: u16,
     pub pop3: u16,
@@ -102,14 +183,16 @@ pub struct Dovecot {
     pub sieve: u16,
     pub cert: TestCert,
     pub dir: TempDir,
-    pub daemon: Daemon,
 }
 
 /// Starts Dovecot in the foreground (`-F -c`). ManageSieve needs dovecot-managesieved.
 pub fn dovecot() -> Option<Dovecot> {
     require_root()?;
     let bin = require_binary(&["/usr/sbin/dovecot"], "dovecot-imapd")?;
-    require_binary(&["/usr/lib/dovecot/managesieve-login"], "dovecot-managesieved")?;
+    require_binary(
+        &["/usr/lib/dovecot/managesieve-login"],
+        "dovecot-managesieved",
+    )?;
     require_binary(&["/usr/lib/dovecot/lmtp"], "dovecot-lmtpd")?;
     let dir = TempDir::new("dovecot");
     let cert = make_cert(&dir, "dovecot");
@@ -159,10 +242,11 @@ pub fn dovecot() -> Option<Dovecot> {
 
 /// vsftpd with explicit TLS (AUTH TLS).
 pub struct Vsftpd {
+    /// Declared first: dropped (stopped) before its directory is removed.
+    pub daemon: Daemon,
     pub port: u16,
     pub cert: TestCert,
     pub dir: TempDir,
-    pub daemon: Daemon,
 }
 
 /// Starts vsftpd in the foreground (`background=NO`).
