@@ -1,4 +1,4 @@
-//! Greetings read from real daemons on loopback: OpenSSH, OpenSMTPD, Dovecot (IMAP, POP3,
+//! Greetings read from real daemons on loopback: OpenSSH, Postfix, Dovecot (IMAP, POP3,
 //! LMTP, ManageSieve), vsftpd, and the service-identification verdicts built from them.
 
 #[path = "support/daemons.rs"]
@@ -40,35 +40,6 @@ async fn openssh_identification_string_matches_ssh_dash_v() {
     assert_eq!(service.detected.as_deref(), Some("ssh"));
     assert!(service.mismatch);
     assert!(!greeting::identify_service(22, Some(&g)).mismatch);
-}
-
-#[tokio::test]
-async fn opensmtpd_greeting_and_ehlo_capabilities() {
-    let Some(smtpd) = mail::smtpd() else { return };
-    let mut stream = daemons::connect(smtpd.port).await;
-    let mut g = greeting::read(&mut stream, 25, "localhost", &opts()).await;
-    assert_eq!(g.protocol.as_deref(), Some("smtp"), "{g:?}");
-    assert_eq!(g.software.as_deref(), Some("OpenSMTPD"));
-    let smtp = g.smtp.clone().expect("smtp fields");
-    assert_eq!((smtp.code, smtp.host.as_deref()), (220, Some("localhost")));
-    greeting::capabilities(&mut stream, &mut g, "client.example", &Limits::default())
-        .await
-        .expect("EHLO");
-    assert!(
-        g.advertises("8BITMIME") && g.advertises("SIZE"),
-        "{:?}",
-        g.capabilities
-    );
-    assert_eq!(
-        g.smtp.as_ref().and_then(|s| s.size),
-        Some(36_700_160),
-        "OpenSMTPD's default max-message-size"
-    );
-    assert!(
-        !g.advertises("STARTTLS"),
-        "no TLS configured: {:?}",
-        g.capabilities
-    );
 }
 
 #[tokio::test]

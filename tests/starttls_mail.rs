@@ -1,4 +1,4 @@
-//! STARTTLS against real mail and file-transfer daemons: OpenSMTPD (SMTP), Dovecot (LMTP,
+//! STARTTLS against real mail and file-transfer daemons: Postfix (SMTP), Dovecot (LMTP,
 //! IMAP, POP3, ManageSieve) and vsftpd (FTP AUTH TLS). Each negotiated upgrade is followed by
 //! a TLS handshake that must present the daemon's own certificate.
 
@@ -56,10 +56,12 @@ async fn smtp_starttls_negotiated_with_postfix() {
 }
 
 #[tokio::test]
-async fn smtp_starttls_not_offered_and_forced_refusal_with_opensmtpd() {
-    let Some(smtpd) = mail::smtpd() else { return };
+async fn smtp_starttls_not_offered_and_forced_refusal_with_postfix() {
+    let Some(postfix) = mail::postfix() else {
+        return;
+    };
     // No TLS configured, so STARTTLS is not advertised: not attempted.
-    let stream = daemons::connect(smtpd.port).await;
+    let stream = daemons::connect(postfix.plain_port).await;
     let up = starttls::upgrade(
         stream,
         StarttlsProto::Smtp,
@@ -73,7 +75,7 @@ async fn smtp_starttls_not_offered_and_forced_refusal_with_opensmtpd() {
     );
     assert!(up.stream.is_none());
     let g = up.greeting.expect("greeting read by the dialect");
-    assert_eq!(g.software.as_deref(), Some("OpenSMTPD"));
+    assert_eq!(g.software.as_deref(), Some("Postfix"));
     assert!(g.capabilities.is_some(), "EHLO was sent");
 
     // Forced anyway: the server's refusal is reported verbatim.
@@ -81,7 +83,7 @@ async fn smtp_starttls_not_offered_and_forced_refusal_with_opensmtpd() {
         force: true,
         ..StarttlsOptions::default()
     };
-    let stream = daemons::connect(smtpd.port).await;
+    let stream = daemons::connect(postfix.plain_port).await;
     let up = starttls::upgrade(stream, StarttlsProto::Smtp, None, &forced).await;
     assert_eq!(up.report.result, "refused", "{:?}", up.report);
     let reply = up.report.reply.expect("refusal text");

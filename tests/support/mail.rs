@@ -1,4 +1,4 @@
-//! Real OpenSSH, OpenSMTPD, Dovecot and vsftpd instances on loopback for the greeting and
+//! Real OpenSSH, Postfix, Dovecot and vsftpd instances on loopback for the greeting and
 //! STARTTLS tests, each with a temporary configuration.
 
 #![allow(dead_code)]
@@ -48,48 +48,14 @@ pub fn sshd() -> Option<Sshd> {
     Some(Sshd { port, dir, daemon })
 }
 
-/// OpenSMTPD with a plain listener. (Its TLS fails on Debian 12 — OpenSMTPD 6.8 with
-/// OpenSSL 3 aborts every handshake with an internal-error alert — so STARTTLS is tested
-/// against Postfix.) Only one instance can run at a time: its control socket path is fixed.
-pub struct Smtpd {
-    /// Declared first: dropped (stopped) before its directory is removed.
-    pub daemon: Daemon,
-    pub port: u16,
-    pub dir: TempDir,
-    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
-}
-
-/// Starts OpenSMTPD in the foreground (`-d`).
-pub fn smtpd() -> Option<Smtpd> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    require_root()?;
-    let bin = require_binary(&["/usr/sbin/smtpd"], "opensmtpd")?;
-    let guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let dir = TempDir::new("smtpd");
-    let port = free_port();
-    let config = dir.write(
-        "smtpd.conf",
-        &format!(
-            "listen on lo port {port} hostname localhost\n\
-             action \"local\" mbox\nmatch from local for local action \"local\"\n"
-        ),
-    );
-    let mut cmd = Command::new(bin);
-    cmd.arg("-d").arg("-f").arg(&config);
-    let daemon = Daemon::start("smtpd", cmd, dir.join("log"), &[port]);
-    Some(Smtpd {
-        port,
-        dir,
-        daemon,
-        _one_at_a_time: guard,
-    })
-}
-
-/// Postfix with a STARTTLS listener and an implicit-TLS (smtps, wrapper mode) listener.
+/// Postfix with a STARTTLS listener, a listener without TLS and an implicit-TLS (smtps,
+/// wrapper mode) listener. (Postfix rather than OpenSMTPD: Debian's OpenSMTPD 6.8 aborts every
+/// TLS handshake with OpenSSL 3, and the two MTAs cannot be installed together.)
 pub struct Postfix {
     /// Declared first: dropped (stopped) before its directory is removed.
     pub daemon: Daemon,
     pub port: u16,
+    pub plain_port: u16,
     pub smtps_port: u16,
     pub cert: TestCert,
     pub dir: TempDir,
@@ -123,7 +89,7 @@ pub fn postfix() -> Option<Postfix> {
     let bin = require_binary(&["/usr/sbin/postfix"], "postfix")?;
     let dir = TempDir::new("postfix");
     let cert = make_cert(&dir, "postfix");
-    let (port, smtps_port) = (free_port(), free_port());
+    let (port, plain_port, smtps_port) = (free_port(), free_port(), free_port());
     let d = dir.path().display();
     std::fs::create_dir_all(dir.join("conf")).expect("conf dir");
     std::fs::create_dir_all(dir.join("data")).expect("data dir");
@@ -143,6 +109,7 @@ pub fn postfix() -> Option<Postfix> {
     );
     let mut master = format!(
         "127.0.0.1:{port} inet n - n - - smtpd\n\
+         127.0.0.1:{plain_port} inet n - n - - smtpd -o smtpd_tls_security_level=none\n\
          127.0.0.1:{smtps_port} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n"
     );
     for row in POSTFIX_SERVICES {
@@ -160,10 +127,16 @@ pub fn postfix() -> Option<Postfix> {
     assert!(ok, "postfix set-permissions");
     let mut cmd = Command::new(bin);
     cmd.arg("-c").arg(&conf).arg("start-fg");
-    let daemon = Daemon::start("postfix", cmd, dir.join("log"), &[port, smtps_port])
-        .with_pidfile(dir.join("queue/pid/master.pid"));
+    let daemon = Daemon::start(
+        "postfix",
+        cmd,
+        dir.join("log"),
+        &[port, plain_port, smtps_port],
+    )
+    .with_pidfile(dir.join("queue/pid/master.pid"));
     Some(Postfix {
         port,
+        plain_port,
         smtps_port,
         cert,
         dir,
