@@ -7,7 +7,7 @@ mod daemons;
 #[path = "support/mail.rs"]
 mod mail;
 
-use reach::probe::greeting::{self, Limits};
+use reach::probe::greeting::{self, GreetingOptions};
 use reach::probe::preamble::{self, PreambleOptions};
 use reach::probe::starttls::{self, StarttlsOptions};
 use reach::report::greeting::StarttlsReport;
@@ -101,7 +101,7 @@ async fn smtps_greeting_inside_implicit_tls() {
     assert!(pre.tls_ready && pre.greeting.is_none() && pre.starttls.is_none());
     let (fp, mut tls) = daemons::tls_fingerprint(pre.stream.expect("stream")).await;
     assert_eq!(fp, postfix.cert.fingerprint);
-    let g = greeting::read_after_tls(&mut tls, 465, "localhost", &Limits::default()).await;
+    let g = greeting::read_after_tls(&mut tls, 465, "localhost", &GreetingOptions::default()).await;
     assert!(g.over_tls);
     assert_eq!(g.protocol.as_deref(), Some("smtp"));
     assert_eq!(g.software.as_deref(), Some("Postfix"));
