@@ -255,7 +255,16 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context) -> Report {
     if let (Some(mut session), Plan::Implicit, true) = (session, plan, inner_known) {
         // What the service says once inside TLS (the IMAPS banner, the HTTPS status line).
         let host = opts.host.clone();
-        let said = greeting::read_after_tls(&mut session, spec.port, &host, &opts.limits).await;
+        let said = greeting::read_after_tls(
+            &mut session,
+            spec.port,
+            &host,
+            &greeting::GreetingOptions {
+                limits: opts.limits,
+                ..Default::default()
+            },
+        )
+        .await;
         report.service = Some(greeting::identify_service(spec.port, Some(&said)));
         record_greeting(&mut report, said);
     }

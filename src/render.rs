@@ -1,10 +1,10 @@
 //! Renderers: pure functions of the reports and a writer. stdout carries only the report.
 
+pub mod greeting;
 pub mod human;
 pub mod json;
 pub mod lines;
 pub mod sanitize;
-pub mod service;
 pub mod summary;
 pub mod tls;
 pub mod trace;

@@ -290,6 +290,9 @@ pub struct SchemeInfo {
     pub port: u16,
     /// How TLS starts under this scheme.
     pub tls_mode: TlsMode,
+    /// What a client sends first (inside TLS for implicit-TLS schemes): `HttpHead` for
+    /// http/https, `RedisPing` for redis/rediss, `PostgresSslRequest` for postgres.
+    pub ask: Ask,
 }
 
 /// Looks up a URL scheme (`https`, `smtp`, `imaps`…), case-insensitively.
@@ -338,7 +341,17 @@ pub fn scheme(name: &str) -> Option<SchemeInfo> {
         "tls" => (443, Implicit),
         _ => return None,
     };
-    Some(SchemeInfo { port, tls_mode })
+    let ask = match name.as_str() {
+        "http" | "https" | "ws" | "wss" | "h2" => Ask::HttpHead,
+        "redis" | "rediss" => Ask::RedisPing,
+        "postgres" | "postgresql" => Ask::PostgresSslRequest,
+        _ => Ask::Listen,
+    };
+    Some(SchemeInfo {
+        port,
+        tls_mode,
+        ask,
+    })
 }
 
 #[cfg(test)]
@@ -389,6 +402,9 @@ mod tests {
         assert_eq!(scheme("postgresql").map(|s| s.port), Some(5432));
         assert_eq!(scheme("dot").map(|s| s.port), Some(853));
         assert_eq!(scheme("gopher"), None);
+        assert_eq!(scheme("http").map(|s| s.ask), Some(Ask::HttpHead));
+        assert_eq!(scheme("https").map(|s| s.ask), Some(Ask::HttpHead));
+        assert_eq!(scheme("imaps").map(|s| s.ask), Some(Ask::Listen));
     }
 
     #[test]

@@ -167,26 +167,29 @@ fn state_without_bytes(end: &End) -> GreetingState {
 }
 
 /// Reads the greeting inside TLS, after an implicit-TLS handshake (`imaps`, `pop3s`, `https`
-/// …): `HEAD /` where the port carries HTTP inside TLS, otherwise listen.
+/// …). Unless `opts.ask` says otherwise, sends `HEAD /` where the port carries HTTP inside
+/// TLS (443, 8443…) and listens elsewhere. The report has `over_tls` set.
 pub async fn read_after_tls<S>(
     stream: &mut S,
     port: u16,
     host: &str,
-    limits: &Limits,
+    opts: &GreetingOptions,
 ) -> GreetingReport
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let ask = match service::expected_inside_tls(port) {
-        Some("http") => Ask::HttpHead,
-        _ => Ask::Listen,
-    };
-    let opts = GreetingOptions {
-        limits: *limits,
+    let ask = opts
+        .ask
+        .unwrap_or(match service::expected_inside_tls(port) {
+            Some("http") => Ask::HttpHead,
+            _ => Ask::Listen,
+        });
+    let inner = GreetingOptions {
+        limits: opts.limits,
         ask: Some(ask),
         over_tls: true,
     };
-    let mut report = read(stream, port, host, &opts).await;
+    let mut report = read(stream, port, host, &inner).await;
     if report.protocol.is_none() && !report.text.is_empty() {
         // `220 ready` inside TLS on 465/990: the port's inner protocol names it.
         identify::analyse(

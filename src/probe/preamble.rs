@@ -25,6 +25,9 @@ pub struct PreambleOptions {
     pub starttls: Option<StarttlsProto>,
     /// The user chose the dialect: try it even when the server does not advertise it.
     pub force_starttls: bool,
+    /// What to send first on a plaintext connection without STARTTLS (`None`: what the port
+    /// calls for; set it from the URL scheme, e.g. `HttpHead` for `http://host:8081`).
+    pub ask: Option<Ask>,
     /// Without STARTTLS, still ask an identified server for its capabilities (EHLO, CAPA…).
     pub capabilities: bool,
     /// Our name in EHLO/LHLO.
@@ -50,6 +53,7 @@ impl PreambleOptions {
             implicit_tls,
             starttls,
             force_starttls: false,
+            ask: None,
             capabilities: true,
             client_name: "localhost".into(),
             limits: Limits::default(),
@@ -137,7 +141,7 @@ where
 {
     let read_opts = GreetingOptions {
         limits: opts.limits,
-        ask: None,
+        ask: opts.ask,
         over_tls: false,
     };
     let mut g = greeting::read(&mut stream, opts.port, &opts.host, &read_opts).await;

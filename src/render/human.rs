@@ -230,23 +230,23 @@ pub fn tcp_verdict(tcp: &TcpReport) -> (Tone, String) {
 pub fn detail_lines(report: &Report, show_certs: bool) -> Vec<Line> {
     let mut lines = Vec::new();
     // Inside-TLS greetings (HTTPS status, IMAPS banner) read best after the TLS lines.
-    let greeting_after_tls = report.greeting.as_ref().is_some_and(|g| g.over_tls);
-    if let Some(greeting) = report.greeting.as_ref().filter(|_| !greeting_after_tls) {
-        lines.extend(super::service::greeting_lines(
-            greeting,
-            report.service.as_ref(),
-        ));
-    }
-    if let Some(upgrade) = &report.starttls {
-        lines.extend(super::service::starttls_lines(upgrade));
-    }
+    let after_tls = report.greeting.as_ref().is_some_and(|g| g.over_tls);
+    let before = report.greeting.as_ref().filter(|_| !after_tls);
+    lines.extend(super::greeting::greeting_lines(
+        report.port,
+        before,
+        report.service.as_ref().filter(|_| !after_tls),
+        report.starttls.as_ref(),
+    ));
     if let Some(tls) = &report.tls {
         lines.extend(super::tls::tls_lines(tls, show_certs));
     }
-    if let Some(greeting) = report.greeting.as_ref().filter(|_| greeting_after_tls) {
-        lines.extend(super::service::greeting_lines(
-            greeting,
+    if after_tls {
+        lines.extend(super::greeting::greeting_lines(
+            report.port,
+            report.greeting.as_ref(),
             report.service.as_ref(),
+            None,
         ));
     }
     if let Some(trace) = &report.trace {
