@@ -36,45 +36,13 @@ pub fn parse(buf: &[u8]) -> Option<TlsRecordInfo> {
         _ => "TLSv1.3",
     };
     let alert = (buf[0] == 21)
-        .then(|| buf.get(6).map(|&d| alert_name(d)))
+        .then(|| buf.get(6).map(|&d| crate::probe::tls::names::alert(d)))
         .flatten();
     Some(TlsRecordInfo {
         content_type: content_type.into(),
         version: version.into(),
         alert,
     })
-}
-
-fn alert_name(description: u8) -> String {
-    let name = match description {
-        0 => "close_notify",
-        10 => "unexpected_message",
-        20 => "bad_record_mac",
-        22 => "record_overflow",
-        40 => "handshake_failure",
-        42 => "bad_certificate",
-        43 => "unsupported_certificate",
-        44 => "certificate_revoked",
-        45 => "certificate_expired",
-        46 => "certificate_unknown",
-        47 => "illegal_parameter",
-        48 => "unknown_ca",
-        49 => "access_denied",
-        50 => "decode_error",
-        51 => "decrypt_error",
-        70 => "protocol_version",
-        71 => "insufficient_security",
-        80 => "internal_error",
-        86 => "inappropriate_fallback",
-        90 => "user_canceled",
-        109 => "missing_extension",
-        110 => "unsupported_extension",
-        112 => "unrecognized_name",
-        116 => "certificate_required",
-        120 => "no_application_protocol",
-        other => return format!("alert_{other}"),
-    };
-    name.to_string()
 }
 
 #[cfg(test)]
