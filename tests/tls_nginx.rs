@@ -99,12 +99,14 @@ async fn nginx_virtual_hosts_get_every_verdict() {
     assert_eq!(report.vhost.as_deref(), Some("matched"));
     assert_eq!(report.chain[0].sha256, nginx.a.leaf_sha256());
     assert_eq!(report.alpn.as_deref(), Some("http/1.1"));
-    let default_cert = report.default_cert.as_ref().expect("default fetched");
-    assert_eq!(default_cert.sha256, nginx.default.leaf_sha256());
+    // Covered: `matched` without fetching the default certificate.
+    assert_eq!(report.default_cert, None);
 
     let report = probe(nginx.open, &sni("b.test"), &ctx).await;
     assert_eq!(report.vhost.as_deref(), Some("default_fallback"));
     assert_eq!(report.chain[0].sha256, nginx.default.leaf_sha256());
+    let default_cert = report.default_cert.as_ref().expect("default fetched");
+    assert_eq!(default_cert.sha256, nginx.default.leaf_sha256());
     assert_error(&report, "name_mismatch");
 
     let report = probe(nginx.open, &sni("c.test"), &ctx).await;

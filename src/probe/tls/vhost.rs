@@ -39,6 +39,11 @@ pub fn decidable(report: &TlsReport) -> bool {
     refused(report) || (report.legacy.is_none() && report.leaf().is_some())
 }
 
+/// The served certificate covers the requested name.
+pub fn name_covered(report: &TlsReport) -> bool {
+    report.verify.as_ref().is_some_and(|v| v.name_match)
+}
+
 fn refused(report: &TlsReport) -> bool {
     report
         .error
@@ -55,7 +60,7 @@ pub fn verdict(report: &TlsReport, default: Option<&CertRef>) -> Option<&'static
         return None;
     }
     let leaf = report.leaf()?;
-    if report.verify.as_ref().is_some_and(|v| v.name_match) {
+    if name_covered(report) {
         Some(vhost::MATCHED)
     } else if default.is_some_and(|d| d.sha256 == leaf.sha256) {
         Some(vhost::DEFAULT_FALLBACK)
