@@ -109,6 +109,32 @@ async fn nntp_starttls_refused_and_not_offered() {
 }
 
 #[tokio::test]
+async fn a_server_that_stalls_after_starttls_is_an_error_within_the_deadline() {
+    let port = serve_once(|stream| async move {
+        let mut r = BufReader::new(stream);
+        say(&mut r, "220 mx.reach.test ESMTP Postfix\r\n").await;
+        read_line(&mut r).await;
+        say(&mut r, "250-mx.reach.test\r\n250 STARTTLS\r\n").await;
+        read_line(&mut r).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let mut opts = PreambleOptions::for_port(25, "localhost");
+    opts.limits = quick();
+    opts.starttls_deadline = Duration::from_secs(1);
+    let started = Instant::now();
+    let pre = preamble::run(daemons::connect(port).await, &opts).await;
+    let took = started.elapsed();
+    let r = pre.starttls.expect("report");
+    assert_eq!(
+        (r.result.as_str(), r.offered, r.error.as_deref()),
+        ("error", true, Some("timeout"))
+    );
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(pre.stream.is_none() && !pre.tls_ready);
+}
+
+#[tokio::test]
 async fn a_silent_service_is_its_own_verdict() {
     let port = serve_once(|stream| async move {
         tokio::time::sleep(Duration::from_secs(3)).await;
