@@ -135,6 +135,38 @@ async fn a_server_that_stalls_after_starttls_is_an_error_within_the_deadline() {
 }
 
 #[tokio::test]
+async fn an_anonymous_220_greeting_takes_the_chosen_dialect() {
+    let port = serve_once(|stream| async move {
+        let mut r = BufReader::new(stream);
+        say(&mut r, "220 Service ready\r\n").await;
+        let feat = read_line(&mut r).await;
+        say(&mut r, "211 no-features\r\n").await;
+        let auth = read_line(&mut r).await;
+        // Echo what arrived, so the client side can check it.
+        say(
+            &mut r,
+            &format!("234 {} | {}\r\n", feat.trim(), auth.trim()),
+        )
+        .await;
+    })
+    .await;
+    let up = reach::probe::starttls::upgrade(
+        daemons::connect(port).await,
+        StarttlsProto::Ftp,
+        None,
+        &reach::probe::starttls::StarttlsOptions::default(),
+    )
+    .await;
+    assert_eq!(up.greeting.and_then(|g| g.protocol).as_deref(), Some("ftp"));
+    // FTP asks even when FEAT does not list AUTH (RFC 4217 makes listing optional).
+    assert_eq!(
+        (up.report.result.as_str(), up.report.offered),
+        ("negotiated", false)
+    );
+    assert_eq!(up.report.reply.as_deref(), Some("234 FEAT | AUTH TLS"));
+}
+
+#[tokio::test]
 async fn a_silent_service_is_its_own_verdict() {
     let port = serve_once(|stream| async move {
         tokio::time::sleep(Duration::from_secs(3)).await;
