@@ -109,6 +109,64 @@ async fn nntp_starttls_refused_and_not_offered() {
 }
 
 #[tokio::test]
+async fn a_server_that_stalls_after_starttls_is_an_error_within_the_deadline() {
+    let port = serve_once(|stream| async move {
+        let mut r = BufReader::new(stream);
+        say(&mut r, "220 mx.reach.test ESMTP Postfix\r\n").await;
+        read_line(&mut r).await;
+        say(&mut r, "250-mx.reach.test\r\n250 STARTTLS\r\n").await;
+        read_line(&mut r).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let mut opts = PreambleOptions::for_port(25, "localhost");
+    opts.limits = quick();
+    opts.starttls_deadline = Duration::from_secs(1);
+    let started = Instant::now();
+    let pre = preamble::run(daemons::connect(port).await, &opts).await;
+    let took = started.elapsed();
+    let r = pre.starttls.expect("report");
+    assert_eq!(
+        (r.result.as_str(), r.offered, r.error.as_deref()),
+        ("error", true, Some("timeout"))
+    );
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(pre.stream.is_none() && !pre.tls_ready);
+}
+
+#[tokio::test]
+async fn an_anonymous_220_greeting_takes_the_chosen_dialect() {
+    let port = serve_once(|stream| async move {
+        let mut r = BufReader::new(stream);
+        say(&mut r, "220 Service ready\r\n").await;
+        let feat = read_line(&mut r).await;
+        say(&mut r, "211 no-features\r\n").await;
+        let auth = read_line(&mut r).await;
+        // Echo what arrived, so the client side can check it.
+        say(
+            &mut r,
+            &format!("234 {} | {}\r\n", feat.trim(), auth.trim()),
+        )
+        .await;
+    })
+    .await;
+    let up = reach::probe::starttls::upgrade(
+        daemons::connect(port).await,
+        StarttlsProto::Ftp,
+        None,
+        &reach::probe::starttls::StarttlsOptions::default(),
+    )
+    .await;
+    assert_eq!(up.greeting.and_then(|g| g.protocol).as_deref(), Some("ftp"));
+    // FTP asks even when FEAT does not list AUTH (RFC 4217 makes listing optional).
+    assert_eq!(
+        (up.report.result.as_str(), up.report.offered),
+        ("negotiated", false)
+    );
+    assert_eq!(up.report.reply.as_deref(), Some("234 FEAT | AUTH TLS"));
+}
+
+#[tokio::test]
 async fn a_silent_service_is_its_own_verdict() {
     let port = serve_once(|stream| async move {
         tokio::time::sleep(Duration::from_secs(3)).await;

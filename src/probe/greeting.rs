@@ -43,6 +43,9 @@ pub struct GreetingOptions {
     pub ask: Option<Ask>,
     /// The stream is already inside TLS (recorded in the report).
     pub over_tls: bool,
+    /// The protocol to assume for an ambiguous greeting (`220 ready`: SMTP or FTP?); `None`:
+    /// what the port suggests.
+    pub hint: Option<&'static str>,
 }
 
 /// Reads the service's greeting on `stream` (connected to `host`:`port`) and identifies it.
@@ -94,7 +97,14 @@ where
     } else {
         GreetingState::Banner
     };
-    identify::analyse(&buf, ask, service::expected_protocol(port), &mut report);
+    let hint = opts.hint.or_else(|| {
+        if opts.over_tls {
+            service::expected_inside_tls(port)
+        } else {
+            service::expected_protocol(port)
+        }
+    });
+    identify::analyse(&buf, ask, hint, &mut report);
     if got.end == End::Full {
         report.truncated = true;
     }
@@ -117,6 +127,7 @@ where
         limits: *limits,
         ask: Some(Ask::HttpHead),
         over_tls,
+        hint: Some("http"),
     };
     read(stream, port, host, &opts).await.http
 }
@@ -185,19 +196,9 @@ where
             _ => Ask::Listen,
         });
     let inner = GreetingOptions {
-        limits: opts.limits,
         ask: Some(ask),
         over_tls: true,
+        ..opts.clone()
     };
-    let mut report = read(stream, port, host, &inner).await;
-    if report.protocol.is_none() && !report.text.is_empty() {
-        // `220 ready` inside TLS on 465/990: the port's inner protocol names it.
-        identify::analyse(
-            &report.text.clone().into_bytes(),
-            ask,
-            service::expected_inside_tls(port),
-            &mut report,
-        );
-    }
-    report
+    read(stream, port, host, &inner).await
 }

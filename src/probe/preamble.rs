@@ -102,6 +102,7 @@ where
             limits: opts.limits,
             ask: Some(Ask::Listen),
             over_tls: false,
+            hint: Some(proto_hint(proto)),
         };
         let g = greeting::read(&mut stream, opts.port, &opts.host, &read_opts).await;
         if let Some(other) = other_protocol(proto, &g) {
@@ -142,7 +143,7 @@ where
     let read_opts = GreetingOptions {
         limits: opts.limits,
         ask: opts.ask,
-        over_tls: false,
+        ..GreetingOptions::default()
     };
     let mut g = greeting::read(&mut stream, opts.port, &opts.host, &read_opts).await;
     if opts.capabilities && g.state == GreetingState::Banner {
@@ -157,6 +158,14 @@ where
         starttls: None,
         stream: Some(stream),
         tls_ready,
+    }
+}
+
+/// The greeting-detector word for a dialect (`xmpp-server` speaks `xmpp`).
+fn proto_hint(proto: StarttlsProto) -> &'static str {
+    match proto {
+        StarttlsProto::XmppServer => "xmpp",
+        other => other.as_str(),
     }
 }
 

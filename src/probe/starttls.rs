@@ -76,22 +76,14 @@ where
     let deadline = started + opts.deadline;
     let mut greeting = greeting;
     if greeting.is_none() && proto.server_speaks_first() {
+        // An unnamed numeric greeting (`220 ready`) is taken to be the dialect's.
         let read_opts = GreetingOptions {
             limits: opts.limits,
             ask: Some(Ask::Listen),
             over_tls: false,
+            hint: Some(proto_word(proto)),
         };
-        let mut g = greeting::read(&mut stream, 0, &opts.domain, &read_opts).await;
-        if g.protocol.is_none() && !g.text.is_empty() {
-            // An unnamed numeric greeting: the dialect the user chose names it.
-            greeting::identify::analyse(
-                &g.text.clone().into_bytes(),
-                Ask::Listen,
-                Some(proto_word(proto)),
-                &mut g,
-            );
-        }
-        greeting = Some(g);
+        greeting = Some(greeting::read(&mut stream, 0, &opts.domain, &read_opts).await);
     }
     let mut session = Session::new(&mut stream, opts.limits, deadline);
     let outcome = match proto {

@@ -286,6 +286,47 @@ mod tests {
     }
 
     #[test]
+    fn contract_keys_are_present() {
+        let g = GreetingReport {
+            state: GreetingState::Banner,
+            protocol: Some("ssh".into()),
+            text: "SSH-2.0-OpenSSH_9.2p1 Debian-2".into(),
+            software: Some("OpenSSH_9.2p1 Debian-2".into()),
+            banner_ms: Some(1.5),
+            bytes: 32,
+            ssh: Some(SshIdent {
+                proto_version: "2.0".into(),
+                software: "OpenSSH_9.2p1".into(),
+                comments: Some("Debian-2".into()),
+                preamble: vec![],
+            }),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&g).expect("greeting");
+        for key in [
+            "state",
+            "protocol",
+            "text",
+            "software",
+            "banner_ms",
+            "bytes",
+            "truncated",
+        ] {
+            assert!(json.get(key).is_some(), "greeting.{key}");
+        }
+        assert_eq!(json["ssh"]["proto_version"], "2.0");
+        assert_eq!(json["ssh"]["comments"], "Debian-2");
+        let service = serde_json::to_value(ServiceReport::default()).expect("service");
+        for key in ["port_name", "detected", "expected", "mismatch"] {
+            assert!(service.get(key).is_some(), "service.{key}");
+        }
+        let st = serde_json::to_value(StarttlsReport::default()).expect("starttls");
+        for key in ["protocol", "offered", "result", "reply", "error", "ms"] {
+            assert!(st.get(key).is_some(), "starttls.{key}");
+        }
+    }
+
+    #[test]
     fn advertises_matches_the_first_word_case_insensitively() {
         let g = GreetingReport {
             capabilities: Some(vec!["SIZE 10240000".into(), "starttls".into()]),
