@@ -1,8 +1,11 @@
-//! Cost of one TLS probe (handshake, chain summary and verdicts) in client CPU, against an
-//! `openssl s_server` in another process so its CPU is not counted; compared with a loop of
-//! `openssl s_client` runs. Prints the numbers; the bound asserted is strict only in release
-//! builds (`cargo test --release --test tls_perf -- --nocapture`). Needs the openssl CLI.
+//! Benchmark: cost of one TLS probe (handshake, chain summary and verdicts) in client CPU,
+//! against an `openssl s_server` in another process so its CPU is not counted, compared with a
+//! loop of `openssl s_client` runs. Prints the figures and the goals (≤ 300 µs CPU per probe,
+//! ≥ 50× the s_client loop); never fails on speed. `cargo bench --bench tls_probe_cpu`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/tls_support/mod.rs"]
 mod tls_support;
 
 use std::net::SocketAddr;
@@ -26,10 +29,17 @@ fn cpu_time() -> Duration {
     Duration::from_millis((fields[0] + fields[1]) * 10)
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn probe_cpu_cost_and_speed_against_openssl_s_client() {
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(measure());
+}
+
+async fn measure() {
     if !have("openssl") {
-        skip_or_fail("the openssl CLI (Debian package openssl)");
+        eprintln!("skipped: needs the openssl CLI (Debian package openssl)");
         return;
     }
     let ca = root("Perf Root");
@@ -58,7 +68,7 @@ async fn probe_cpu_cost_and_speed_against_openssl_s_client() {
         "-quiet",
     ];
     let Some(mut srv) = Daemon::start("openssl", &args, dir.path()) else {
-        skip_or_fail("openssl s_server");
+        eprintln!("skipped: openssl s_server did not start");
         return;
     };
     srv.wait_listening(addr, dir.path()).await;
@@ -109,20 +119,13 @@ async fn probe_cpu_cost_and_speed_against_openssl_s_client() {
         wall.as_micros(),
         s_client.as_micros()
     );
-    if cfg!(debug_assertions) {
-        assert!(
-            cpu < Duration::from_millis(30),
-            "debug build: {cpu:?} per probe"
-        );
-        assert!(
-            speedup > 2.0,
-            "debug build: only {speedup:.1}× an s_client loop"
-        );
-    } else {
-        assert!(
-            cpu <= Duration::from_micros(300),
-            "{cpu:?} of client CPU per probe"
-        );
-        assert!(speedup >= 50.0, "only {speedup:.1}× an s_client loop");
-    }
+    println!(
+        "goals: CPU ≤ 300 µs per probe ({}), ≥ 50× the s_client loop ({})",
+        if cpu <= Duration::from_micros(300) {
+            "met"
+        } else {
+            "missed"
+        },
+        if speedup >= 50.0 { "met" } else { "missed" }
+    );
 }
