@@ -5,6 +5,7 @@ pub mod pki;
 mod smtp;
 pub mod tls_server;
 
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
@@ -185,7 +186,13 @@ async fn run_inner(json: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut all_as_expected = true;
     for step in &steps {
         if !json {
-            println!("\n# {}\n$ reach {}", step.title, step.args.join(" "));
+            // A closed pipe (`reach demo | head`) just ends the output; the demo goes on.
+            let _ = writeln!(
+                stdout,
+                "\n# {}\n$ reach {}",
+                step.title,
+                step.args.join(" ")
+            );
         }
         let Some(settings) = demo_settings(&step.args, json) else {
             all_as_expected = false;
@@ -197,7 +204,7 @@ async fn run_inner(json: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
         };
         let got = crate::app::run_settings(settings, targets, false, &mut stdout).await;
         if !json {
-            println!("(exit code {})", got.code());
+            let _ = writeln!(stdout, "(exit code {})", got.code());
         }
         if got != step.expect {
             eprintln!(

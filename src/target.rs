@@ -508,4 +508,24 @@ mod tests {
         assert!(parse_block("https://host/path").is_none());
         assert!(parse_block("host:443").is_none());
     }
+    #[test]
+    fn hostile_targets_never_panic() {
+        // A deterministic xorshift walk over the characters that matter to the grammar.
+        let alphabet: Vec<char> = "[]:/.,@#?-_09azAZ%\u{0}\u{1b}é\u{202e} 😀"
+            .chars()
+            .collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 40) as usize;
+            let text: String = (0..len)
+                .map(|i| alphabet[((state >> (i % 50)) as usize + i) % alphabet.len()])
+                .collect();
+            let _ = parse(&text);
+            let _ = parse_block(&text);
+            let _ = parse_ports(&text);
+        }
+    }
 }
