@@ -241,33 +241,31 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context) -> Report {
         return report;
     }
     let request = tls_request(spec);
-    let (tls_report, session) = tls::probe(
-        stream,
-        || open_for_tls(spec, settings, plan),
-        &request,
-        &ctx.tls,
-    )
-    .await;
-    record_tls(&mut report, tls_report);
+    let open_fresh = || open_for_tls(spec, settings, plan);
+    let first_pass = TlsRequest {
+        want_vhost: false,
+        ..request.clone()
+    };
+    let (mut tls_report, session) = tls::probe(stream, open_fresh, &first_pass, &ctx.tls).await;
     // On a port whose inner protocol is unknown, waiting for words that may never come would
     // cost a whole greeting deadline per probe; the port table says when it is worth it.
     let inner_known = service::expected_inside_tls(spec.port).is_some();
     if let (Some(mut session), Plan::Implicit, true) = (session, plan, inner_known) {
         // What the service says once inside TLS (the IMAPS banner, the HTTPS status line).
         let host = opts.host.clone();
-        let said = greeting::read_after_tls(
-            &mut session,
-            spec.port,
-            &host,
-            &greeting::GreetingOptions {
-                limits: opts.limits,
-                ..Default::default()
-            },
-        )
-        .await;
+        let greeting_opts = greeting::GreetingOptions {
+            limits: opts.limits,
+            ..Default::default()
+        };
+        let said = greeting::read_after_tls(&mut session, spec.port, &host, &greeting_opts).await;
         report.service = Some(greeting::identify_service(spec.port, Some(&said)));
         record_greeting(&mut report, said);
     }
+    // The session is closed by now: the default-certificate fetch gets the server to itself.
+    if request.want_vhost {
+        tls::decide_vhost(&mut tls_report, &open_fresh, &request, &ctx.tls).await;
+    }
+    record_tls(&mut report, tls_report);
     report
 }
 

@@ -108,19 +108,38 @@ where
         )
         .await;
     }
-    if req.want_vhost && sni.is_some() && vhost::decidable(&report) {
-        // A certificate that covers the name is `matched` whatever the default is; only a
-        // name left uncovered needs the default certificate, to tell a fallback to it from
-        // some other virtual host. Skipping it halves the work of the common case.
-        let default = if vhost::name_covered(&report) {
-            None
-        } else {
-            vhost::fetch_default(&open_fresh, default_connect_name(req), ctx).await
-        };
-        report.vhost = vhost::verdict(&report, default.as_ref()).map(str::to_string);
-        report.default_cert = default;
+    if req.want_vhost {
+        decide_vhost(&mut report, &open_fresh, req, ctx).await;
     }
     (report, stream)
+}
+
+/// The virtual-host verdict for a probe that sent SNI. Separate from [`probe`] so a caller
+/// that keeps the session open (to read a greeting inside TLS) can close it first: a
+/// single-threaded server would not answer the default-certificate fetch meanwhile.
+pub async fn decide_vhost<S, F, Fut>(
+    report: &mut TlsReport,
+    open_fresh: &F,
+    req: &TlsRequest,
+    ctx: &TlsContext,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<S>>,
+{
+    if report.sni.is_none() || !vhost::decidable(report) {
+        return;
+    }
+    // A certificate that covers the name is `matched` whatever the default is; only a name
+    // left uncovered needs the default certificate, to tell a fallback to it from some other
+    // virtual host. Skipping it halves the work of the common case.
+    let default = if vhost::name_covered(report) {
+        None
+    } else {
+        vhost::fetch_default(open_fresh, default_connect_name(req), ctx).await
+    };
+    report.vhost = vhost::verdict(report, default.as_ref()).map(str::to_string);
+    report.default_cert = default;
 }
 
 /// A bare handshake for latency mode: its duration in milliseconds, or why it failed.
