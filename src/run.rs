@@ -20,9 +20,10 @@ use crate::target::{Host, Target};
 
 /// Probes in flight at once, by default.
 pub const DEFAULT_CONCURRENCY: usize = 256;
-/// Probes in flight to one address at once, by default: enough to sweep a host's ports
-/// quickly, few enough not to hammer one server.
-pub const DEFAULT_PER_ADDRESS: usize = 64;
+/// Probes in flight to one address at once, by default: enough for a sweep of a host whose
+/// firewall silently drops a hundred ports to cost one deadline, few enough not to hammer one
+/// server (`--per-address` changes it).
+pub const DEFAULT_PER_ADDRESS: usize = 128;
 
 /// A stream of targets (or input errors) to probe.
 pub type Targets = Box<dyn Iterator<Item = Result<Target, InputError>> + Send>;
@@ -71,7 +72,8 @@ enum Msg {
 /// Shared machinery for the probes of one run.
 struct Shared {
     ctx: Arc<Context>,
-    resolver: Resolver,
+    /// Built on first use: a run over IP addresses never reads the resolver configuration.
+    resolver: std::sync::OnceLock<Resolver>,
     hook: Option<AttemptHook>,
     probes: Semaphore,
     per_address: usize,
@@ -158,11 +160,7 @@ pub async fn run(
     mut sink: impl FnMut(Report),
 ) -> RunOutcome {
     let shared = Arc::new(Shared {
-        resolver: Resolver::new(
-            ctx.settings.resolver,
-            ctx.settings.family,
-            ctx.settings.dns_timeout,
-        ),
+        resolver: std::sync::OnceLock::new(),
         ctx,
         hook,
         probes: Semaphore::new(limits.concurrency.max(1)),
@@ -301,7 +299,11 @@ async fn run_target(
             (vec![], Some(dns))
         }
         Host::Name(name) => {
-            let dns = shared.resolver.resolve(name).await;
+            let settings = &shared.ctx.settings;
+            let resolver = shared.resolver.get_or_init(|| {
+                Resolver::new(settings.resolver, settings.family, settings.dns_timeout)
+            });
+            let dns = resolver.resolve(name).await;
             (dns.addresses.clone(), Some(dns))
         }
     };
