@@ -18,10 +18,19 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(code);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // A handful of probes is I/O-bound: one thread serves it, and starting worker threads would
+    // cost more than it saves. Sweeps, inputs and matrices get every core.
+    let small = cli.scan.input.is_none()
+        && cli.ports.is_none()
+        && cli.targets.len() <= 4
+        && cli.sni.len() <= 4
+        && cli.targets.iter().all(|t| !t.contains('/') || t.contains("://"));
+    let mut builder = if small {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("reach: cannot start the async runtime: {e}");
