@@ -24,7 +24,10 @@ fn main() -> std::process::ExitCode {
         && cli.ports.is_none()
         && cli.targets.len() <= 4
         && cli.sni.len() <= 4
-        && cli.targets.iter().all(|t| !t.contains('/') || t.contains("://"));
+        && cli
+            .targets
+            .iter()
+            .all(|t| !t.contains('/') || t.contains("://"));
     let mut builder = if small {
         tokio::runtime::Builder::new_current_thread()
     } else {
