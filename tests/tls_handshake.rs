@@ -50,7 +50,7 @@ async fn version_limits_are_obeyed() {
     assert_eq!(report.version.as_deref(), Some("TLSv1.2"));
     assert_eq!(
         report.cipher.as_deref(),
-        Some("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
+        Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
     );
     assert_eq!(report.group.as_deref(), Some("X25519"));
 
