@@ -141,6 +141,7 @@ impl Lab {
 
     /// Builds a fresh lab with a name no other lab on this machine uses.
     pub fn up() -> Lab {
+        remove_orphaned_labs();
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("rl{}-{n}", std::process::id());
@@ -292,6 +293,33 @@ impl Drop for Lab {
         if !matches!(status, Ok(s) if s.success()) {
             eprintln!("warning: lab.sh down {} failed: {status:?}", self.name);
         }
+    }
+}
+
+/// Deletes labs left behind by test processes that no longer exist (killed before their
+/// `Drop` ran). Lab names carry the creating process id: `rl<pid>-<n>-<role>`.
+fn remove_orphaned_labs() {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
+    let mut orphans: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter_map(|ns| {
+            let rest = ns.strip_prefix("rl")?;
+            let (pid, tail) = rest.split_once('-')?;
+            let (n, _role) = tail.split_once('-')?;
+            let alive = Path::new("/proc").join(pid).exists();
+            (!alive && pid.parse::<u32>().is_ok()).then(|| format!("rl{pid}-{n}"))
+        })
+        .collect();
+    orphans.sort();
+    orphans.dedup();
+    for name in orphans {
+        let _ = Command::new(lab_script())
+            .args(["down", &name])
+            .stdout(Stdio::null())
+            .status();
     }
 }
 
