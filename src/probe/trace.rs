@@ -24,7 +24,8 @@ pub use diagnose::diagnose;
 /// How a trace probes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TraceOptions {
-    /// Deadline of each probe: past it the probe counts as unanswered.
+    /// Deadline of each probe: past it the probe counts as unanswered. Capped just under the
+    /// kernel's first SYN retransmission (950 ms), so each probe is exactly one SYN.
     pub timeout: Duration,
     /// Highest TTL / hop limit tried.
     pub max_hops: u8,

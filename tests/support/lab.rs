@@ -43,6 +43,8 @@ pub const PORT_OPEN: u16 = 61003;
 pub const PORT_CLOSED: u16 = 61004;
 /// r1 rejects it with ICMP port unreachable (v4 3/3, v6 1/4).
 pub const PORT_UNREACHABLE_AT_R1: u16 = 61005;
+/// The client's own firewall rejects it on the way out (ICMP admin-prohibited from itself).
+pub const PORT_LOCAL_REJECT: u16 = 61006;
 
 /// The unprivileged identity children can be run as (`nobody` on Debian).
 const NOBODY: &str = "65534";

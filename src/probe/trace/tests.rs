@@ -153,6 +153,8 @@ fn the_lowest_ending_ttl_ends_the_path() {
     assert_eq!(path_end(&answers), Some((2, TraceEnd::Rejected)));
     let answers = walk_of(&[(1, HopReply::Unattributed, None)]);
     assert_eq!(path_end(&answers), Some((1, TraceEnd::Unsupported)));
+    let answers = walk_of(&[(1, HopReply::LocalError, Some("192.0.2.2"))]);
+    assert_eq!(path_end(&answers), Some((1, TraceEnd::LocalError)));
     let answers = walk_of(&[(1, HopReply::TimeExceeded, Some("192.0.2.1"))]);
     assert_eq!(path_end(&answers), None);
 }
@@ -248,7 +250,7 @@ fn diagnosis_rejected_at_the_hop_that_sent_the_icmp() {
         code: 13,
         name: "admin-prohibited".to_string(),
     });
-    let d = diagnose(&trace, TraceEnd::Unsupported, dest(61001), None);
+    let d = diagnose(&trace, TraceEnd::LocalError, dest(61001), None);
     assert_eq!((d.word, d.hop), (DiagnosisWord::RejectedAt, Some(0)));
 }
 

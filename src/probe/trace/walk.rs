@@ -9,6 +9,11 @@
 //! TTL order, `retry_after` after the previous probes; as long as a wave turns a silent TTL into
 //! an answer, another wave follows (at most `retry_waves`), so a rate-limited router ends up
 //! answering every TTL it is responsible for, and a real drop costs a single extra wave.
+//!
+//! Each probe waits at most [`SINGLE_SYN_WAIT`], just under the kernel's first SYN
+//! retransmission (1 s): every SYN on the wire is then one this schedule sent on purpose, in TTL
+//! order. A retransmitted SYN of a probe about to be given up would spend the one ICMP a
+//! rate-limited router has to spare, and starve the retry that needed it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -18,6 +23,9 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::{ProbeAnswer, TraceOptions, ends_path};
+
+/// The longest a trace probe waits (see the module documentation).
+pub(crate) const SINGLE_SYN_WAIT: Duration = Duration::from_millis(950);
 use crate::probe::tcp::{self, ConnectOptions};
 use crate::report::trace::{HopReply, TraceEnd};
 
@@ -30,9 +38,11 @@ pub(crate) struct Walk {
 /// Probes `addr` with TTLs from `first_ttl` on (see the module documentation).
 pub(crate) async fn walk(addr: SocketAddr, opts: &TraceOptions, first_ttl: u8) -> Walk {
     let first_ttl = first_ttl.max(1);
+    let mut opts = *opts;
+    opts.timeout = opts.timeout.min(SINGLE_SYN_WAIT);
     let mut walker = Walker {
         addr,
-        opts: *opts,
+        opts,
         first_ttl,
         answers: BTreeMap::new(),
         next_ttl: u16::from(first_ttl),
@@ -205,6 +215,7 @@ pub(crate) fn path_end(answers: &BTreeMap<u8, Vec<ProbeAnswer>>) -> Option<(u8, 
         let how = match end.kind {
             HopReply::SynAck | HopReply::Rst => TraceEnd::Answered,
             HopReply::IcmpError => TraceEnd::Rejected,
+            HopReply::LocalError => TraceEnd::LocalError,
             _ => TraceEnd::Unsupported,
         };
         Some((ttl, how))
