@@ -120,6 +120,15 @@ pub(crate) fn ends_path(kind: HopReply) -> bool {
     !matches!(kind, HopReply::TimeExceeded | HopReply::Silent)
 }
 
+/// Whether a TCP verdict is one a trace can explain (`--explain`): nothing came back, or the
+/// network refused. Open and closed ports, and local errors, are not.
+pub fn worth_tracing(tcp: &TcpReport) -> bool {
+    matches!(
+        tcp.state,
+        TcpState::Filtered | TcpState::Rejected | TcpState::Unreachable
+    )
+}
+
 /// Traces the path to `addr` with TCP SYNs to its port. Never fails: an unsupported kernel or a
 /// local error is reported in the diagnosis, and never as a trace that looks complete.
 pub async fn trace(addr: SocketAddr, opts: &TraceOptions) -> TraceReport {

@@ -309,6 +309,17 @@ fn diagnosis_of_an_open_port_unattributed_errors_and_the_hop_limit() {
 }
 
 #[test]
+fn only_filtered_rejected_and_unreachable_verdicts_are_worth_a_trace() {
+    let worth = |state, reason| worth_tracing(&tcp(state, reason, None));
+    assert!(worth(TcpState::Filtered, TcpReason::Timeout));
+    assert!(worth(TcpState::Rejected, TcpReason::IcmpAdminProhibited));
+    assert!(worth(TcpState::Unreachable, TcpReason::IcmpHostUnreachable));
+    assert!(!worth(TcpState::Open, TcpReason::SynAck));
+    assert!(!worth(TcpState::Closed, TcpReason::Rst));
+    assert!(!worth(TcpState::Error, TcpReason::LocalPolicy));
+}
+
+#[test]
 fn kernel_releases_parse() {
     assert_eq!(parse_release("6.18.44-fc-v669\n"), Some((6, 18)));
     assert_eq!(parse_release("5.8.0"), Some((5, 8)));
