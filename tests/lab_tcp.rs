@@ -21,7 +21,7 @@ struct Case {
     icmp_from: Option<IpAddr>,
 }
 
-fn cases(r1: IpAddr) -> Vec<Case> {
+fn cases(r1: IpAddr, client: IpAddr) -> Vec<Case> {
     let case = |port, state, reason, icmp_from| Case {
         port,
         state,
@@ -47,6 +47,8 @@ fn cases(r1: IpAddr) -> Vec<Case> {
             "icmp_port_unreachable",
             Some(r1),
         ),
+        // Our own firewall: nothing reached the network.
+        case(lab::PORT_LOCAL_REJECT, "error", "local_icmp", Some(client)),
     ]
 }
 
@@ -78,12 +80,12 @@ fn check(line: &Value, case: &Case, server: IpAddr) {
     }
 }
 
-fn library_verdicts(test: &str, server: IpAddr, r1: IpAddr) {
+fn library_verdicts(test: &str, server: IpAddr, r1: IpAddr, client: IpAddr) {
     let Some(mut lab) = Lab::up_or_skip(test) else {
         return;
     };
     lab.listen(test);
-    let cases = cases(r1);
+    let cases = cases(r1, client);
     let addrs: Vec<String> = cases
         .iter()
         .map(|c| SocketAddr::new(server, c.port).to_string())
@@ -107,7 +109,12 @@ fn library_tcp_verdicts_ipv4() {
     if lab::serve_child_request() {
         return;
     }
-    library_verdicts("library_tcp_verdicts_ipv4", lab::SERVER_V4, lab::R1_V4);
+    library_verdicts(
+        "library_tcp_verdicts_ipv4",
+        lab::SERVER_V4,
+        lab::R1_V4,
+        lab::CLIENT_V4,
+    );
 }
 
 #[test]
@@ -115,16 +122,21 @@ fn library_tcp_verdicts_ipv6() {
     if lab::serve_child_request() {
         return;
     }
-    library_verdicts("library_tcp_verdicts_ipv6", lab::SERVER_V6, lab::R1_V6);
+    library_verdicts(
+        "library_tcp_verdicts_ipv6",
+        lab::SERVER_V6,
+        lab::R1_V6,
+        lab::CLIENT_V6,
+    );
 }
 
 /// The same verdicts through the binary: `reach --json --no-tls --timeout 1s ADDR:PORT...`.
-fn cli_verdicts(test: &str, server: IpAddr, r1: IpAddr) {
+fn cli_verdicts(test: &str, server: IpAddr, r1: IpAddr, client: IpAddr) {
     let Some(mut lab) = Lab::up_or_skip(test) else {
         return;
     };
     lab.listen(test);
-    let cases = cases(r1);
+    let cases = cases(r1, client);
     let targets: Vec<String> = cases
         .iter()
         .map(|c| SocketAddr::new(server, c.port).to_string())
@@ -163,7 +175,12 @@ fn cli_tcp_verdicts_ipv4() {
     if lab::serve_child_request() {
         return;
     }
-    cli_verdicts("cli_tcp_verdicts_ipv4", lab::SERVER_V4, lab::R1_V4);
+    cli_verdicts(
+        "cli_tcp_verdicts_ipv4",
+        lab::SERVER_V4,
+        lab::R1_V4,
+        lab::CLIENT_V4,
+    );
 }
 
 #[test]
@@ -171,5 +188,10 @@ fn cli_tcp_verdicts_ipv6() {
     if lab::serve_child_request() {
         return;
     }
-    cli_verdicts("cli_tcp_verdicts_ipv6", lab::SERVER_V6, lab::R1_V6);
+    cli_verdicts(
+        "cli_tcp_verdicts_ipv6",
+        lab::SERVER_V6,
+        lab::R1_V6,
+        lab::CLIENT_V6,
+    );
 }

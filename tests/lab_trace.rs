@@ -257,6 +257,26 @@ fn trace_to_the_closed_port_reaches_the_server_at_hop_3_like_the_reference() {
     }
 }
 
+#[test]
+fn trace_refused_by_the_local_firewall_says_hop_0() {
+    const TEST: &str = "trace_refused_by_the_local_firewall_says_hop_0";
+    if lab::serve_child_request() {
+        return;
+    }
+    let Some(traces) = trace_both(TEST, lab::PORT_LOCAL_REJECT, None) else {
+        return;
+    };
+    for (trace, client) in traces.iter().zip([lab::CLIENT_V4, lab::CLIENT_V6]) {
+        assert_diagnosis(trace, "rejected_at", 0);
+        assert_eq!(trace["ended"], "local_error", "{trace:#}");
+        assert_eq!(
+            hops(trace),
+            vec![hop(1, Some(client), "local_error")],
+            "{trace:#}"
+        );
+    }
+}
+
 /// Back-to-back traces through one rejecting router exhaust its ICMP rate limit (IPv4: a
 /// burst of 6, then one per second): the later traces must still say "rejected at hop 1", not
 /// mistake the rate-limited silence for a drop.

@@ -24,7 +24,8 @@ pub use diagnose::diagnose;
 /// How a trace probes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TraceOptions {
-    /// Deadline of each probe: past it the probe counts as unanswered.
+    /// Deadline of each probe: past it the probe counts as unanswered. Capped just under the
+    /// kernel's first SYN retransmission (950 ms), so each probe is exactly one SYN.
     pub timeout: Duration,
     /// Highest TTL / hop limit tried.
     pub max_hops: u8,
@@ -117,6 +118,15 @@ impl ProbeAnswer {
 /// Whether an answer of this kind ends the path (nothing further can be learned beyond it).
 pub(crate) fn ends_path(kind: HopReply) -> bool {
     !matches!(kind, HopReply::TimeExceeded | HopReply::Silent)
+}
+
+/// Whether a TCP verdict is one a trace can explain (`--explain`): nothing came back, or the
+/// network refused. Open and closed ports, and local errors, are not.
+pub fn worth_tracing(tcp: &TcpReport) -> bool {
+    matches!(
+        tcp.state,
+        TcpState::Filtered | TcpState::Rejected | TcpState::Unreachable
+    )
 }
 
 /// Traces the path to `addr` with TCP SYNs to its port. Never fails: an unsupported kernel or a

@@ -109,6 +109,7 @@ fn end_note(trace: &TraceReport) -> Option<String> {
         TraceEnd::Unsupported => {
             Some("trace incomplete: the hops cannot be known on this system".to_string())
         }
+        TraceEnd::LocalError => Some("trace stopped: this machine refused the probes".to_string()),
         TraceEnd::Answered | TraceEnd::Rejected => None,
     }
 }

@@ -121,7 +121,9 @@ pub enum TraceEnd {
     SilentHops,
     /// The hop limit was reached without an end.
     MaxHops,
-    /// The probes could not be sent or attributed (local error, kernel without the error queue).
+    /// This machine refused or failed to send the probes (its firewall, no resources).
+    LocalError,
+    /// ICMP errors cannot be attributed here (not Linux, or a kernel older than 5.8).
     Unsupported,
 }
 

@@ -102,6 +102,15 @@ up() {
     in_ns "$server" ip route add default via 203.0.113.1
     in_ns "$server" ip -6 route add default via 2001:db8:3::1
 
+    # The client's own firewall refuses 61006 on the way out (a local policy, not the network).
+    in_ns "$client" nft -f - <<'NFT'
+table inet lab {
+    chain output {
+        type filter hook output priority filter; policy accept;
+        tcp dport 61006 reject with icmpx type admin-prohibited
+    }
+}
+NFT
     # r1 rejects in its forward chain, i.e. after its own TTL check: a TTL-1 SYN still gets
     # "time exceeded" from r1, the rejection comes for TTL >= 2 (from r1's address).
     in_ns "$r1" nft -f - <<'NFT'

@@ -43,6 +43,8 @@ pub const PORT_OPEN: u16 = 61003;
 pub const PORT_CLOSED: u16 = 61004;
 /// r1 rejects it with ICMP port unreachable (v4 3/3, v6 1/4).
 pub const PORT_UNREACHABLE_AT_R1: u16 = 61005;
+/// The client's own firewall rejects it on the way out (ICMP admin-prohibited from itself).
+pub const PORT_LOCAL_REJECT: u16 = 61006;
 
 /// The unprivileged identity children can be run as (`nobody` on Debian).
 const NOBODY: &str = "65534";
@@ -141,6 +143,7 @@ impl Lab {
 
     /// Builds a fresh lab with a name no other lab on this machine uses.
     pub fn up() -> Lab {
+        remove_orphaned_labs();
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = format!("rl{}-{n}", std::process::id());
@@ -292,6 +295,33 @@ impl Drop for Lab {
         if !matches!(status, Ok(s) if s.success()) {
             eprintln!("warning: lab.sh down {} failed: {status:?}", self.name);
         }
+    }
+}
+
+/// Deletes labs left behind by test processes that no longer exist (killed before their
+/// `Drop` ran). Lab names carry the creating process id: `rl<pid>-<n>-<role>`.
+fn remove_orphaned_labs() {
+    let Ok(out) = Command::new("ip").args(["netns", "list"]).output() else {
+        return;
+    };
+    let mut orphans: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter_map(|ns| {
+            let rest = ns.strip_prefix("rl")?;
+            let (pid, tail) = rest.split_once('-')?;
+            let (n, _role) = tail.split_once('-')?;
+            let alive = Path::new("/proc").join(pid).exists();
+            (!alive && pid.parse::<u32>().is_ok()).then(|| format!("rl{pid}-{n}"))
+        })
+        .collect();
+    orphans.sort();
+    orphans.dedup();
+    for name in orphans {
+        let _ = Command::new(lab_script())
+            .args(["down", &name])
+            .stdout(Stdio::null())
+            .status();
     }
 }
 

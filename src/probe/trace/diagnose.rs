@@ -51,7 +51,7 @@ pub fn diagnose(
     match (ended, end) {
         (TraceEnd::Answered, Some(end)) => answered(end, destination, reference),
         (TraceEnd::Rejected, Some(end)) => rejected(hops, end, destination),
-        (TraceEnd::Unsupported, Some(end)) => unsupported(end, destination),
+        (TraceEnd::LocalError | TraceEnd::Unsupported, Some(end)) => local(end, destination),
         (TraceEnd::SilentHops | TraceEnd::MaxHops, _) => silent(hops, ended, destination),
         (_, None) => verdict(
             DiagnosisWord::Unknown,
@@ -156,7 +156,8 @@ fn rejected(hops: &[TraceHop], end: &TraceHop, destination: SocketAddr) -> Trace
     )
 }
 
-fn unsupported(end: &TraceHop, destination: SocketAddr) -> TraceDiagnosis {
+/// The probes never made it out, or their answers cannot be attributed.
+fn local(end: &TraceHop, destination: SocketAddr) -> TraceDiagnosis {
     let errno = errno_text(end.errno).unwrap_or_else(|| "an error".to_string());
     match (end.reply, end.address, end.icmp.as_ref()) {
         (HopReply::LocalError, Some(own), Some(icmp)) => verdict(

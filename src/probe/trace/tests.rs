@@ -153,6 +153,8 @@ fn the_lowest_ending_ttl_ends_the_path() {
     assert_eq!(path_end(&answers), Some((2, TraceEnd::Rejected)));
     let answers = walk_of(&[(1, HopReply::Unattributed, None)]);
     assert_eq!(path_end(&answers), Some((1, TraceEnd::Unsupported)));
+    let answers = walk_of(&[(1, HopReply::LocalError, Some("192.0.2.2"))]);
+    assert_eq!(path_end(&answers), Some((1, TraceEnd::LocalError)));
     let answers = walk_of(&[(1, HopReply::TimeExceeded, Some("192.0.2.1"))]);
     assert_eq!(path_end(&answers), None);
 }
@@ -248,7 +250,7 @@ fn diagnosis_rejected_at_the_hop_that_sent_the_icmp() {
         code: 13,
         name: "admin-prohibited".to_string(),
     });
-    let d = diagnose(&trace, TraceEnd::Unsupported, dest(61001), None);
+    let d = diagnose(&trace, TraceEnd::LocalError, dest(61001), None);
     assert_eq!((d.word, d.hop), (DiagnosisWord::RejectedAt, Some(0)));
 }
 
@@ -304,6 +306,17 @@ fn diagnosis_of_an_open_port_unattributed_errors_and_the_hop_limit() {
     ]);
     let d = diagnose(&trace, TraceEnd::MaxHops, dest(61003), None);
     assert_eq!((d.word, d.hop), (DiagnosisWord::Unknown, None));
+}
+
+#[test]
+fn only_filtered_rejected_and_unreachable_verdicts_are_worth_a_trace() {
+    let worth = |state, reason| worth_tracing(&tcp(state, reason, None));
+    assert!(worth(TcpState::Filtered, TcpReason::Timeout));
+    assert!(worth(TcpState::Rejected, TcpReason::IcmpAdminProhibited));
+    assert!(worth(TcpState::Unreachable, TcpReason::IcmpHostUnreachable));
+    assert!(!worth(TcpState::Open, TcpReason::SynAck));
+    assert!(!worth(TcpState::Closed, TcpReason::Rst));
+    assert!(!worth(TcpState::Error, TcpReason::LocalPolicy));
 }
 
 #[test]

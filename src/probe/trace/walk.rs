@@ -1,13 +1,19 @@
 //! The probing schedule of a trace: which TTLs are probed when, and when to stop.
 //!
-//! First round: TTLs are launched `hop_spacing` apart, at most `parallel_hops` in flight, each
-//! with `probes_per_hop` SYNs; launching stops where the path ends (an answer other than "time
-//! exceeded") or after `max_silent_hops` silent TTLs. Then retry waves: routers rate-limit
+//! First round: TTLs are launched `hop_spacing` apart, at most `parallel_hops` in flight and at
+//! most `max_silent_hops` beyond the highest TTL answered so far, each with `probes_per_hop`
+//! SYNs; launching stops where the path ends (an answer other than "time exceeded") or after
+//! `max_silent_hops` silent TTLs. Then retry waves: routers rate-limit
 //! ICMP per destination (IPv4: one per second after a burst of six), so a TTL that stayed silent
 //! may only have been refused a token. Every silent TTL (also below an end) is probed again, in
 //! TTL order, `retry_after` after the previous probes; as long as a wave turns a silent TTL into
 //! an answer, another wave follows (at most `retry_waves`), so a rate-limited router ends up
 //! answering every TTL it is responsible for, and a real drop costs a single extra wave.
+//!
+//! Each probe waits at most [`SINGLE_SYN_WAIT`], just under the kernel's first SYN
+//! retransmission (1 s): every SYN on the wire is then one this schedule sent on purpose, in TTL
+//! order. A retransmitted SYN of a probe about to be given up would spend the one ICMP a
+//! rate-limited router has to spare, and starve the retry that needed it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,6 +23,9 @@ use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
 use super::{ProbeAnswer, TraceOptions, ends_path};
+
+/// The longest a trace probe waits (see the module documentation).
+pub(crate) const SINGLE_SYN_WAIT: Duration = Duration::from_millis(950);
 use crate::probe::tcp::{self, ConnectOptions};
 use crate::report::trace::{HopReply, TraceEnd};
 
@@ -29,9 +38,11 @@ pub(crate) struct Walk {
 /// Probes `addr` with TTLs from `first_ttl` on (see the module documentation).
 pub(crate) async fn walk(addr: SocketAddr, opts: &TraceOptions, first_ttl: u8) -> Walk {
     let first_ttl = first_ttl.max(1);
+    let mut opts = *opts;
+    opts.timeout = opts.timeout.min(SINGLE_SYN_WAIT);
     let mut walker = Walker {
         addr,
-        opts: *opts,
+        opts,
         first_ttl,
         answers: BTreeMap::new(),
         next_ttl: u16::from(first_ttl),
@@ -93,6 +104,7 @@ impl Walker {
         let mut next_launch = Instant::now();
         loop {
             let can_launch = self.next_ttl <= u16::from(self.limit)
+                && self.next_ttl <= self.lookahead()
                 && running.len() < usize::from(opts.parallel_hops.max(1));
             if can_launch && Instant::now() >= next_launch {
                 let ttl = u8::try_from(self.next_ttl).unwrap_or(u8::MAX);
@@ -151,10 +163,20 @@ impl Walker {
                 (ttl, probe_once(addr, ttl, timeout).await)
             });
         }
+        let mut pending: Vec<u8> = ttls.to_vec();
         let mut progress = false;
-        for (ttl, answer) in running.join_all().await {
+        while let Some(joined) = running.join_next().await {
+            let Ok((ttl, answer)) = joined else { continue };
+            pending.retain(|&t| t != ttl);
             progress |= answer.answered();
             self.answers.entry(ttl).or_default().push(answer);
+            // Once the path ends below every TTL still waiting, their answers cannot matter
+            // (dropping the JoinSet aborts them).
+            if let Some((end, _)) = self.path_end()
+                && pending.iter().all(|&t| t > end)
+            {
+                break;
+            }
         }
         let last_index = u32::try_from(ttls.len().saturating_sub(1)).unwrap_or(u32::MAX);
         self.last_send = wave_start + self.opts.hop_spacing.saturating_mul(last_index);
@@ -168,6 +190,13 @@ impl Walker {
             .filter(|(ttl, hop)| **ttl <= self.limit && !hop.iter().any(ProbeAnswer::answered))
             .map(|(&ttl, _)| ttl)
             .collect()
+    }
+
+    /// The highest TTL worth launching before more answers arrive: if every TTL up to it
+    /// stays silent, the silent-run rule stops the trace there anyway.
+    fn lookahead(&self) -> u16 {
+        u16::from(last_answer(&self.answers, self.first_ttl))
+            + u16::from(self.opts.max_silent_hops.max(1))
     }
 
     fn path_end(&self) -> Option<(u8, TraceEnd)> {
@@ -186,6 +215,7 @@ pub(crate) fn path_end(answers: &BTreeMap<u8, Vec<ProbeAnswer>>) -> Option<(u8, 
         let how = match end.kind {
             HopReply::SynAck | HopReply::Rst => TraceEnd::Answered,
             HopReply::IcmpError => TraceEnd::Rejected,
+            HopReply::LocalError => TraceEnd::LocalError,
             _ => TraceEnd::Unsupported,
         };
         Some((ttl, how))
@@ -199,11 +229,7 @@ pub(crate) fn silent_run_end(
     run: u8,
 ) -> Option<u8> {
     let run = run.max(1);
-    let last_answer = answers
-        .iter()
-        .rev()
-        .find(|(_, hop)| hop.iter().any(ProbeAnswer::answered))
-        .map_or(first_ttl.saturating_sub(1), |(&ttl, _)| ttl);
+    let last_answer = last_answer(answers, first_ttl);
     let last = last_answer.checked_add(run)?;
     let all_silent = (last_answer + 1..=last).all(|ttl| {
         answers
@@ -211,6 +237,15 @@ pub(crate) fn silent_run_end(
             .is_some_and(|hop| !hop.iter().any(ProbeAnswer::answered))
     });
     all_silent.then_some(last)
+}
+
+/// The highest TTL anything answered (`first_ttl - 1` when nothing did).
+fn last_answer(answers: &BTreeMap<u8, Vec<ProbeAnswer>>, first_ttl: u8) -> u8 {
+    answers
+        .iter()
+        .rev()
+        .find(|(_, hop)| hop.iter().any(ProbeAnswer::answered))
+        .map_or(first_ttl.saturating_sub(1), |(&ttl, _)| ttl)
 }
 
 /// Probes one TTL with `probes` SYNs, `spacing / 4` apart, and returns them in sending order.
