@@ -327,7 +327,9 @@ fn probe_futures_are_send() {
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let stream = connect(addr).await;
         let open_fresh = move || async move { tokio::net::TcpStream::connect(addr).await.ok() };

@@ -14,6 +14,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, SignatureScheme, SupportedProtocolVersion};
 
+use super::chain_cache::ChainCache;
 use super::verify::{Recorder, Seen, lock};
 
 /// A TLS protocol version `reach` can negotiate.
@@ -105,6 +106,7 @@ pub struct TlsContext {
     pub(crate) keep_pem: bool,
     pub(crate) versions: Vec<TlsVersion>,
     identity: Option<Arc<CertifiedKey>>,
+    pub(crate) chain_cache: Arc<ChainCache>,
 }
 
 impl TlsContext {
@@ -139,6 +141,7 @@ impl TlsContext {
             keep_pem: options.keep_pem,
             versions,
             identity,
+            chain_cache: Arc::default(),
         })
     }
 
