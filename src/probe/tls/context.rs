@@ -236,7 +236,7 @@ fn load_roots(options: &TlsOptions) -> Result<RootCertStore, TlsConfigError> {
     }
     if roots.is_empty() {
         return Err(TlsConfigError::Settings(
-            "no trust anchors: the CA files hold no certificate".into(),
+            "no trust anchors: the built-in roots are replaced and nothing else was given".into(),
         ));
     }
     Ok(roots)
