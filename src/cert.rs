@@ -135,16 +135,18 @@ pub fn fingerprint(der: &[u8]) -> String {
 }
 
 fn hex_colon(bytes: &[u8], upper: bool) -> String {
+    let digits: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
     let mut out = String::with_capacity(bytes.len() * 3);
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 {
             out.push(':');
         }
-        if upper {
-            out.push_str(&format!("{b:02X}"));
-        } else {
-            out.push_str(&format!("{b:02x}"));
-        }
+        out.push(char::from(digits[usize::from(b >> 4)]));
+        out.push(char::from(digits[usize::from(b & 0xf)]));
     }
     out
 }

@@ -340,3 +340,30 @@ fn probe_futures_are_send() {
         assert_send(&timing);
     });
 }
+
+#[test]
+fn system_trust_store_loads_on_request() {
+    if !std::path::Path::new("/etc/ssl/certs/ca-certificates.crt").exists() {
+        skip_or_fail("the system trust store (Debian package ca-certificates)");
+        return;
+    }
+    let system_only = TlsOptions {
+        system_roots: true,
+        replace_roots: true,
+        ..TlsOptions::default()
+    };
+    let ctx = TlsContext::load(&system_only).expect("system roots load");
+    assert!(
+        ctx.trust_anchor_count() > 50,
+        "{}",
+        ctx.trust_anchor_count()
+    );
+    let nothing = TlsOptions {
+        replace_roots: true,
+        ..TlsOptions::default()
+    };
+    assert!(matches!(
+        TlsContext::load(&nothing),
+        Err(TlsConfigError::Settings(_))
+    ));
+}

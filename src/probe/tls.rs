@@ -12,6 +12,7 @@ use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub mod capture;
+mod chain_cache;
 mod context;
 mod handshake;
 pub mod legacy;
@@ -258,6 +259,7 @@ fn judge_chain(report: &mut TlsReport, ders: &[&[u8]], req: &TlsRequest, ctx: &T
         expected: expected.as_ref(),
         name_text: &req.verify_name,
         now,
+        cache: &ctx.chain_cache,
     };
     report.verify = Some(verify::judge(&judge, &chain, &summaries));
     report.chain = summaries;

@@ -11,7 +11,7 @@ pub use crate::cert::CertSummary;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TlsFailure {
     /// Stable word: `alert`, `timeout`, `not_tls`, `legacy_only`, `closed`, `reset`, `io`,
-    /// `bad_signature`, `protocol`, `invalid_sni`.
+    /// `incompatible`, `bad_signature`, `protocol`, `invalid_sni`.
     pub kind: String,
     /// The alert name when the server sent one (`handshake_failure`, `unrecognized_name`…).
     pub alert: Option<String>,

@@ -14,6 +14,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, SignatureScheme, SupportedProtocolVersion};
 
+use super::chain_cache::ChainCache;
 use super::verify::{Recorder, Seen, lock};
 
 /// A TLS protocol version `reach` can negotiate.
@@ -105,6 +106,7 @@ pub struct TlsContext {
     pub(crate) keep_pem: bool,
     pub(crate) versions: Vec<TlsVersion>,
     identity: Option<Arc<CertifiedKey>>,
+    pub(crate) chain_cache: Arc<ChainCache>,
 }
 
 impl TlsContext {
@@ -146,6 +148,7 @@ impl TlsContext {
             keep_pem: options.keep_pem,
             versions,
             identity,
+            chain_cache: Arc::default(),
         })
     }
 
@@ -240,7 +243,7 @@ fn load_roots(options: &TlsOptions) -> Result<RootCertStore, TlsConfigError> {
     }
     if roots.is_empty() {
         return Err(TlsConfigError::Settings(
-            "no trust anchors: the CA files hold no certificate".into(),
+            "no trust anchors: the built-in roots are replaced and nothing else was given".into(),
         ));
     }
     Ok(roots)

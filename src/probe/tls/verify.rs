@@ -10,6 +10,7 @@ use rustls::server::ParsedCertificate;
 use rustls::{CertificateError, DigitallySignedStruct, Error, OtherError, RootCertStore};
 use rustls::{SignatureScheme, client};
 
+use super::chain_cache::ChainCache;
 use crate::cert::CertSummary;
 use crate::report::tls::VerifyReport;
 
@@ -127,6 +128,8 @@ pub struct Judge<'a> {
     pub name_text: &'a str,
     /// Current Unix time.
     pub now: i64,
+    /// Chains already found trusted with these roots.
+    pub cache: &'a ChainCache,
 }
 
 /// Each check its own verdict: trust, name, expiry. `summaries` are the chain's summaries
@@ -199,6 +202,11 @@ pub fn judge(
         UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.max(0).unsigned_abs()))
     };
     let intermediates = &chain[1..];
+    let key: String = summaries.iter().map(|s| s.sha256.as_str()).collect();
+    if j.cache.trusted_at(&key, j.now) {
+        v.trusted = true;
+        return v;
+    }
     match client::verify_server_cert_signed_by_trust_anchor(
         &parsed,
         j.roots,
@@ -206,7 +214,12 @@ pub fn judge(
         at(j.now),
         algs,
     ) {
-        Ok(()) => v.trusted = true,
+        Ok(()) => {
+            v.trusted = true;
+            if let Some((from, until)) = validity_window(summaries) {
+                j.cache.remember(key, from, until);
+            }
+        }
         Err(err) => {
             // Validity is reported from the summaries (it covers intermediates), then the chain is
             // re-judged at a moment when every presented certificate was valid, so "expired" does
@@ -255,11 +268,16 @@ pub fn judge(
     v
 }
 
-/// A time inside every presented certificate's validity window, if there is one.
-fn valid_moment(summaries: &[CertSummary]) -> Option<i64> {
+/// The period in which every presented certificate is valid, if there is one.
+fn validity_window(summaries: &[CertSummary]) -> Option<(i64, i64)> {
     let start = summaries.iter().filter_map(|s| s.not_before_unix).max()?;
     let end = summaries.iter().filter_map(|s| s.not_after_unix).min()?;
-    (start <= end).then(|| start + (end - start) / 2)
+    (start <= end).then_some((start, end))
+}
+
+/// A time inside every presented certificate's validity window, if there is one.
+fn valid_moment(summaries: &[CertSummary]) -> Option<i64> {
+    validity_window(summaries).map(|(start, end)| start + (end - start) / 2)
 }
 
 fn add(v: &mut VerifyReport, word: &str, note: String) {
