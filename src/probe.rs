@@ -198,10 +198,7 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context) -> Report {
     let addr = SocketAddr::new(spec.address, spec.port);
     let connected = tcp::connect(addr, connect_options(settings)).await;
     let open = connected.report.state == TcpState::Open;
-    let failed_on_path = matches!(
-        connected.report.state,
-        TcpState::Filtered | TcpState::Rejected | TcpState::Unreachable
-    );
+    let failed_on_path = trace::worth_tracing(&connected.report);
     record_tcp(&mut report, connected.report);
     let wants_trace = match settings.trace {
         TraceWhen::Always => true,
