@@ -104,13 +104,8 @@ pub fn plan(spec: &ProbeSpec, settings: &Settings) -> Plan {
     if let Some(proto) = settings.starttls {
         return Plan::Starttls(proto);
     }
-    let usual = spec
-        .target
-        .scheme
-        .as_deref()
-        .and_then(service::scheme)
-        .filter(|info| spec.target.port.is_none_or(|p| p == info.port) || spec.port == info.port)
-        .map_or_else(|| service::tls_mode(spec.port), |info| info.tls_mode);
+    // `https://host:9000` is TLS on 9000: a scheme says how TLS starts whatever the port.
+    let usual = scheme(spec).map_or_else(|| service::tls_mode(spec.port), |info| info.tls_mode);
     match (settings.tls_mode, usual) {
         (TlsChoice::On, TlsMode::Starttls(proto)) if !settings.no_starttls => Plan::Starttls(proto),
         (TlsChoice::On, _) => Plan::Implicit,
@@ -118,6 +113,11 @@ pub fn plan(spec: &ProbeSpec, settings: &Settings) -> Plan {
         (_, TlsMode::Starttls(proto)) if !settings.no_starttls => Plan::Starttls(proto),
         _ => Plan::Plain,
     }
+}
+
+/// What the target's URL scheme implies, when it has one.
+fn scheme(spec: &ProbeSpec) -> Option<service::SchemeInfo> {
+    spec.target.scheme.as_deref().and_then(service::scheme)
 }
 
 /// The name the leaf must cover: the SNI name, else the host (name or address).
@@ -174,6 +174,10 @@ fn preamble_options(
         _ => None,
     };
     opts.force_starttls = settings.starttls.is_some();
+    // `http://host:8081`: the scheme, not the port, says to send `HEAD /` first.
+    if let Some(info) = scheme(spec).filter(|_| plan != Plan::Implicit) {
+        opts.ask = Some(info.ask);
+    }
     opts.limits = greeting_limits(settings);
     opts.starttls_deadline = settings.greeting_timeout + Duration::from_secs(8);
     opts
@@ -246,12 +250,14 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context) -> Report {
     let (mut tls_report, session) = tls::probe(stream, open_fresh, &first_pass, &ctx.tls).await;
     // On a port whose inner protocol is unknown, waiting for words that may never come would
     // cost a whole greeting deadline per probe; the port table says when it is worth it.
-    let inner_known = service::expected_inside_tls(spec.port).is_some();
+    let inside_ask = scheme(spec).map(|info| info.ask);
+    let inner_known = service::expected_inside_tls(spec.port).is_some() || inside_ask.is_some();
     if let (Some(mut session), Plan::Implicit, true) = (session, plan, inner_known) {
         // What the service says once inside TLS (the IMAPS banner, the HTTPS status line).
         let host = opts.host.clone();
         let greeting_opts = greeting::GreetingOptions {
             limits: opts.limits,
+            ask: inside_ask,
             ..Default::default()
         };
         let said = greeting::read_after_tls(&mut session, spec.port, &host, &greeting_opts).await;
