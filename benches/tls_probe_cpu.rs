@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/tls_support/mod.rs"]
+#[path = "../tests/it/support/tls.rs"]
 mod tls_support;
 
 use std::net::SocketAddr;

@@ -1,0 +1,111 @@
+//! The binary against real daemons on loopback, as a user would run it: an SSH banner with its
+//! software, SMTP greeting + EHLO + STARTTLS + certificate in one run, IMAP STARTTLS, implicit
+//! TLS on an imaps port, and a silent listener. Prints what reach printed (for the record).
+
+use crate::support::mail;
+
+use std::process::Command;
+
+fn reach(args: &[&str]) -> (serde_json::Value, String) {
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_reach"))
+            .args(extra)
+            .args(args)
+            .output()
+            .expect("run reach");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let human = run(&["--color", "never"]);
+    println!("$ reach {}\n{human}", args.join(" "));
+    let json = run(&["--json"]);
+    let value = serde_json::from_str(json.lines().next().unwrap_or("null")).expect("JSON line");
+    (value, human)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[test]
+fn ssh_banner_names_the_software() {
+    let Some(sshd) = mail::sshd() else { return };
+    let (r, human) = reach(&[&format!("127.0.0.1:{}", sshd.port)]);
+    assert_eq!(r["greeting"]["protocol"], "ssh");
+    assert!(
+        r["greeting"]["software"]
+            .as_str()
+            .unwrap()
+            .starts_with("OpenSSH_"),
+        "{r}"
+    );
+    assert_eq!(r["service"]["detected"], "ssh");
+    assert!(human.contains("ssh answered"), "{human}");
+}
+
+#[test]
+fn smtp_greeting_capabilities_starttls_and_certificate_in_one_run() {
+    let Some(postfix) = mail::postfix() else {
+        return;
+    };
+    let target = format!("127.0.0.1:{}", postfix.port);
+    let (r, human) = reach(&["--starttls", "smtp", "--sni", "localhost", &target]);
+    assert_eq!(r["greeting"]["protocol"], "smtp");
+    let caps: Vec<&str> = r["greeting"]["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(
+        caps.iter().any(|c| c.eq_ignore_ascii_case("STARTTLS")),
+        "{caps:?}"
+    );
+    assert_eq!(r["starttls"]["protocol"], "smtp");
+    assert_eq!(r["starttls"]["offered"], true);
+    assert_eq!(r["starttls"]["result"], "negotiated");
+    assert_eq!(
+        r["tls"]["chain"][0]["sha256"],
+        hex(&postfix.cert.fingerprint)
+    );
+    assert_eq!(r["tls"]["verify"]["name_match"], true);
+    // The daemon's certificate is self-signed: a certificate verdict, shown with the chain.
+    assert_eq!(r["tls"]["verify"]["trusted"], false);
+    assert!(human.contains("starttls   smtp: negotiated"), "{human}");
+}
+
+#[test]
+fn imap_starttls_and_implicit_tls_greeting() {
+    let Some(dovecot) = mail::dovecot() else {
+        return;
+    };
+    let (r, _) = reach(&["--starttls", "imap", &format!("127.0.0.1:{}", dovecot.imap)]);
+    assert_eq!(r["starttls"]["result"], "negotiated");
+    assert_eq!(
+        r["tls"]["chain"][0]["sha256"],
+        hex(&dovecot.cert.fingerprint)
+    );
+    // imaps on an arbitrary port: --tls, then the IMAP greeting is read inside TLS when the
+    // port is the registered 993 only, so here the TLS layer is what we check.
+    let (r, _) = reach(&["--tls", &format!("127.0.0.1:{}", dovecot.imaps)]);
+    assert_eq!(
+        r["tls"]["chain"][0]["sha256"],
+        hex(&dovecot.cert.fingerprint)
+    );
+    assert!(r["tls"]["version"].as_str().unwrap().starts_with("TLSv1."));
+}
+
+#[test]
+fn a_silent_listener_accepts_but_says_nothing() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (r, human) = reach(&["--greeting-timeout", "500ms", &format!("127.0.0.1:{port}")]);
+    assert_eq!(r["tcp"]["state"], "open");
+    assert_eq!(r["greeting"]["state"], "silent");
+    assert!(r["greeting"]["protocol"].is_null());
+    assert!(human.contains("silent"), "{human}");
+    drop(listener);
+}

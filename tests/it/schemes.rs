@@ -1,0 +1,69 @@
+//! A URL scheme decides the layers on any port: `https://` means TLS (and `HEAD /` inside it),
+//! `http://` means `HEAD /` in plaintext. Real servers on random loopback ports.
+
+use crate::support::tls;
+
+use std::io::{Read, Write};
+
+use reach::demo::pki::LeafSpec;
+use reach::demo::tls_server::{ServerSpec, spawn_sni_server};
+
+fn first_line(out: &std::process::Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().next().expect("a JSON line")).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn https_scheme_means_tls_on_any_port() {
+    let root = tls::root("scheme root");
+    let leaf = root.issue(&LeafSpec::server(&["s.example"])).unwrap();
+    let dir = tls::TempDir::new("scheme");
+    let ca = dir.write("ca.pem", &root.cert_pem()).display().to_string();
+    let spec = ServerSpec {
+        default: Some(leaf),
+        ..ServerSpec::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = spawn_sni_server(listener, spec).unwrap();
+    let url = format!("https://{}/", server.addr());
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args([
+            "--json",
+            "--ca-file",
+            &ca,
+            "--greeting-timeout",
+            "300ms",
+            &url,
+        ])
+        .output()
+        .await
+        .unwrap();
+    let r = first_line(&out);
+    assert_eq!(r["tls"]["chain"][0]["subject"], "CN=s.example", "{r}");
+    assert_eq!(r["tls"]["verify"]["trusted"], true, "{r}");
+    // The scheme's HEAD / went inside TLS (this server does not speak HTTP, so no answer).
+    assert_eq!(r["greeting"]["over_tls"], true, "{r}");
+    assert_eq!(r["greeting"]["asked"], "HEAD / HTTP/1.1", "{r}");
+}
+
+#[test]
+fn http_scheme_sends_head_on_any_port() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nServer: scheme-test/1.0\r\n\r\n");
+        }
+    });
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(["--json", &format!("http://127.0.0.1:{port}/")])
+        .output()
+        .unwrap();
+    let r = first_line(&out);
+    assert_eq!(r["greeting"]["protocol"], "http", "{r}");
+    assert_eq!(r["greeting"]["http"]["status"], 204, "{r}");
+    assert_eq!(r["greeting"]["http"]["server"], "scheme-test/1.0", "{r}");
+    assert!(r["tls"].is_null());
+}

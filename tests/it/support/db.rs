@@ -1,0 +1,135 @@
+//! Real PostgreSQL and MariaDB servers on loopback for the greeting and STARTTLS tests.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::support::daemons::{
+    Daemon, TempDir, TestCert, chown, free_port, make_cert, require_binary, require_root,
+};
+
+/// A PostgreSQL cluster made with initdb, owned by the `postgres` user.
+pub struct PgCluster {
+    bin: PathBuf,
+    pub cert: TestCert,
+    pub dir: TempDir,
+}
+
+/// A running postmaster.
+pub struct Postgres {
+    /// Declared first: stopped before anything else goes.
+    pub daemon: Daemon,
+    pub port: u16,
+}
+
+/// Runs initdb as `postgres` in a temporary directory.
+pub fn pg_cluster() -> Option<PgCluster> {
+    require_root()?;
+    let initdb = require_binary(
+        &[
+            "/usr/local/bin/initdb",
+            "/usr/lib/postgresql/15/bin/initdb",
+            "initdb",
+        ],
+        "postgresql",
+    )?;
+    let bin = initdb.with_file_name("postgres");
+    let dir = TempDir::new("pg");
+    let cert = make_cert(&dir, "pg");
+    chown(dir.path(), "postgres");
+    let ok = Command::new("setpriv")
+        .args(["--reuid=postgres", "--regid=postgres", "--init-groups"])
+        .arg(&initdb)
+        .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+        .arg(dir.join("data"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "initdb");
+    Some(PgCluster { bin, cert, dir })
+}
+
+impl PgCluster {
+    /// Starts the server with `ssl` on or off.
+    pub fn start(&self, ssl: bool) -> Postgres {
+        let port = free_port();
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=postgres", "--regid=postgres", "--init-groups"])
+            .arg(&self.bin)
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-p", &port.to_string(), "-k"])
+            .arg(self.dir.path())
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .args(["-c", &format!("ssl={}", if ssl { "on" } else { "off" })])
+            .arg("-c")
+            .arg(format!("ssl_cert_file={}", self.cert.cert.display()))
+            .arg("-c")
+            .arg(format!("ssl_key_file={}", self.cert.key.display()));
+        let daemon = Daemon::start(
+            "postgres",
+            cmd,
+            self.dir.join(&format!("log-{port}")),
+            &[port],
+        );
+        Postgres { daemon, port }
+    }
+}
+
+/// A MariaDB server.
+pub struct Mariadb {
+    /// Declared first: stopped before its directory is removed.
+    pub daemon: Daemon,
+    pub port: u16,
+    pub cert: TestCert,
+    pub dir: TempDir,
+}
+
+/// Installs a fresh MariaDB data directory and starts `mariadbd`, with TLS when `ssl`.
+pub fn mariadb(ssl: bool) -> Option<Mariadb> {
+    require_root()?;
+    let install = require_binary(
+        &["mariadb-install-db", "mysql_install_db"],
+        "mariadb-server",
+    )?;
+    let server = require_binary(
+        &["/usr/sbin/mariadbd", "/usr/sbin/mysqld"],
+        "mariadb-server",
+    )?;
+    let dir = TempDir::new("mariadb");
+    let cert = make_cert(&dir, "mariadb");
+    let ok = Command::new(install)
+        .args([
+            "--no-defaults",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ])
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok, "mariadb-install-db");
+    let port = free_port();
+    let mut cmd = Command::new(server);
+    cmd.args([
+        "--no-defaults",
+        "--user=root",
+        "--bind-address=127.0.0.1",
+        "--skip-name-resolve",
+    ])
+    .arg(format!("--port={port}"))
+    .arg(format!("--datadir={}", dir.join("data").display()))
+    .arg(format!("--socket={}", dir.join("sock").display()))
+    .arg(format!("--pid-file={}", dir.join("pid").display()));
+    if ssl {
+        cmd.arg(format!("--ssl-cert={}", cert.cert.display()))
+            .arg(format!("--ssl-key={}", cert.key.display()));
+    }
+    let daemon = Daemon::start("mariadbd", cmd, dir.join("log"), &[port]);
+    Some(Mariadb {
+        daemon,
+        port,
+        cert,
+        dir,
+    })
+}

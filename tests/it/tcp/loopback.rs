@@ -1,0 +1,268 @@
+//! The TCP verdicts, latency mode, output formats and exit codes of the built binary, over
+//! real sockets on loopback.
+
+use std::time::Instant;
+
+use crate::support::{closed_port, full_queue_listener, json_lines, reach};
+
+#[test]
+fn open_port_is_open_with_syn_ack_and_exit_0() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let out = reach(&["--json", &format!("127.0.0.1:{port}")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 1);
+    let r = &lines[0];
+    assert_eq!(r["target"], format!("127.0.0.1:{port}"));
+    assert_eq!(r["host"], "127.0.0.1");
+    assert_eq!(r["address"], "127.0.0.1");
+    assert_eq!(r["port"], port);
+    assert_eq!(r["tcp"]["state"], "open");
+    assert_eq!(r["tcp"]["reason"], "syn_ack");
+    assert!(r["tcp"]["icmp_from"].is_null());
+    assert!(r["tcp"]["connect_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(r["reached"], "tcp");
+}
+
+#[test]
+fn closed_port_is_a_reset_not_an_icmp_and_exits_1() {
+    let port = closed_port();
+    let out = reach(&["--json", &format!("127.0.0.1:{port}")]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = &json_lines(&out)[0];
+    assert_eq!(r["tcp"]["state"], "closed");
+    assert_eq!(r["tcp"]["reason"], "rst");
+    assert!(r["tcp"]["icmp_from"].is_null());
+    assert_eq!(r["stopped"]["layer"], "tcp");
+}
+
+#[test]
+fn ipv6_loopback_and_bracket_syntax() {
+    let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
+        eprintln!("skipped: no IPv6 loopback on this machine");
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    let out = reach(&["--json", &format!("[::1]:{port}")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json_lines(&out)[0]["address"], "::1");
+}
+
+#[test]
+fn full_accept_queue_is_filtered_after_one_deadline_and_exits_2() {
+    let (_listener, _fillers, port) = full_queue_listener();
+    let started = Instant::now();
+    let out = reach(&["--json", "--timeout", "1s", &format!("127.0.0.1:{port}")]);
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(out.status.code(), Some(2));
+    let r = &json_lines(&out)[0];
+    assert_eq!(r["tcp"]["state"], "filtered");
+    assert_eq!(r["tcp"]["reason"], "timeout");
+    let ms = r["tcp"]["connect_ms"].as_f64().unwrap();
+    assert!((990.0..1500.0).contains(&ms), "connect_ms {ms}");
+    assert!(elapsed < 2.5, "took {elapsed:.2}s for one 1s deadline");
+}
+
+#[test]
+fn filtered_ports_in_a_sweep_cost_one_deadline_not_one_each() {
+    let (_l1, _f1, p1) = full_queue_listener();
+    let (_l2, _f2, p2) = full_queue_listener();
+    let (_l3, _f3, p3) = full_queue_listener();
+    let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let p4 = open.local_addr().unwrap().port();
+    let ports = format!("{p1},{p2},{p3},{p4}");
+    let started = Instant::now();
+    let out = reach(&["--json", "--timeout", "1s", "-p", &ports, "127.0.0.1"]);
+    let elapsed = started.elapsed().as_secs_f64();
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 4);
+    let filtered = lines
+        .iter()
+        .filter(|r| r["tcp"]["state"] == "filtered")
+        .count();
+    assert_eq!(filtered, 3);
+    assert!(
+        elapsed < 2.5,
+        "three filtered ports took {elapsed:.2}s with a 1s deadline"
+    );
+    // The worst verdict decides the exit code.
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn port_ranges_expand_in_order_for_humans() {
+    let base = closed_port();
+    let spec = format!("{}-{}", base, base + 2);
+    let out = reach(&["--color", "never", "-p", &spec, "127.0.0.1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("127.0.0.1:{base} ")),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with(&format!("127.0.0.1:{} ", base + 2)),
+        "{text}"
+    );
+    assert!(text.contains("3 probes"), "{text}");
+}
+
+#[test]
+fn latency_mode_counts_attempts_and_reports_statistics() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accept in the background so the backlog never fills.
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            drop(s)
+        }
+    });
+    let out = reach(&[
+        "--json",
+        "-n",
+        "5",
+        "--warmup",
+        "2",
+        "--interval",
+        "10ms",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let r = &json_lines(&out)[0];
+    let s = &r["stats"];
+    assert_eq!(s["sent"], 5);
+    assert_eq!(s["received"], 5);
+    assert_eq!(s["lost"], 0);
+    assert_eq!(s["warmup"], 2);
+    assert_eq!(s["attempts"].as_array().unwrap().len(), 5);
+    let min = s["min_ms"].as_f64().unwrap();
+    let avg = s["avg_ms"].as_f64().unwrap();
+    let max = s["max_ms"].as_f64().unwrap();
+    let p95 = s["p95_ms"].as_f64().unwrap();
+    assert!(min <= avg && avg <= max && p95 <= max && min <= p95, "{s}");
+}
+
+#[test]
+fn latency_mode_against_a_closed_port_loses_everything_with_the_reason() {
+    let port = closed_port();
+    let out = reach(&[
+        "--color",
+        "never",
+        "-n",
+        "3",
+        "--interval",
+        "10ms",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("#1") && text.contains("#3"),
+        "per-attempt lines: {text}"
+    );
+    assert!(text.contains("closed (rst)"), "{text}");
+    assert!(
+        text.contains("sent 3, received 0, lost 3 (100.0% loss)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn latency_mode_for_a_duration_and_with_histogram() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            drop(s)
+        }
+    });
+    let started = Instant::now();
+    let out = reach(&[
+        "--color",
+        "never",
+        "-n",
+        "300ms",
+        "--warmup",
+        "0",
+        "--interval",
+        "50ms",
+        "--histogram",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("p50") && text.contains("p95") && text.contains('#'),
+        "{text}"
+    );
+    assert!(elapsed < 2.0, "a 300ms run took {elapsed:.2}s");
+}
+
+#[test]
+fn usage_errors_are_one_line_exit_64_and_nothing_on_stdout() {
+    let long_label = format!("{}.example", "a".repeat(300));
+    for bad in ["host:99999", "[::1", "", &long_label] {
+        let out = reach(&[bad]);
+        assert_eq!(out.status.code(), Some(64), "{bad:?}");
+        assert!(out.stdout.is_empty(), "{bad:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim_end().lines().count(), 1, "{bad:?}: {err}");
+        assert!(err.contains("invalid target"), "{err}");
+    }
+    let out = reach(&["--timeout", "soon", "127.0.0.1"]);
+    assert_eq!(out.status.code(), Some(64));
+    let out = reach(&["--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(64));
+    let out = reach(&[]);
+    assert_eq!(out.status.code(), Some(64));
+}
+
+#[test]
+fn quiet_prints_nothing_and_expect_inverts_the_check() {
+    let port = closed_port();
+    let target = format!("127.0.0.1:{port}");
+    let out = reach(&["-q", &target]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    let out = reach(&["-q", "--expect", "closed", &target]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = reach(&["-q", "--expect", "open", &target]);
+    assert_eq!(out.status.code(), Some(6));
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let port = closed_port();
+    let target = format!("127.0.0.1:{port}");
+    let plain = reach(&[&target]);
+    assert!(
+        !plain.stdout.contains(&0x1b),
+        "piped output must not be coloured"
+    );
+    let coloured = reach(&["--color", "always", &target]);
+    assert!(coloured.stdout.contains(&0x1b));
+}
+
+#[test]
+fn the_demo_shows_open_closed_and_filtered() {
+    let out = reach(&["demo"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("TCP open"), "{text}");
+    assert!(text.contains("TCP closed: RST"), "{text}");
+    assert!(text.contains("TCP filtered"), "{text}");
+    assert!(text.contains("greeting   silent"), "{text}");
+    assert!(text.contains("software   OpenSSH_9.2p1"), "{text}");
+    assert!(text.contains("starttls   smtp: negotiated"), "{text}");
+    assert!(text.contains("vhost      matched"), "{text}");
+    assert!(text.contains("VHOST default_fallback"), "{text}");
+    assert!(text.contains("CERTIFICATE expired"), "{text}");
+    assert!(text.contains("CERTIFICATE self_signed"), "{text}");
+}

@@ -1,0 +1,4 @@
+//! The TCP layer: verdicts over loopback sockets and through the network-namespace lab.
+
+mod lab;
+mod loopback;

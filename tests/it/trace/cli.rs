@@ -1,0 +1,86 @@
+//! `reach --trace` and `--explain` through the binary, in the namespace lab, as an
+//! unprivileged user: the diagnoses of issue 5 end to end, IPv4 and IPv6.
+
+use crate::support::lab;
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::Stdio;
+
+use lab::{Lab, Role};
+use serde_json::Value;
+
+fn reach_unprivileged(lab: &Lab, args: &[&str]) -> Vec<Value> {
+    let out = lab
+        .command_unprivileged(Role::Client, env!("CARGO_BIN_EXE_reach"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run reach in the lab");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn diagnoses(server: IpAddr) {
+    if lab::serve_child_request() {
+        return;
+    }
+    let Some(mut lab) = Lab::up_or_skip() else {
+        return;
+    };
+    lab.listen();
+    let target = |port: u16| SocketAddr::new(server, port).to_string();
+    let common = [
+        "--json",
+        "--no-tls",
+        "--timeout",
+        "1s",
+        "--reference-port",
+        "61004",
+    ];
+    let cases = [
+        (lab::PORT_DROPPED_AT_R2, "--trace", "dropped_after", 1),
+        (
+            lab::PORT_ADMIN_PROHIBITED_AT_R1,
+            "--trace",
+            "rejected_at",
+            1,
+        ),
+        (61002, "--trace", "middlebox_reset", 2),
+        (61003, "--trace", "reached", 3),
+        // --explain traces only what failed on the path.
+        (
+            lab::PORT_ADMIN_PROHIBITED_AT_R1,
+            "--explain",
+            "rejected_at",
+            1,
+        ),
+    ];
+    for (port, flag, word, hop) in cases {
+        let mut args = common.to_vec();
+        let t = target(port);
+        args.extend([flag, t.as_str()]);
+        let lines = reach_unprivileged(&lab, &args);
+        assert_eq!(lines.len(), 1, "{args:?}");
+        let d = &lines[0]["trace"]["diagnosis"];
+        assert_eq!(d["word"], word, "{args:?}: {}", lines[0]["trace"]);
+        assert_eq!(d["hop"], hop, "{args:?}: {}", lines[0]["trace"]);
+    }
+    let t = target(61003);
+    let lines = reach_unprivileged(&lab, &["--json", "--no-tls", "--explain", &t]);
+    assert!(
+        lines[0]["trace"].is_null(),
+        "an open port needs no explanation"
+    );
+}
+
+#[test]
+fn cli_trace_diagnoses_ipv4() {
+    diagnoses(lab::SERVER_V4);
+}
+
+#[test]
+fn cli_trace_diagnoses_ipv6() {
+    diagnoses(lab::SERVER_V6);
+}
