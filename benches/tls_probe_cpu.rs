@@ -5,15 +5,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/it/support/tls.rs"]
-mod tls_support;
+// The integration tests' support tree, of which this uses the TLS helpers and `Daemon`.
+#[allow(dead_code)]
+#[path = "../tests/it/support/mod.rs"]
+mod support;
 
-use std::net::SocketAddr;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reach::demo::pki::{KeyKind, LeafSpec};
 use reach::probe::tls::TlsRequest;
-use tls_support::*;
+use support::daemons::Daemon;
+use support::tls::*;
+use support::{TempDir, find_binary, free_port, loopback};
 
 /// User + system CPU time of this process (from /proc/self/stat, USER_HZ = 100).
 fn cpu_time() -> Duration {
@@ -38,10 +42,10 @@ fn main() {
 }
 
 async fn measure() {
-    if !have("openssl") {
+    let Some(openssl) = find_binary("openssl") else {
         eprintln!("skipped: needs the openssl CLI (Debian package openssl)");
         return;
-    }
+    };
     let ca = root("Perf Root");
     let inter = ca
         .intermediate("Perf Intermediate", KeyKind::EcdsaP256)
@@ -53,7 +57,8 @@ async fn measure() {
     let cert = dir.write("server.pem", &reach::cert::to_pem(&leaf.chain[0]));
     let chain = dir.write("chain.pem", &inter.cert_pem());
     let key = dir.write("server.key", &leaf.key_pem());
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let port = free_port();
+    let addr = loopback(port);
     let accept = addr.to_string();
     let args = [
         "s_server",
@@ -67,11 +72,9 @@ async fn measure() {
         chain.to_str().expect("path"),
         "-quiet",
     ];
-    let Some(mut srv) = Daemon::start("openssl", &args, dir.path()) else {
-        eprintln!("skipped: openssl s_server did not start");
-        return;
-    };
-    srv.wait_listening(addr, dir.path()).await;
+    let mut cmd = Command::new(&openssl);
+    cmd.args(args);
+    let _srv = Daemon::start("s_server", cmd, &dir, &[port]);
     let (ctx, _d) = context(&[&ca], |_| {});
     let req = TlsRequest {
         want_vhost: false,
@@ -95,7 +98,7 @@ async fn measure() {
     let runs = 20u32;
     let started = Instant::now();
     for _ in 0..runs {
-        let status = std::process::Command::new("openssl")
+        let status = Command::new(&openssl)
             .args([
                 "s_client",
                 "-connect",

@@ -2,17 +2,12 @@
 //! software, SMTP greeting + EHLO + STARTTLS + certificate in one run, IMAP STARTTLS, implicit
 //! TLS on an imaps port, and a silent listener. Prints what reach printed (for the record).
 
-use crate::support::mail;
+use crate::support::{self, mail};
 
-use std::process::Command;
-
-fn reach(args: &[&str]) -> (serde_json::Value, String) {
+/// Runs reach with `args` twice, for people (printed) and as JSON (its first line).
+fn human_and_json(args: &[&str]) -> (serde_json::Value, String) {
     let run = |extra: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_reach"))
-            .args(extra)
-            .args(args)
-            .output()
-            .expect("run reach");
+        let out = support::reach(&[extra, args].concat());
         String::from_utf8_lossy(&out.stdout).to_string()
     };
     let human = run(&["--color", "never"]);
@@ -33,7 +28,7 @@ fn hex(bytes: &[u8]) -> String {
 #[test]
 fn ssh_banner_names_the_software() {
     let Some(sshd) = mail::sshd() else { return };
-    let (r, human) = reach(&[&format!("127.0.0.1:{}", sshd.port)]);
+    let (r, human) = human_and_json(&[&format!("127.0.0.1:{}", sshd.port)]);
     assert_eq!(r["greeting"]["protocol"], "ssh");
     assert!(
         r["greeting"]["software"]
@@ -52,7 +47,7 @@ fn smtp_greeting_capabilities_starttls_and_certificate_in_one_run() {
         return;
     };
     let target = format!("127.0.0.1:{}", postfix.port);
-    let (r, human) = reach(&["--starttls", "smtp", "--sni", "localhost", &target]);
+    let (r, human) = human_and_json(&["--starttls", "smtp", "--sni", "localhost", &target]);
     assert_eq!(r["greeting"]["protocol"], "smtp");
     let caps: Vec<&str> = r["greeting"]["capabilities"]
         .as_array()
@@ -82,7 +77,7 @@ fn imap_starttls_and_implicit_tls_greeting() {
     let Some(dovecot) = mail::dovecot() else {
         return;
     };
-    let (r, _) = reach(&["--starttls", "imap", &format!("127.0.0.1:{}", dovecot.imap)]);
+    let (r, _) = human_and_json(&["--starttls", "imap", &format!("127.0.0.1:{}", dovecot.imap)]);
     assert_eq!(r["starttls"]["result"], "negotiated");
     assert_eq!(
         r["tls"]["chain"][0]["sha256"],
@@ -90,7 +85,7 @@ fn imap_starttls_and_implicit_tls_greeting() {
     );
     // imaps on an arbitrary port: --tls, then the IMAP greeting is read inside TLS when the
     // port is the registered 993 only, so here the TLS layer is what we check.
-    let (r, _) = reach(&["--tls", &format!("127.0.0.1:{}", dovecot.imaps)]);
+    let (r, _) = human_and_json(&["--tls", &format!("127.0.0.1:{}", dovecot.imaps)]);
     assert_eq!(
         r["tls"]["chain"][0]["sha256"],
         hex(&dovecot.cert.fingerprint)
@@ -102,7 +97,7 @@ fn imap_starttls_and_implicit_tls_greeting() {
 fn a_silent_listener_accepts_but_says_nothing() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (r, human) = reach(&["--greeting-timeout", "500ms", &format!("127.0.0.1:{port}")]);
+    let (r, human) = human_and_json(&["--greeting-timeout", "500ms", &format!("127.0.0.1:{port}")]);
     assert_eq!(r["tcp"]["state"], "open");
     assert_eq!(r["greeting"]["state"], "silent");
     assert!(r["greeting"]["protocol"].is_null());

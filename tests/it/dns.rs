@@ -4,7 +4,8 @@
 use std::net::IpAddr;
 
 use crate::support::dns::{Answer, DnsServer};
-use crate::support::{closed_port, json_lines, reach};
+
+use crate::support::{free_port, json_lines, reach};
 
 fn server() -> DnsServer {
     let v4: IpAddr = "127.0.0.1".parse().unwrap();
@@ -20,7 +21,7 @@ fn server() -> DnsServer {
 #[test]
 fn every_address_of_a_name_is_probed_separately() {
     let dns = server();
-    let port = closed_port();
+    let port = free_port();
     let resolver = dns.addr.to_string();
     let out = reach(&[
         "--json",
@@ -75,7 +76,7 @@ fn nxdomain_no_records_and_timeout_are_distinct_verdicts_with_exit_5() {
 fn localhost_never_needs_a_resolver() {
     // A resolver that answers nothing: localhost must still resolve, locally.
     let dns = DnsServer::start(&[("localhost", Answer::Silent)]);
-    let port = closed_port();
+    let port = free_port();
     let out = reach(&[
         "--json",
         "-4",

@@ -1,16 +1,16 @@
 //! Latency mode over TLS: every attempt connects and completes a TLS handshake, and the
 //! handshake times get the same statistics as the connect times. A real TLS server on loopback.
 
-use crate::support::tls;
-
 use reach::demo::pki::LeafSpec;
 use reach::demo::tls_server::{ServerSpec, spawn_sni_server};
+
+use crate::support::{TempDir, tls};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_attempt_measures_the_tls_handshake_too() {
     let root = tls::root("latency root");
     let leaf = root.issue(&LeafSpec::server(&["lat.example"])).unwrap();
-    let dir = tls::TempDir::new("latency");
+    let dir = TempDir::new("latency");
     let ca = dir.write("ca.pem", &root.cert_pem());
     let spec = ServerSpec {
         routes: vec![("lat.example".into(), leaf.clone())],

@@ -3,7 +3,8 @@
 //!
 //! Run one module with `cargo test --test it tls::` (or any part of a test's name). Tests that
 //! need root, the network lab or an installed daemon skip with a message on a developer
-//! machine and fail under `CI=true`.
+//! machine and fail under `CI=true`: [`support::skip_or_fail`] is that policy, and every daemon
+//! runs through [`support::daemons::Daemon`], in a temporary working directory.
 
 mod cli;
 mod dns;

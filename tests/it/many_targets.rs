@@ -5,21 +5,16 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{closed_port, full_queue_listener, json_lines, reach};
-
-fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("reach-test-{}-{name}", std::process::id()));
-    std::fs::write(&dir, text).unwrap();
-    dir
-}
+use crate::support::{TempDir, free_port, full_queue_listener, json_lines, reach};
 
 #[test]
 fn input_file_with_comments_blank_lines_and_a_bad_line() {
-    let port = closed_port();
+    let port = free_port();
     let text = format!(
         "# inventory\n\n127.0.0.1:{port}   # a closed one\nlocalhost:{port}\nbad:99999\n127.0.0.2:{port},a.example\n"
     );
-    let path = temp_file("inventory.txt", &text);
+    let dir = TempDir::new("inventory");
+    let path = dir.write("inventory.txt", &text);
     let out = reach(&["--json", "-4", "-i", path.to_str().unwrap()]);
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 3, "{lines:?}");
@@ -28,12 +23,11 @@ fn input_file_with_comments_blank_lines_and_a_bad_line() {
     assert!(err.contains("line 5") && err.contains("bad:99999"), "{err}");
     // A bad line is a usage error, reported after the good lines were probed.
     assert_eq!(out.status.code(), Some(64));
-    let _ = std::fs::remove_file(path);
 }
 
 #[test]
 fn targets_from_stdin() {
-    let port = closed_port();
+    let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
         .args(["--json", "-i", "-"])
         .stdin(Stdio::piped())
@@ -52,7 +46,7 @@ fn targets_from_stdin() {
 
 #[test]
 fn cidr_sweep_and_its_cap() {
-    let port = closed_port();
+    let port = free_port();
     let out = reach(&["--json", "-p", &port.to_string(), "127.0.0.8/29"]);
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 8);
@@ -213,7 +207,7 @@ fn run_streamed(lines: usize, port: u16) -> u64 {
 
 #[test]
 fn memory_stays_bounded_on_a_long_streamed_input() {
-    let port = closed_port();
+    let port = free_port();
     let small = run_streamed(1_000, port);
     let large = run_streamed(10_000, port);
     // Ten times the input must not mean ten times the memory: allow generous noise.

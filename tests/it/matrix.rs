@@ -1,10 +1,10 @@
 //! The IP × SNI matrix over real TLS servers: three loopback addresses × four names, one
 //! address still serving an old certificate, one name nobody routes. Drives the binary.
 
-use crate::support::tls;
-
 use reach::demo::pki::{LeafSpec, Validity};
 use reach::demo::tls_server::{ServerSpec, spawn_sni_server};
+
+use crate::support::{TempDir, tls};
 
 fn names() -> [&'static str; 4] {
     ["a.example", "b.example", "c.example", "nosuch.example"]
@@ -22,7 +22,7 @@ async fn three_addresses_by_four_names_flags_the_disagreeing_node_and_the_fallba
         .unwrap();
     let default = leaf("default.example");
     let (a, b, c) = (leaf("a.example"), leaf("b.example"), leaf("c.example"));
-    let ca = tls::TempDir::new("matrix");
+    let ca = TempDir::new("matrix");
     let ca_file = ca.write("ca.pem", &root.cert_pem());
     let mut servers = Vec::new();
     let mut addresses = Vec::new();

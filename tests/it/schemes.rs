@@ -1,12 +1,12 @@
 //! A URL scheme decides the layers on any port: `https://` means TLS (and `HEAD /` inside it),
 //! `http://` means `HEAD /` in plaintext. Real servers on random loopback ports.
 
-use crate::support::tls;
-
 use std::io::{Read, Write};
 
 use reach::demo::pki::LeafSpec;
 use reach::demo::tls_server::{ServerSpec, spawn_sni_server};
+
+use crate::support::{TempDir, tls};
 
 fn first_line(out: &std::process::Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&out.stdout);
@@ -17,7 +17,7 @@ fn first_line(out: &std::process::Output) -> serde_json::Value {
 async fn https_scheme_means_tls_on_any_port() {
     let root = tls::root("scheme root");
     let leaf = root.issue(&LeafSpec::server(&["s.example"])).unwrap();
-    let dir = tls::TempDir::new("scheme");
+    let dir = TempDir::new("scheme");
     let ca = dir.write("ca.pem", &root.cert_pem()).display().to_string();
     let spec = ServerSpec {
         default: Some(leaf),

@@ -1,13 +1,13 @@
 //! Virtual-host verdicts against an in-process SNI server on loopback: matched,
 //! default_fallback, unrecognized_name, mismatch; the SNI actually sent; the table rows.
 
-use crate::support::tls::*;
-
 use reach::demo::pki::LeafSpec;
 use reach::demo::tls_server::UnknownName;
 use reach::probe::tls::TlsRequest;
 use reach::render::tls::vhost_rows;
 use reach::report::Report;
+
+use crate::support::tls::*;
 
 #[tokio::test]
 async fn sni_routes_to_its_certificate_and_is_matched() {

@@ -1,13 +1,12 @@
 //! Greetings read from real daemons on loopback: OpenSSH, Postfix, Dovecot (IMAP, POP3,
 //! LMTP, ManageSieve), vsftpd, and the service-identification verdicts built from them.
 
-use crate::support::daemons;
-use crate::support::mail;
-
 use std::process::Command;
 
 use reach::probe::greeting::{self, GreetingOptions, Limits};
 use reach::report::greeting::GreetingState;
+
+use crate::support::{connect, daemons, loopback, mail};
 
 fn opts() -> GreetingOptions {
     GreetingOptions::default()
@@ -16,7 +15,7 @@ fn opts() -> GreetingOptions {
 #[tokio::test]
 async fn openssh_identification_string_matches_ssh_dash_v() {
     let Some(sshd) = mail::sshd() else { return };
-    let mut stream = daemons::connect(sshd.port).await;
+    let mut stream = connect(loopback(sshd.port)).await;
     let g = greeting::read(&mut stream, 22, "localhost", &opts()).await;
     assert_eq!(g.state, GreetingState::Banner);
     assert_eq!(g.protocol.as_deref(), Some("ssh"));
@@ -45,7 +44,7 @@ async fn postfix_greeting_and_ehlo_capabilities() {
     let Some(postfix) = mail::postfix() else {
         return;
     };
-    let mut stream = daemons::connect(postfix.port).await;
+    let mut stream = connect(loopback(postfix.port)).await;
     let mut g = greeting::read(&mut stream, 587, "localhost", &opts()).await;
     assert_eq!(g.protocol.as_deref(), Some("smtp"), "{g:?}");
     assert_eq!(g.software.as_deref(), Some("Postfix"));
@@ -76,7 +75,7 @@ async fn postfix_greeting_and_ehlo_capabilities() {
 async fn dovecot_imap_pop3_lmtp_and_sieve_greetings() {
     let Some(dc) = mail::dovecot() else { return };
 
-    let mut s = daemons::connect(dc.imap).await;
+    let mut s = connect(loopback(dc.imap)).await;
     let mut g = greeting::read(&mut s, 143, "localhost", &opts()).await;
     assert_eq!(g.protocol.as_deref(), Some("imap"), "{g:?}");
     assert!(
@@ -90,7 +89,7 @@ async fn dovecot_imap_pop3_lmtp_and_sieve_greetings() {
         .await
         .expect("no-op");
 
-    let mut s = daemons::connect(dc.pop3).await;
+    let mut s = connect(loopback(dc.pop3)).await;
     let mut g = greeting::read(&mut s, 110, "localhost", &opts()).await;
     assert_eq!(g.protocol.as_deref(), Some("pop3"));
     assert!(
@@ -107,7 +106,7 @@ async fn dovecot_imap_pop3_lmtp_and_sieve_greetings() {
         g.capabilities
     );
 
-    let mut s = daemons::connect(dc.lmtp).await;
+    let mut s = connect(loopback(dc.lmtp)).await;
     let mut g = greeting::read(&mut s, 24, "localhost", &opts()).await;
     assert_eq!(g.protocol.as_deref(), Some("lmtp"), "{g:?}");
     greeting::capabilities(&mut s, &mut g, "client.example", &Limits::default())
@@ -120,7 +119,7 @@ async fn dovecot_imap_pop3_lmtp_and_sieve_greetings() {
     );
 
     // ManageSieve on an unregistered port: identified from its words alone.
-    let mut s = daemons::connect(dc.sieve).await;
+    let mut s = connect(loopback(dc.sieve)).await;
     let g = greeting::read(&mut s, dc.sieve, "localhost", &opts()).await;
     assert_eq!(g.protocol.as_deref(), Some("sieve"), "{g:?}");
     let implementation = g.software.as_deref().unwrap_or_default();
@@ -134,7 +133,7 @@ async fn dovecot_imap_pop3_lmtp_and_sieve_greetings() {
 #[tokio::test]
 async fn vsftpd_greeting_and_feat() {
     let Some(ftp) = mail::vsftpd() else { return };
-    let mut s = daemons::connect(ftp.port).await;
+    let mut s = connect(loopback(ftp.port)).await;
     let mut g = greeting::read(&mut s, ftp.port, "localhost", &opts()).await;
     assert_eq!(g.protocol.as_deref(), Some("ftp"), "{g:?}");
     assert!(
@@ -156,7 +155,7 @@ async fn vsftpd_greeting_and_feat() {
 #[tokio::test]
 async fn implicit_tls_greetings_are_read_after_the_handshake() {
     let Some(dc) = mail::dovecot() else { return };
-    let tcp = daemons::connect(dc.imaps).await;
+    let tcp = connect(loopback(dc.imaps)).await;
     let (fp, mut tls) = daemons::tls_fingerprint(tcp).await;
     assert_eq!(fp, dc.cert.fingerprint);
     let g = greeting::read_after_tls(&mut tls, 993, "localhost", &GreetingOptions::default()).await;
@@ -164,13 +163,13 @@ async fn implicit_tls_greetings_are_read_after_the_handshake() {
     assert_eq!(g.protocol.as_deref(), Some("imap"));
     assert!(!greeting::identify_service(993, Some(&g)).mismatch);
 
-    let tcp = daemons::connect(dc.pop3s).await;
+    let tcp = connect(loopback(dc.pop3s)).await;
     let (_, mut tls) = daemons::tls_fingerprint(tcp).await;
     let g = greeting::read_after_tls(&mut tls, 995, "localhost", &GreetingOptions::default()).await;
     assert_eq!(g.protocol.as_deref(), Some("pop3"));
 
     // An IMAP server on the HTTPS port, seen inside TLS, is a mismatch.
-    let tcp = daemons::connect(dc.imaps).await;
+    let tcp = connect(loopback(dc.imaps)).await;
     let (_, mut tls) = daemons::tls_fingerprint(tcp).await;
     // HTTP is what 443 carries inside TLS, so the probe asks `HEAD /`; Dovecot answers in IMAP.
     let g = greeting::read_after_tls(&mut tls, 443, "localhost", &GreetingOptions::default()).await;

@@ -1,13 +1,12 @@
 //! Client-first greeting probes against real servers: nginx (`HEAD /` in plaintext and
 //! inside TLS) and Redis (`PING`, with and without a password).
 
-use crate::support::daemons;
-use crate::support::web;
-
 use reach::probe::greeting::{self, GreetingOptions, Limits};
 use reach::probe::preamble::{self, PreambleOptions};
 use reach::report::greeting::GreetingState;
 use reach::service;
+
+use crate::support::{connect, daemons, loopback, web};
 
 #[tokio::test]
 async fn nginx_head_in_plaintext_and_after_tls() {
@@ -15,7 +14,7 @@ async fn nginx_head_in_plaintext_and_after_tls() {
     // `http://www.reach.test:PORT`: the scheme, not the port, says HTTP.
     let mut opts = PreambleOptions::for_port(nginx.http, "www.reach.test");
     opts.ask = service::scheme("http").map(|s| s.ask);
-    let pre = preamble::run(daemons::connect(nginx.http).await, &opts).await;
+    let pre = preamble::run(connect(loopback(nginx.http)).await, &opts).await;
     let g = pre.greeting.expect("greeting");
     assert_eq!(
         (g.state, g.protocol.as_deref()),
@@ -31,7 +30,7 @@ async fn nginx_head_in_plaintext_and_after_tls() {
         "{g:?}"
     );
 
-    let tcp = daemons::connect(nginx.https).await;
+    let tcp = connect(loopback(nginx.https)).await;
     let (fp, mut tls) = daemons::tls_fingerprint(tcp).await;
     assert_eq!(fp, nginx.cert.fingerprint);
     let info = greeting::http_head(&mut tls, "www.reach.test", 443, true, &Limits::default())
@@ -45,7 +44,7 @@ async fn nginx_head_in_plaintext_and_after_tls() {
     );
 
     // The same through read_after_tls on the HTTPS port.
-    let (_, mut tls) = daemons::tls_fingerprint(daemons::connect(nginx.https).await).await;
+    let (_, mut tls) = daemons::tls_fingerprint(connect(loopback(nginx.https)).await).await;
     let g = greeting::read_after_tls(&mut tls, 443, "www.reach.test", &GreetingOptions::default())
         .await;
     assert_eq!((g.protocol.as_deref(), g.over_tls), (Some("http"), true));
@@ -55,7 +54,7 @@ async fn nginx_head_in_plaintext_and_after_tls() {
 #[tokio::test]
 async fn redis_ping_with_and_without_a_password() {
     let Some(open) = web::redis(None) else { return };
-    let mut s = daemons::connect(open.port).await;
+    let mut s = connect(loopback(open.port)).await;
     let opts = GreetingOptions {
         ask: service::scheme("redis").map(|s| s.ask),
         ..GreetingOptions::default()
@@ -71,7 +70,7 @@ async fn redis_ping_with_and_without_a_password() {
     let Some(locked) = web::redis(Some("s3cret")) else {
         return;
     };
-    let mut s = daemons::connect(locked.port).await;
+    let mut s = connect(loopback(locked.port)).await;
     let g = greeting::read(&mut s, 6379, "localhost", &GreetingOptions::default()).await;
     assert_eq!(g.protocol.as_deref(), Some("redis"));
     assert!(g.redis.expect("reply").auth_required);

@@ -1,14 +1,13 @@
 //! Greetings and STARTTLS against real database servers: PostgreSQL (SSLRequest) and MariaDB
 //! (SSL request packet after the server handshake).
 
-use crate::support::daemons;
-use crate::support::db;
-
 use reach::probe::greeting::{self, GreetingOptions};
 use reach::probe::preamble::{self, PreambleOptions};
 use reach::probe::starttls::{self, StarttlsOptions};
 use reach::report::greeting::GreetingState;
 use reach::service::StarttlsProto;
+
+use crate::support::{connect, daemons, db, loopback};
 
 #[tokio::test]
 async fn postgres_sslrequest_with_ssl_on_and_off() {
@@ -19,7 +18,7 @@ async fn postgres_sslrequest_with_ssl_on_and_off() {
         let pg = cluster.start(true);
         let mut opts = PreambleOptions::for_port(pg.port, "localhost");
         opts.starttls = Some(StarttlsProto::Postgres);
-        let pre = preamble::run(daemons::connect(pg.port).await, &opts).await;
+        let pre = preamble::run(connect(loopback(pg.port)).await, &opts).await;
         let r = pre.starttls.clone().expect("report");
         assert_eq!(
             (r.result.as_str(), r.offered, r.reply.as_deref()),
@@ -35,7 +34,7 @@ async fn postgres_sslrequest_with_ssl_on_and_off() {
         assert_eq!(fp, cluster.cert.fingerprint);
 
         // Without STARTTLS asked for, the greeting probe on 5432 still identifies it.
-        let mut s = daemons::connect(pg.port).await;
+        let mut s = connect(loopback(pg.port)).await;
         let opts = GreetingOptions::default();
         let g = greeting::read(&mut s, 5432, "localhost", &opts).await;
         assert_eq!(g.protocol.as_deref(), Some("postgres"));
@@ -43,7 +42,7 @@ async fn postgres_sslrequest_with_ssl_on_and_off() {
     }
     let pg = cluster.start(false);
     let up = starttls::upgrade(
-        daemons::connect(pg.port).await,
+        connect(loopback(pg.port)).await,
         StarttlsProto::Postgres,
         None,
         &StarttlsOptions::default(),
@@ -59,7 +58,7 @@ async fn postgres_sslrequest_with_ssl_on_and_off() {
 #[tokio::test]
 async fn mariadb_handshake_and_ssl_request() {
     let Some(m) = db::mariadb(true) else { return };
-    let mut s = daemons::connect(m.port).await;
+    let mut s = connect(loopback(m.port)).await;
     let g = greeting::read(&mut s, 3306, "localhost", &GreetingOptions::default()).await;
     assert_eq!(g.protocol.as_deref(), Some("mysql"), "{g:?}");
     let hs = g.mysql.clone().expect("handshake");
@@ -98,7 +97,7 @@ async fn mariadb_without_tls_does_not_offer_it() {
     let mut opts = PreambleOptions::for_port(3306, "localhost");
     opts.port = m.port;
     opts.starttls = Some(StarttlsProto::Mysql);
-    let pre = preamble::run(daemons::connect(m.port).await, &opts).await;
+    let pre = preamble::run(connect(loopback(m.port)).await, &opts).await;
     let r = pre.starttls.expect("report");
     assert_eq!(
         (r.result.as_str(), r.offered),

@@ -1,13 +1,12 @@
 //! STARTTLS against real directory and chat servers: OpenLDAP slapd (StartTLS extended
 //! operation), Prosody (XMPP client and server streams) and InspIRCd (IRC STARTTLS).
 
-use crate::support::chat;
-use crate::support::daemons;
-
 use reach::probe::preamble::{self, PreambleOptions};
 use reach::probe::starttls::{self, StarttlsOptions};
 use reach::report::greeting::GreetingState;
 use reach::service::StarttlsProto;
+
+use crate::support::{chat, connect, daemons, loopback};
 
 #[tokio::test]
 async fn ldap_starttls_with_and_without_a_certificate() {
@@ -17,7 +16,7 @@ async fn ldap_starttls_with_and_without_a_certificate() {
     let mut opts = PreambleOptions::for_port(389, "localhost");
     opts.port = ldap.port;
     opts.starttls = Some(StarttlsProto::Ldap);
-    let pre = preamble::run(daemons::connect(ldap.port).await, &opts).await;
+    let pre = preamble::run(connect(loopback(ldap.port)).await, &opts).await;
     let r = pre.starttls.clone().expect("report");
     assert_eq!(
         (r.result.as_str(), r.offered),
@@ -38,7 +37,7 @@ async fn ldap_starttls_with_and_without_a_certificate() {
         return;
     };
     let up = starttls::upgrade(
-        daemons::connect(plain.port).await,
+        connect(loopback(plain.port)).await,
         StarttlsProto::Ldap,
         None,
         &StarttlsOptions::default(),
@@ -61,7 +60,7 @@ async fn xmpp_client_and_server_streams_with_prosody() {
             domain: "localhost".into(),
             ..StarttlsOptions::default()
         };
-        let up = starttls::upgrade(daemons::connect(port).await, proto, None, &opts).await;
+        let up = starttls::upgrade(connect(loopback(port)).await, proto, None, &opts).await;
         assert_eq!(
             (up.report.result.as_str(), up.report.offered),
             ("negotiated", true),
@@ -88,7 +87,7 @@ async fn irc_starttls_with_inspircd() {
     let Some(irc) = chat::inspircd() else { return };
     let mut opts = PreambleOptions::for_port(6667, "localhost");
     opts.port = irc.port;
-    let pre = preamble::run(daemons::connect(irc.port).await, &opts).await;
+    let pre = preamble::run(connect(loopback(irc.port)).await, &opts).await;
     let r = pre.starttls.clone().expect("report");
     assert_eq!(
         (r.result.as_str(), r.offered),

@@ -2,14 +2,13 @@
 //! IMAP, POP3, ManageSieve) and vsftpd (FTP AUTH TLS). Each negotiated upgrade is followed by
 //! a TLS handshake that must present the daemon's own certificate.
 
-use crate::support::daemons;
-use crate::support::mail;
-
 use reach::probe::greeting::{self, GreetingOptions};
 use reach::probe::preamble::{self, PreambleOptions};
 use reach::probe::starttls::{self, StarttlsOptions};
 use reach::report::greeting::StarttlsReport;
 use reach::service::StarttlsProto;
+
+use crate::support::{connect, daemons, loopback, mail};
 
 /// Runs the composite preamble with `proto` on `port` and returns the report, checking that a
 /// TLS handshake on the handed-back stream presents `fingerprint`.
@@ -20,7 +19,7 @@ async fn upgrade_and_handshake(
 ) -> StarttlsReport {
     let mut opts = PreambleOptions::for_port(port, "localhost");
     opts.starttls = Some(proto);
-    let stream = daemons::connect(port).await;
+    let stream = connect(loopback(port)).await;
     let pre = preamble::run(stream, &opts).await;
     let report = pre.starttls.clone().expect("starttls report");
     assert_eq!(
@@ -65,7 +64,7 @@ async fn smtp_starttls_not_offered_and_forced_refusal_with_postfix() {
         return;
     };
     // No TLS configured, so STARTTLS is not advertised: not attempted.
-    let stream = daemons::connect(postfix.plain_port).await;
+    let stream = connect(loopback(postfix.plain_port)).await;
     let up = starttls::upgrade(
         stream,
         StarttlsProto::Smtp,
@@ -87,7 +86,7 @@ async fn smtp_starttls_not_offered_and_forced_refusal_with_postfix() {
         force: true,
         ..StarttlsOptions::default()
     };
-    let stream = daemons::connect(postfix.plain_port).await;
+    let stream = connect(loopback(postfix.plain_port)).await;
     let up = starttls::upgrade(stream, StarttlsProto::Smtp, None, &forced).await;
     assert_eq!(up.report.result, "refused", "{:?}", up.report);
     let reply = up.report.reply.expect("refusal text");
@@ -101,7 +100,7 @@ async fn smtps_greeting_inside_implicit_tls() {
     };
     let opts = PreambleOptions::for_port(465, "localhost");
     assert!(opts.implicit_tls);
-    let pre = preamble::run(daemons::connect(postfix.smtps_port).await, &opts).await;
+    let pre = preamble::run(connect(loopback(postfix.smtps_port)).await, &opts).await;
     assert!(pre.tls_ready && pre.greeting.is_none() && pre.starttls.is_none());
     let (fp, mut tls) = daemons::tls_fingerprint(pre.stream.expect("stream")).await;
     assert_eq!(fp, postfix.cert.fingerprint);
@@ -153,7 +152,7 @@ async fn a_dialect_that_does_not_match_the_greeting_is_not_attempted() {
     let Some(sshd) = mail::sshd() else { return };
     let mut opts = PreambleOptions::for_port(sshd.port, "localhost");
     opts.starttls = Some(StarttlsProto::Smtp);
-    let pre = preamble::run(daemons::connect(sshd.port).await, &opts).await;
+    let pre = preamble::run(connect(loopback(sshd.port)).await, &opts).await;
     let r = pre.starttls.expect("report");
     assert_eq!(
         (r.result.as_str(), r.error.as_deref(), r.reply.as_deref()),

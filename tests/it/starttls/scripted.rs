@@ -2,18 +2,16 @@
 //! server here), and hostile or odd services — silent, hanging up, resetting, streaming
 //! forever, dripping, and TLS where a banner was expected.
 
-use crate::support::daemons;
-use crate::support::scripted;
-
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncWriteExt, BufReader};
 
+use crate::support::scripted::{self, read_line, say, serve_once};
+use crate::support::{connect, daemons, loopback};
 use reach::probe::greeting::{self, GreetingOptions, Limits};
 use reach::probe::preamble::{self, PreambleOptions};
 use reach::report::greeting::GreetingState;
 use reach::service::StarttlsProto;
-use scripted::{read_line, say, serve_once};
 
 const INN_GREETING: &str =
     "200 news.reach.test InterNetNews NNRP server INN 2.7.1 ready (posting ok)\r\n";
@@ -47,7 +45,7 @@ async fn nntp_starttls_negotiated_then_real_tls() {
     let mut opts = PreambleOptions::for_port(119, "localhost");
     opts.port = port;
     opts.starttls = Some(StarttlsProto::Nntp);
-    let pre = preamble::run(daemons::connect(port).await, &opts).await;
+    let pre = preamble::run(connect(loopback(port)).await, &opts).await;
     let g = pre.greeting.clone().expect("greeting");
     assert_eq!(
         (g.protocol.as_deref(), g.software.as_deref()),
@@ -81,7 +79,7 @@ async fn nntp_starttls_refused_and_not_offered() {
     .await;
     let mut opts = PreambleOptions::for_port(119, "localhost");
     opts.starttls = Some(StarttlsProto::Nntp);
-    let pre = preamble::run(daemons::connect(port).await, &opts).await;
+    let pre = preamble::run(connect(loopback(port)).await, &opts).await;
     let r = pre.starttls.expect("report");
     assert_eq!((r.result.as_str(), r.offered), ("refused", true));
     assert_eq!(
@@ -102,7 +100,7 @@ async fn nntp_starttls_refused_and_not_offered() {
         read_line(&mut r).await;
     })
     .await;
-    let pre = preamble::run(daemons::connect(port).await, &opts).await;
+    let pre = preamble::run(connect(loopback(port)).await, &opts).await;
     assert_eq!(pre.starttls.expect("report").result, "not_offered");
 }
 
@@ -121,7 +119,7 @@ async fn a_server_that_stalls_after_starttls_is_an_error_within_the_deadline() {
     opts.limits = quick();
     opts.starttls_deadline = Duration::from_secs(1);
     let started = Instant::now();
-    let pre = preamble::run(daemons::connect(port).await, &opts).await;
+    let pre = preamble::run(connect(loopback(port)).await, &opts).await;
     let took = started.elapsed();
     let r = pre.starttls.expect("report");
     assert_eq!(
@@ -149,7 +147,7 @@ async fn an_anonymous_220_greeting_takes_the_chosen_dialect() {
     })
     .await;
     let up = reach::probe::starttls::upgrade(
-        daemons::connect(port).await,
+        connect(loopback(port)).await,
         StarttlsProto::Ftp,
         None,
         &reach::probe::starttls::StarttlsOptions::default(),
@@ -171,7 +169,7 @@ async fn a_silent_service_is_its_own_verdict() {
         drop(stream);
     })
     .await;
-    let mut s = daemons::connect(port).await;
+    let mut s = connect(loopback(port)).await;
     let opts = GreetingOptions {
         limits: quick(),
         ..GreetingOptions::default()
@@ -198,7 +196,7 @@ async fn a_silent_service_is_its_own_verdict() {
 #[tokio::test]
 async fn hang_up_and_reset_without_a_word() {
     let port = serve_once(|stream| async move { drop(stream) }).await;
-    let mut s = daemons::connect(port).await;
+    let mut s = connect(loopback(port)).await;
     let g = greeting::read(&mut s, port, "localhost", &GreetingOptions::default()).await;
     assert_eq!(g.state, GreetingState::Closed);
 
@@ -211,7 +209,7 @@ async fn hang_up_and_reset_without_a_word() {
         drop(std);
     })
     .await;
-    let mut s = daemons::connect(port).await;
+    let mut s = connect(loopback(port)).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let g = greeting::read(&mut s, port, "localhost", &GreetingOptions::default()).await;
     assert_eq!(g.state, GreetingState::Reset);
@@ -225,7 +223,7 @@ async fn an_endless_stream_is_cut_at_the_byte_limit() {
         while Instant::now() < deadline && stream.write_all(&junk).await.is_ok() {}
     })
     .await;
-    let mut s = daemons::connect(port).await;
+    let mut s = connect(loopback(port)).await;
     let opts = GreetingOptions {
         limits: quick(),
         ..GreetingOptions::default()
@@ -251,7 +249,7 @@ async fn a_drip_fed_banner_stops_at_the_total_deadline() {
         }
     })
     .await;
-    let mut s = daemons::connect(port).await;
+    let mut s = connect(loopback(port)).await;
     let opts = GreetingOptions {
         limits: quick(),
         ..GreetingOptions::default()
@@ -274,7 +272,7 @@ async fn tls_on_the_ssh_port_is_visible() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     })
     .await;
-    let mut s = daemons::connect(port).await;
+    let mut s = connect(loopback(port)).await;
     let g = greeting::read(&mut s, 22, "localhost", &GreetingOptions::default()).await;
     assert_eq!(g.protocol.as_deref(), Some("tls"));
     assert_eq!(
@@ -307,7 +305,7 @@ async fn http_head_carries_the_host_header() {
         say(&mut r, &reply).await;
     })
     .await;
-    let mut s = daemons::connect(port).await;
+    let mut s = connect(loopback(port)).await;
     let info = greeting::http_head(&mut s, "www.reach.test", port, false, &quick())
         .await
         .expect("http");

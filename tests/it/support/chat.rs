@@ -2,21 +2,18 @@
 //! STARTTLS tests. InspIRCd's hostname lookups are off and its resolver points at loopback, so
 //! no test ever sends a DNS query off the machine.
 
-#![allow(dead_code)]
-
 use std::process::Command;
 
-use crate::support::daemons::{
-    Daemon, TempDir, TestCert, chown, free_port, make_cert, require_binary, require_root,
-};
+use super::daemons::{Daemon, TestCert, chown, make_cert};
+use super::{TempDir, free_port, require_binary, require_root};
 
 /// slapd with an mdb database, with or without a TLS certificate.
 pub struct Slapd {
     /// Declared first: stopped before its directory is removed.
-    pub daemon: Daemon,
+    _daemon: Daemon,
     pub port: u16,
     pub cert: TestCert,
-    pub dir: TempDir,
+    _dir: TempDir,
 }
 
 /// Starts slapd in the foreground (`-d 0`) from a slapd.conf-style file.
@@ -50,23 +47,23 @@ pub fn slapd(tls: bool) -> Option<Slapd> {
         .arg(&config)
         .arg("-h")
         .arg(format!("ldap://127.0.0.1:{port}/"));
-    let daemon = Daemon::start("slapd", cmd, dir.join("log"), &[port]);
+    let daemon = Daemon::start("slapd", cmd, &dir, &[port]);
     Some(Slapd {
-        daemon,
+        _daemon: daemon,
         port,
         cert,
-        dir,
+        _dir: dir,
     })
 }
 
 /// Prosody serving `localhost` on a client port and a server port.
 pub struct Prosody {
     /// Declared first: stopped before its directory is removed.
-    pub daemon: Daemon,
+    _daemon: Daemon,
     pub c2s: u16,
     pub s2s: u16,
     pub cert: TestCert,
-    pub dir: TempDir,
+    _dir: TempDir,
 }
 
 /// Starts Prosody in the foreground (`-F --config`).
@@ -102,23 +99,23 @@ pub fn prosody() -> Option<Prosody> {
         .arg("-F")
         .arg("--config")
         .arg(&config);
-    let daemon = Daemon::start("prosody", cmd, dir.join("log"), &[c2s, s2s]);
+    let daemon = Daemon::start("prosody", cmd, &dir, &[c2s, s2s]);
     Some(Prosody {
-        daemon,
+        _daemon: daemon,
         c2s,
         s2s,
         cert,
-        dir,
+        _dir: dir,
     })
 }
 
 /// InspIRCd with the starttls and ssl_gnutls modules.
 pub struct Inspircd {
     /// Declared first: stopped before its directory is removed.
-    pub daemon: Daemon,
+    _daemon: Daemon,
     pub port: u16,
     pub cert: TestCert,
-    pub dir: TempDir,
+    _dir: TempDir,
 }
 
 /// Starts InspIRCd in the foreground (`--nofork --runasroot`).
@@ -148,11 +145,11 @@ pub fn inspircd() -> Option<Inspircd> {
     cmd.arg("--config")
         .arg(&config)
         .args(["--nofork", "--runasroot"]);
-    let daemon = Daemon::start("inspircd", cmd, dir.join("log"), &[port]);
+    let daemon = Daemon::start("inspircd", cmd, &dir, &[port]);
     Some(Inspircd {
-        daemon,
+        _daemon: daemon,
         port,
         cert,
-        dir,
+        _dir: dir,
     })
 }

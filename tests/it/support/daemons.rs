@@ -1,182 +1,52 @@
-//! Test support: temporary directories, certificates, free ports, and real daemons started on
-//! loopback with temporary configurations and stopped when dropped.
-//!
-//! Tests that need root or a missing daemon call [`unavailable`]: it skips (with a message) on
-//! a developer machine and fails under `CI=true`.
+//! Real daemons on loopback: [`Daemon`] starts one in its temporary directory and stops it
+//! when dropped; certificates for them, and a TLS handshake that shows which certificate a
+//! daemon presented. The daemons themselves are configured in `mail`, `chat`, `db` and `web`,
+//! and the TLS tests start `openssl s_server` and nginx with it too.
 
-#![allow(dead_code)]
-
-use std::net::{SocketAddr, TcpListener};
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// Skips the calling test with `reason`, or fails it when `CI=true`. Returns `None` so callers
-/// can write `let Some(x) = ... else { return };`.
-pub fn unavailable<T>(reason: &str) -> Option<T> {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("required under CI=true: {reason}");
-    }
-    eprintln!("SKIPPED: {reason}");
-    None
-}
+use super::{TempDir, loopback};
 
-/// `Some(())` when running as root (daemons need it to bind, switch users and chown).
-pub fn require_root() -> Option<()> {
-    if nix_is_root() {
-        Some(())
-    } else {
-        unavailable("not running as root")
-    }
-}
-
-fn nix_is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-/// The first of `candidates` that exists, or a skip/failure naming the package.
-pub fn require_binary(candidates: &[&str], package: &str) -> Option<PathBuf> {
-    for c in candidates {
-        let p = Path::new(c);
-        if p.is_absolute() && p.exists() {
-            return Some(p.to_path_buf());
-        }
-        if !p.is_absolute()
-            && let Ok(out) = Command::new("sh")
-                .arg("-c")
-                .arg(format!("command -v {c}"))
-                .output()
-            && out.status.success()
-        {
-            return Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
-        }
-    }
-    unavailable(&format!(
-        "{} not found (Debian package {package})",
-        candidates.join(" or ")
-    ))
-}
-
-/// A directory removed when dropped.
-pub struct TempDir(PathBuf);
-
-impl TempDir {
-    /// A new world-traversable directory under the system temp dir.
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "reach-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&path).expect("create temp dir");
-        set_mode(&path, 0o755);
-        TempDir(path)
-    }
-
-    /// Its path.
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// A path inside it.
-    pub fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    /// Writes `contents` to `name` inside it and returns the path.
-    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let p = self.join(name);
-        std::fs::write(&p, contents).expect("write temp file");
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Sets Unix permissions.
-pub fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-}
-
-/// Runs `chown -R owner path`.
-pub fn chown(path: &Path, owner: &str) {
-    let ok = Command::new("chown")
-        .arg("-R")
-        .arg(owner)
-        .arg(path)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "chown {owner} {}", path.display());
-}
-
-/// A self-signed certificate for `localhost` / 127.0.0.1 written as PEM files.
-pub struct TestCert {
-    /// Certificate PEM path.
-    pub cert: PathBuf,
-    /// Private key PEM path (mode 0600).
-    pub key: PathBuf,
-    /// SHA-256 of the certificate's DER.
-    pub fingerprint: Vec<u8>,
-}
-
-/// Generates a certificate in `dir` named `name.crt`/`name.key`.
-pub fn make_cert(dir: &TempDir, name: &str) -> TestCert {
-    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
-    let certified = rcgen::generate_simple_self_signed(names).expect("rcgen");
-    let cert = dir.write(&format!("{name}.crt"), &certified.cert.pem());
-    let key = dir.write(
-        &format!("{name}.key"),
-        &certified.signing_key.serialize_pem(),
-    );
-    set_mode(&key, 0o600);
-    let fingerprint = ring::digest::digest(&ring::digest::SHA256, certified.cert.der())
-        .as_ref()
-        .to_vec();
-    TestCert {
-        cert,
-        key,
-        fingerprint,
-    }
-}
-
-/// A loopback port that was free a moment ago.
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// A running daemon, killed (and reaped) when dropped.
+/// A running daemon, stopped (SIGTERM, then SIGKILL) and reaped when dropped.
 pub struct Daemon {
     name: String,
     child: Child,
     log: PathBuf,
     /// Where the real daemon writes its pid, when the started command is only a launcher.
     pidfile: Option<PathBuf>,
+    /// Held open: some daemons (`openssl s_server`) end a connection when stdin reaches EOF.
+    _stdin: Option<ChildStdin>,
 }
 
 impl Daemon {
-    /// Starts `cmd` with its output in `log`, then waits until every port in `ports` accepts.
-    pub fn start(name: &str, mut cmd: Command, log: PathBuf, ports: &[u16]) -> Daemon {
-        let out = std::fs::File::create(&log).expect("log file");
+    /// Starts `cmd` as `name` with `dir` as its working directory, so that a core dump or any
+    /// other file it leaves lands there and goes with the directory, never in the repository;
+    /// its output goes to `dir/NAME.log`. Then waits until every port in `ports` accepts on
+    /// 127.0.0.1, and panics with the log if the daemon exits first or 30 s pass.
+    pub fn start(name: &str, mut cmd: Command, dir: &TempDir, ports: &[u16]) -> Daemon {
+        let log = dir.join(&format!("{name}.log"));
+        let out = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
         let err = out.try_clone().expect("log clone");
-        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
+        cmd.current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(out)
+            .stderr(err);
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let stdin = child.stdin.take();
         let mut daemon = Daemon {
             name: name.to_string(),
             child,
             log,
             pidfile: None,
+            _stdin: stdin,
         };
         for &port in ports {
             daemon.wait_for(port, Duration::from_secs(30));
@@ -186,9 +56,10 @@ impl Daemon {
 
     fn wait_for(&mut self, port: u16, limit: Duration) {
         let started = Instant::now();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
         while started.elapsed() < limit {
-            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            if std::net::TcpStream::connect_timeout(&loopback(port), Duration::from_millis(200))
+                .is_ok()
+            {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -266,15 +137,68 @@ fn alive(pid: u32) -> bool {
     })
 }
 
-/// A TCP connection to 127.0.0.1:`port`.
-pub async fn connect(port: u16) -> tokio::net::TcpStream {
-    tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::TcpStream::connect(("127.0.0.1", port)),
-    )
-    .await
-    .expect("connect timeout")
-    .expect("connect")
+/// Runs a one-off command (key generation, database initialisation) to completion in `dir`
+/// and returns its stdout; panics with its stderr when it fails.
+pub fn run_in(dir: &TempDir, mut cmd: Command) -> String {
+    let out = cmd
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Sets Unix permissions.
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Runs `chown -R owner path`.
+pub fn chown(path: &Path, owner: &str) {
+    let ok = Command::new("chown")
+        .arg("-R")
+        .arg(owner)
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "chown {owner} {}", path.display());
+}
+
+/// A self-signed certificate for `localhost` / 127.0.0.1 written as PEM files.
+pub struct TestCert {
+    /// Certificate PEM path.
+    pub cert: PathBuf,
+    /// Private key PEM path (mode 0600).
+    pub key: PathBuf,
+    /// SHA-256 of the certificate's DER.
+    pub fingerprint: Vec<u8>,
+}
+
+/// Generates a certificate in `dir` named `name.crt`/`name.key`.
+pub fn make_cert(dir: &TempDir, name: &str) -> TestCert {
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let certified = rcgen::generate_simple_self_signed(names).expect("rcgen");
+    let cert = dir.write(&format!("{name}.crt"), &certified.cert.pem());
+    let key = dir.write(
+        &format!("{name}.key"),
+        &certified.signing_key.serialize_pem(),
+    );
+    set_mode(&key, 0o600);
+    let fingerprint = ring::digest::digest(&ring::digest::SHA256, certified.cert.der())
+        .as_ref()
+        .to_vec();
+    TestCert {
+        cert,
+        key,
+        fingerprint,
+    }
 }
 
 /// Runs a TLS handshake over `stream` accepting any certificate (test-only) and returns the

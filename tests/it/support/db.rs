@@ -1,13 +1,10 @@
 //! Real PostgreSQL and MariaDB servers on loopback for the greeting and STARTTLS tests.
 
-#![allow(dead_code)]
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support::daemons::{
-    Daemon, TempDir, TestCert, chown, free_port, make_cert, require_binary, require_root,
-};
+use super::daemons::{Daemon, TestCert, chown, make_cert, run_in};
+use super::{TempDir, free_port, require_binary, require_root};
 
 /// A PostgreSQL cluster made with initdb, owned by the `postgres` user.
 pub struct PgCluster {
@@ -19,7 +16,7 @@ pub struct PgCluster {
 /// A running postmaster.
 pub struct Postgres {
     /// Declared first: stopped before anything else goes.
-    pub daemon: Daemon,
+    _daemon: Daemon,
     pub port: u16,
 }
 
@@ -38,14 +35,12 @@ pub fn pg_cluster() -> Option<PgCluster> {
     let dir = TempDir::new("pg");
     let cert = make_cert(&dir, "pg");
     chown(dir.path(), "postgres");
-    let ok = Command::new("setpriv")
-        .args(["--reuid=postgres", "--regid=postgres", "--init-groups"])
+    let mut init = Command::new("setpriv");
+    init.args(["--reuid=postgres", "--regid=postgres", "--init-groups"])
         .arg(&initdb)
         .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
-        .arg(dir.join("data"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "initdb");
+        .arg(dir.join("data"));
+    run_in(&dir, init);
     Some(PgCluster { bin, cert, dir })
 }
 
@@ -66,23 +61,21 @@ impl PgCluster {
             .arg(format!("ssl_cert_file={}", self.cert.cert.display()))
             .arg("-c")
             .arg(format!("ssl_key_file={}", self.cert.key.display()));
-        let daemon = Daemon::start(
-            "postgres",
-            cmd,
-            self.dir.join(&format!("log-{port}")),
-            &[port],
-        );
-        Postgres { daemon, port }
+        let daemon = Daemon::start("postgres", cmd, &self.dir, &[port]);
+        Postgres {
+            _daemon: daemon,
+            port,
+        }
     }
 }
 
 /// A MariaDB server.
 pub struct Mariadb {
     /// Declared first: stopped before its directory is removed.
-    pub daemon: Daemon,
+    _daemon: Daemon,
     pub port: u16,
     pub cert: TestCert,
-    pub dir: TempDir,
+    _dir: TempDir,
 }
 
 /// Installs a fresh MariaDB data directory and starts `mariadbd`, with TLS when `ssl`.
@@ -98,17 +91,16 @@ pub fn mariadb(ssl: bool) -> Option<Mariadb> {
     )?;
     let dir = TempDir::new("mariadb");
     let cert = make_cert(&dir, "mariadb");
-    let ok = Command::new(install)
+    let mut install = Command::new(install);
+    install
         .args([
             "--no-defaults",
             "--user=root",
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
         ])
-        .arg(format!("--datadir={}", dir.join("data").display()))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "mariadb-install-db");
+        .arg(format!("--datadir={}", dir.join("data").display()));
+    run_in(&dir, install);
     let port = free_port();
     let mut cmd = Command::new(server);
     cmd.args([
@@ -125,11 +117,11 @@ pub fn mariadb(ssl: bool) -> Option<Mariadb> {
         cmd.arg(format!("--ssl-cert={}", cert.cert.display()))
             .arg(format!("--ssl-key={}", cert.key.display()));
     }
-    let daemon = Daemon::start("mariadbd", cmd, dir.join("log"), &[port]);
+    let daemon = Daemon::start("mariadbd", cmd, &dir, &[port]);
     Some(Mariadb {
-        daemon,
+        _daemon: daemon,
         port,
         cert,
-        dir,
+        _dir: dir,
     })
 }

@@ -11,7 +11,6 @@
 //! `let Some(lab) = Lab::up_or_skip() else { return };`. The lab re-executes the calling test
 //! by its libtest name (`tcp::lab::cli_tcp_verdicts_ipv4`), which it reads from the name of the
 //! thread libtest runs the test on, so a test moved to another module needs no change.
-#![allow(dead_code)] // Each test binary uses a different part of this module.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -19,6 +18,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+use super::{TempDir, find_binary, is_root, skip_or_fail};
 
 /// The client's addresses (behind r1).
 pub const CLIENT_V4: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
@@ -60,7 +61,9 @@ const LISTENER_LIFETIME: Duration = Duration::from_secs(300);
 /// Upper bound for any child run to completion.
 const CHILD_DEADLINE: Duration = Duration::from_secs(120);
 
-/// A role in the lab: which namespace a command runs in.
+/// A role in the lab: which namespace a command runs in. No test runs anything on the routers
+/// yet, but they are namespaces of the lab like the others.
+#[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Client,
@@ -80,51 +83,22 @@ impl Role {
     }
 }
 
-/// Whether the lab can run here. Without root, `ip` or `nft` the caller should skip, except
-/// under CI (`CI=true`), where a test that cannot run is a failure.
-pub fn lab_available(test: &str) -> bool {
-    let missing = missing_requirements();
-    if missing.is_empty() {
-        return true;
-    }
-    let why = missing.join(", ");
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: the network lab cannot run under CI: {why}");
-    }
-    eprintln!("SKIP {test}: the network lab needs {why}");
-    false
-}
-
-fn missing_requirements() -> Vec<String> {
+/// Whether the lab can run here: root and the `ip`, `nft`, `setpriv` and `sysctl` commands.
+/// Otherwise [`skip_or_fail`] says what is missing and this is `false`.
+pub fn lab_available() -> bool {
     let mut missing = Vec::new();
-    if !running_as_root() {
+    if !is_root() {
         missing.push("root".to_string());
     }
     for tool in ["ip", "nft", "setpriv", "sysctl"] {
-        if !tool_exists(tool) {
+        if find_binary(tool).is_none() {
             missing.push(format!("the `{tool}` command"));
         }
     }
-    missing
-}
-
-fn running_as_root() -> bool {
-    // /proc/self/status: "Uid:\treal\teffective\tsaved\tfs".
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
-        })
-        .unwrap_or(false)
-}
-
-fn tool_exists(tool: &str) -> bool {
-    let path = std::env::var("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .any(|dir| dir.join(tool).is_file())
+    if !missing.is_empty() {
+        skip_or_fail(&format!("the network lab needs {}", missing.join(", ")));
+    }
+    missing.is_empty()
 }
 
 fn lab_script() -> &'static Path {
@@ -146,13 +120,16 @@ pub struct Lab {
     /// The test that built it: the children it starts are this test, re-executed.
     test: String,
     children: Vec<Child>,
+    /// The working directory of every process it starts (declared after `children`, which
+    /// are killed first).
+    dir: TempDir,
 }
 
 impl Lab {
     /// Builds a lab for the calling test, or returns `None` after saying why it was skipped
     /// (see [`lab_available`]).
     pub fn up_or_skip() -> Option<Lab> {
-        lab_available(&current_test()).then(Lab::up)
+        lab_available().then(Lab::up)
     }
 
     /// Builds a fresh lab with a name no other lab on this machine uses.
@@ -165,6 +142,7 @@ impl Lab {
             name,
             test: current_test(),
             children: Vec::new(),
+            dir: TempDir::new("lab"),
         };
         let out = Command::new(lab_script())
             .args(["up", &lab.name])
@@ -187,7 +165,9 @@ impl Lab {
     /// A command that runs `program` inside `role`'s namespace (as root).
     pub fn command(&self, role: Role, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns(role)]).arg(program);
+        cmd.args(["netns", "exec", &self.ns(role)])
+            .arg(program)
+            .current_dir(self.dir.path());
         cmd
     }
 
@@ -207,7 +187,8 @@ impl Lab {
                 "--inh-caps=-all",
                 "--",
             ])
-            .arg(program);
+            .arg(program)
+            .current_dir(self.dir.path());
         cmd
     }
 
@@ -342,7 +323,6 @@ pub struct RunOutput {
     pub success: bool,
     pub stdout: String,
     pub stderr: String,
-    pub elapsed: Duration,
 }
 
 /// Waits for `child` at most `deadline` (then kills it and panics), collecting its output.
@@ -384,7 +364,6 @@ fn wait_bounded(child: &mut Child, deadline: Duration) -> RunOutput {
         success: status.success(),
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
-        elapsed: started.elapsed(),
     }
 }
 

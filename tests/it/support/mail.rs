@@ -1,20 +1,17 @@
 //! Real OpenSSH, Postfix, Dovecot and vsftpd instances on loopback for the greeting and
 //! STARTTLS tests, each with a temporary configuration.
 
-#![allow(dead_code)]
-
 use std::process::Command;
 
-use crate::support::daemons::{
-    Daemon, TempDir, TestCert, free_port, make_cert, require_binary, require_root,
-};
+use super::daemons::{Daemon, TestCert, chown, make_cert, run_in};
+use super::{TempDir, free_port, require_binary, require_root};
 
 /// OpenSSH's sshd on one port.
 pub struct Sshd {
     /// Declared first: dropped (stopped) before its directory is removed.
-    pub daemon: Daemon,
+    _daemon: Daemon,
     pub port: u16,
-    pub dir: TempDir,
+    _dir: TempDir,
 }
 
 /// Starts sshd (`-D -e -f`) with a fresh ed25519 host key.
@@ -24,12 +21,11 @@ pub fn sshd() -> Option<Sshd> {
     let keygen = require_binary(&["ssh-keygen"], "openssh-client")?;
     let dir = TempDir::new("sshd");
     let key = dir.join("host_ed25519");
-    let ok = Command::new(keygen)
+    let mut keygen = Command::new(keygen);
+    keygen
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "ssh-keygen");
+        .arg(&key);
+    run_in(&dir, keygen);
     // Privilege separation needs this directory (normally made by the service unit).
     let _ = std::fs::create_dir_all("/run/sshd");
     let port = free_port();
@@ -44,8 +40,12 @@ pub fn sshd() -> Option<Sshd> {
     );
     let mut cmd = Command::new(sshd);
     cmd.arg("-D").arg("-e").arg("-f").arg(&config);
-    let daemon = Daemon::start("sshd", cmd, dir.join("log"), &[port]);
-    Some(Sshd { port, dir, daemon })
+    let daemon = Daemon::start("sshd", cmd, &dir, &[port]);
+    Some(Sshd {
+        _daemon: daemon,
+        port,
+        _dir: dir,
+    })
 }
 
 /// Postfix with a STARTTLS listener, a listener without TLS and an implicit-TLS (smtps,
@@ -53,12 +53,12 @@ pub fn sshd() -> Option<Sshd> {
 /// TLS handshake with OpenSSL 3, and the two MTAs cannot be installed together.)
 pub struct Postfix {
     /// Declared first: dropped (stopped) before its directory is removed.
-    pub daemon: Daemon,
+    _daemon: Daemon,
     pub port: u16,
     pub plain_port: u16,
     pub smtps_port: u16,
     pub cert: TestCert,
-    pub dir: TempDir,
+    _dir: TempDir,
 }
 
 /// The Postfix services a minimal SMTP server needs (master.cf rows after the listeners).
@@ -94,7 +94,7 @@ pub fn postfix() -> Option<Postfix> {
     std::fs::create_dir_all(dir.join("conf")).expect("conf dir");
     std::fs::create_dir_all(dir.join("data")).expect("data dir");
     std::fs::create_dir_all(dir.join("queue")).expect("queue dir");
-    crate::support::daemons::chown(&dir.join("data"), "postfix");
+    chown(&dir.join("data"), "postfix");
     dir.write(
         "conf/main.cf",
         &format!(
@@ -118,36 +118,30 @@ pub fn postfix() -> Option<Postfix> {
     }
     dir.write("conf/master.cf", &master);
     let conf = dir.join("conf");
-    let ok = Command::new(&bin)
+    let mut permissions = Command::new(&bin);
+    permissions
         .arg("-c")
         .arg(&conf)
-        .args(["set-permissions", "create-missing"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(ok, "postfix set-permissions");
+        .args(["set-permissions", "create-missing"]);
+    run_in(&dir, permissions);
     let mut cmd = Command::new(bin);
     cmd.arg("-c").arg(&conf).arg("start-fg");
-    let daemon = Daemon::start(
-        "postfix",
-        cmd,
-        dir.join("log"),
-        &[port, plain_port, smtps_port],
-    )
-    .with_pidfile(dir.join("queue/pid/master.pid"));
+    let daemon = Daemon::start("postfix", cmd, &dir, &[port, plain_port, smtps_port])
+        .with_pidfile(dir.join("queue/pid/master.pid"));
     Some(Postfix {
         port,
         plain_port,
         smtps_port,
         cert,
-        dir,
-        daemon,
+        _dir: dir,
+        _daemon: daemon,
     })
 }
 
 /// Dovecot serving IMAP, IMAPS, POP3, POP3S, LMTP and ManageSieve.
 pub struct Dovecot {
     /// Declared first: dropped (stopped) before its directory is removed.
-    pub daemon: Daemon,
+    _daemon: Daemon,
     pub imap: u16,
     pub imaps: u16,
     pub pop3: u16,
@@ -155,7 +149,7 @@ pub struct Dovecot {
     pub lmtp: u16,
     pub sieve: u16,
     pub cert: TestCert,
-    pub dir: TempDir,
+    _dir: TempDir,
 }
 
 /// Starts Dovecot in the foreground (`-F -c`). ManageSieve needs dovecot-managesieved.
@@ -199,7 +193,7 @@ pub fn dovecot() -> Option<Dovecot> {
     );
     let mut cmd = Command::new(bin);
     cmd.arg("-F").arg("-c").arg(&config);
-    let daemon = Daemon::start("dovecot", cmd, dir.join("log"), &ports);
+    let daemon = Daemon::start("dovecot", cmd, &dir, &ports);
     Some(Dovecot {
         imap,
         imaps,
@@ -208,18 +202,18 @@ pub fn dovecot() -> Option<Dovecot> {
         lmtp,
         sieve,
         cert,
-        dir,
-        daemon,
+        _dir: dir,
+        _daemon: daemon,
     })
 }
 
 /// vsftpd with explicit TLS (AUTH TLS).
 pub struct Vsftpd {
     /// Declared first: dropped (stopped) before its directory is removed.
-    pub daemon: Daemon,
+    _daemon: Daemon,
     pub port: u16,
     pub cert: TestCert,
-    pub dir: TempDir,
+    _dir: TempDir,
 }
 
 /// Starts vsftpd in the foreground (`background=NO`).
@@ -245,11 +239,11 @@ pub fn vsftpd() -> Option<Vsftpd> {
     );
     let mut cmd = Command::new(bin);
     cmd.arg(&config);
-    let daemon = Daemon::start("vsftpd", cmd, dir.join("log"), &[port]);
+    let daemon = Daemon::start("vsftpd", cmd, &dir, &[port]);
     Some(Vsftpd {
         port,
         cert,
-        dir,
-        daemon,
+        _dir: dir,
+        _daemon: daemon,
     })
 }

@@ -3,8 +3,6 @@
 //! install cleanly on a host without a resolvable FQDN. Each speaks the real wire format, and
 //! the TLS after a go-ahead is a real rustls handshake.
 
-#![allow(dead_code)]
-
 use std::future::Future;
 use std::sync::Arc;
 

@@ -1,21 +1,18 @@
 //! Real nginx and Redis servers on loopback for the client-first greeting probes.
 
-#![allow(dead_code)]
-
 use std::process::Command;
 
-use crate::support::daemons::{
-    Daemon, TempDir, TestCert, free_port, make_cert, require_binary, require_root,
-};
+use super::daemons::{Daemon, TestCert, make_cert};
+use super::{TempDir, free_port, require_binary, require_root};
 
 /// nginx with a plain HTTP server (a redirect) and an HTTPS server.
 pub struct Nginx {
     /// Declared first: stopped before its directory is removed.
-    pub daemon: Daemon,
+    _daemon: Daemon,
     pub http: u16,
     pub https: u16,
     pub cert: TestCert,
-    pub dir: TempDir,
+    _dir: TempDir,
 }
 
 /// Starts nginx in the foreground (`daemon off`).
@@ -42,22 +39,22 @@ pub fn nginx() -> Option<Nginx> {
     );
     let mut cmd = Command::new(bin);
     cmd.arg("-c").arg(&config).arg("-g").arg("daemon off;");
-    let daemon = Daemon::start("nginx", cmd, dir.join("log"), &[http, https]);
+    let daemon = Daemon::start("nginx", cmd, &dir, &[http, https]);
     Some(Nginx {
-        daemon,
+        _daemon: daemon,
         http,
         https,
         cert,
-        dir,
+        _dir: dir,
     })
 }
 
 /// A Redis server, optionally with a password.
 pub struct Redis {
     /// Declared first: stopped before its directory is removed.
-    pub daemon: Daemon,
+    _daemon: Daemon,
     pub port: u16,
-    pub dir: TempDir,
+    _dir: TempDir,
 }
 
 /// Starts redis-server in the foreground without persistence.
@@ -82,6 +79,10 @@ pub fn redis(password: Option<&str>) -> Option<Redis> {
     if let Some(pw) = password {
         cmd.args(["--requirepass", pw]);
     }
-    let daemon = Daemon::start("redis", cmd, dir.join("log"), &[port]);
-    Some(Redis { daemon, port, dir })
+    let daemon = Daemon::start("redis", cmd, &dir, &[port]);
+    Some(Redis {
+        _daemon: daemon,
+        port,
+        _dir: dir,
+    })
 }

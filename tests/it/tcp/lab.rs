@@ -1,13 +1,13 @@
 //! TCP verdicts against real routers and firewalls: the namespace lab (tests/lab/README.md),
 //! probed from inside the client namespace, IPv4 and IPv6, through the library and the CLI.
 
-use crate::support::lab;
-
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use lab::{Lab, Role};
 use serde_json::Value;
+
+use crate::support::lab;
 
 /// The connect deadline the probes use; a dropped port must be reported within about this.
 const DEADLINE: Duration = Duration::from_secs(1);

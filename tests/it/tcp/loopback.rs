@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crate::support::{closed_port, full_queue_listener, json_lines, reach};
+use crate::support::{free_port, full_queue_listener, json_lines, reach, skip_or_fail};
 
 #[test]
 fn open_port_is_open_with_syn_ack_and_exit_0() {
@@ -32,7 +32,7 @@ fn open_port_is_open_with_syn_ack_and_exit_0() {
 
 #[test]
 fn closed_port_is_a_reset_not_an_icmp_and_exits_1() {
-    let port = closed_port();
+    let port = free_port();
     let out = reach(&["--json", &format!("127.0.0.1:{port}")]);
     assert_eq!(out.status.code(), Some(1));
     let r = &json_lines(&out)[0];
@@ -45,7 +45,7 @@ fn closed_port_is_a_reset_not_an_icmp_and_exits_1() {
 #[test]
 fn ipv6_loopback_and_bracket_syntax() {
     let Ok(listener) = std::net::TcpListener::bind("[::1]:0") else {
-        eprintln!("skipped: no IPv6 loopback on this machine");
+        skip_or_fail("no IPv6 loopback on this machine");
         return;
     };
     let port = listener.local_addr().unwrap().port();
@@ -97,7 +97,7 @@ fn filtered_ports_in_a_sweep_cost_one_deadline_not_one_each() {
 
 #[test]
 fn port_ranges_expand_in_order_for_humans() {
-    let base = closed_port();
+    let base = free_port();
     let spec = format!("{}-{}", base, base + 2);
     let out = reach(&["--color", "never", "-p", &spec, "127.0.0.1"]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -150,7 +150,7 @@ fn latency_mode_counts_attempts_and_reports_statistics() {
 
 #[test]
 fn latency_mode_against_a_closed_port_loses_everything_with_the_reason() {
-    let port = closed_port();
+    let port = free_port();
     let out = reach(&[
         "--color",
         "never",
@@ -226,7 +226,7 @@ fn usage_errors_are_one_line_exit_64_and_nothing_on_stdout() {
 
 #[test]
 fn quiet_prints_nothing_and_expect_inverts_the_check() {
-    let port = closed_port();
+    let port = free_port();
     let target = format!("127.0.0.1:{port}");
     let out = reach(&["-q", &target]);
     assert_eq!(out.status.code(), Some(1));
@@ -239,7 +239,7 @@ fn quiet_prints_nothing_and_expect_inverts_the_check() {
 
 #[test]
 fn colour_only_when_asked_or_on_a_terminal() {
-    let port = closed_port();
+    let port = free_port();
     let target = format!("127.0.0.1:{port}");
     let plain = reach(&[&target]);
     assert!(

@@ -2,9 +2,9 @@
 //! trusted, expired, not yet valid, self-signed, unknown issuer, incomplete chain, CA used as a
 //! leaf, wildcards, RSA/ECDSA/Ed25519 keys, OCSP stapling, PEM on request.
 
-use crate::support::tls::*;
-
 use reach::demo::pki::{DemoCa, KeyKind, LeafSpec, Validity, self_signed};
+
+use crate::support::tls::*;
 
 /// Serves `chain` as the default and probes it with SNI `name`.
 async fn probe_served(

@@ -2,8 +2,6 @@
 //! TLS, a silent server (timeout), a non-TLS server, hostile subjects, latency mode, and the
 //! typed configuration errors.
 
-use crate::support::tls::*;
-
 use std::time::{Duration, Instant};
 
 use reach::demo::pki::{LeafSpec, self_signed};
@@ -12,6 +10,8 @@ use reach::probe::tls::{self, TlsConfigError, TlsContext, TlsOptions, TlsRequest
 use reach::render::lines::Line;
 use reach::render::sanitize::escape;
 use reach::render::tls::tls_lines;
+
+use crate::support::{TempDir, connect, skip_or_fail, tls::*};
 
 #[tokio::test]
 async fn alpn_is_negotiated_or_refused() {

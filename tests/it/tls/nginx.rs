@@ -3,13 +3,14 @@
 //! name), and a second port whose default server rejects unknown names
 //! (`ssl_reject_handshake`). Skips without nginx unless `CI=true`.
 
-use crate::support::tls::*;
-
 use std::net::SocketAddr;
+use std::process::Command;
 
 use reach::demo::pki::{Credential, LeafSpec};
 
-const NGINX: &str = "/usr/sbin/nginx";
+use crate::support::daemons::Daemon;
+use crate::support::tls::*;
+use crate::support::{TempDir, free_port, loopback, require_binary};
 
 struct Nginx {
     _daemon: Daemon,
@@ -20,11 +21,8 @@ struct Nginx {
     default: Credential,
 }
 
-async fn start_nginx(ca: &reach::demo::pki::DemoCa, dir: &TempDir) -> Option<Nginx> {
-    if !std::path::Path::new(NGINX).exists() {
-        skip_or_fail("nginx (Debian package nginx-light)");
-        return None;
-    }
+fn start_nginx(ca: &reach::demo::pki::DemoCa, dir: &TempDir) -> Option<Nginx> {
+    let nginx = require_binary(&["/usr/sbin/nginx"], "nginx-light")?;
     let a = ca.issue(&LeafSpec::server(&["a.test"])).expect("leaf");
     let other = ca.issue(&LeafSpec::server(&["other.test"])).expect("leaf");
     let default = ca
@@ -68,16 +66,13 @@ async fn start_nginx(ca: &reach::demo::pki::DemoCa, dir: &TempDir) -> Option<Ngi
     let conf = dir.write("nginx.conf", &config);
     let conf = conf.to_str().expect("utf-8 path");
     let prefix = format!("{d}/");
-    let args = ["-p", &prefix, "-e", "stderr", "-c", conf];
-    let mut daemon = Daemon::start(NGINX, &args, dir.path())?;
-    let open: SocketAddr = format!("127.0.0.1:{open_port}").parse().expect("addr");
-    let strict: SocketAddr = format!("127.0.0.1:{strict_port}").parse().expect("addr");
-    daemon.wait_listening(open, dir.path()).await;
-    daemon.wait_listening(strict, dir.path()).await;
+    let mut cmd = Command::new(nginx);
+    cmd.args(["-p", &prefix, "-e", "stderr", "-c", conf]);
+    let daemon = Daemon::start("nginx", cmd, dir, &[open_port, strict_port]);
     Some(Nginx {
         _daemon: daemon,
-        open,
-        strict,
+        open: loopback(open_port),
+        strict: loopback(strict_port),
         a,
         other,
         default,
@@ -88,7 +83,7 @@ async fn start_nginx(ca: &reach::demo::pki::DemoCa, dir: &TempDir) -> Option<Ngi
 async fn nginx_virtual_hosts_get_every_verdict() {
     let ca = root("Nginx Root");
     let dir = TempDir::new("nginx");
-    let Some(nginx) = start_nginx(&ca, &dir).await else {
+    let Some(nginx) = start_nginx(&ca, &dir) else {
         return;
     };
     let (ctx, _d) = context(&[&ca], |o| o.alpn = vec!["http/1.1".into()]);

@@ -3,30 +3,26 @@
 //! `legacy` from their plaintext messages), and client-certificate-required mode.
 //! Needs the `openssl` CLI (Debian package `openssl`); skips without it unless `CI=true`.
 
-use crate::support::tls::*;
-
 use std::net::SocketAddr;
+use std::process::Command;
 
 use reach::demo::pki::{Credential, KeyKind, LeafSpec};
 use reach::probe::tls::TlsRequest;
 
+use crate::support::daemons::{Daemon, run_in};
+use crate::support::tls::*;
+use crate::support::{TempDir, free_port, loopback, require_binary};
+
 const OPENSSL: &str = "openssl";
 
-/// Starts `openssl s_server` with `cred` plus `extra` arguments; `None` (after skip_or_fail)
-/// when openssl is unavailable.
-async fn s_server(
-    cred: &Credential,
-    extra: &[&str],
-    dir: &TempDir,
-) -> Option<(Daemon, SocketAddr)> {
-    if !have(OPENSSL) {
-        skip_or_fail("the openssl CLI (Debian package openssl)");
-        return None;
-    }
+/// Starts `openssl s_server` with `cred` plus `extra` arguments; `None` (after the skip
+/// policy) when openssl is not installed.
+fn s_server(cred: &Credential, extra: &[&str], dir: &TempDir) -> Option<(Daemon, SocketAddr)> {
+    let openssl = require_binary(&[OPENSSL], "openssl")?;
     let cert = dir.write("server.pem", &cred.chain_pem());
     let key = dir.write("server.key", &cred.key_pem());
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-    let accept = addr.to_string();
+    let port = free_port();
+    let accept = loopback(port).to_string();
     let mut args = vec![
         "s_server",
         "-accept",
@@ -38,9 +34,9 @@ async fn s_server(
         "-quiet",
     ];
     args.extend_from_slice(extra);
-    let mut daemon = Daemon::start(OPENSSL, &args, dir.path())?;
-    daemon.wait_listening(addr, dir.path()).await;
-    Some((daemon, addr))
+    let mut cmd = Command::new(openssl);
+    cmd.args(&args);
+    Some((Daemon::start("s_server", cmd, dir, &[port]), loopback(port)))
 }
 
 fn rsa_leaf(ca: &reach::demo::pki::DemoCa, name: &str) -> Credential {
@@ -64,8 +60,7 @@ async fn tls10_only_server_is_reported_as_legacy() {
     let ca = root("OpenSSL Root");
     let leaf = rsa_leaf(&ca, "legacy.test");
     let dir = TempDir::new("s_server-tls1");
-    let Some((_srv, addr)) =
-        s_server(&leaf, &["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"], &dir).await
+    let Some((_srv, addr)) = s_server(&leaf, &["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"], &dir)
     else {
         return;
     };
@@ -99,7 +94,7 @@ async fn rsa_key_exchange_only_server_is_legacy_tls12() {
     let leaf = rsa_leaf(&ca, "cbc.test");
     let dir = TempDir::new("s_server-cbc");
     let args = ["-tls1_2", "-cipher", "AES128-SHA"];
-    let Some((_srv, addr)) = s_server(&leaf, &args, &dir).await else {
+    let Some((_srv, addr)) = s_server(&leaf, &args, &dir) else {
         return;
     };
     let (ctx, _d) = context(&[&ca], |_| {});
@@ -125,7 +120,7 @@ async fn p521_only_server_is_legacy_with_its_group() {
         "-cipher",
         "ECDHE-RSA-AES128-GCM-SHA256",
     ];
-    let Some((_srv, addr)) = s_server(&leaf, &args, &dir).await else {
+    let Some((_srv, addr)) = s_server(&leaf, &args, &dir) else {
         return;
     };
     let (ctx, _d) = context(&[&ca], |_| {});
@@ -159,7 +154,7 @@ async fn client_certificate_required_fails_without_and_works_with_one() {
         "-CAfile",
         client_ca_file.to_str().expect("utf-8 path"),
     ];
-    let Some((_srv, addr)) = s_server(&leaf, &args, &dir).await else {
+    let Some((_srv, addr)) = s_server(&leaf, &args, &dir) else {
         return;
     };
 
@@ -188,17 +183,9 @@ async fn client_certificate_required_fails_without_and_works_with_one() {
 
 /// Runs `openssl args…` in `dir` to completion; panics with its stderr on failure.
 fn openssl(dir: &TempDir, args: &[&str]) -> String {
-    let out = std::process::Command::new(OPENSSL)
-        .args(args)
-        .current_dir(dir.path())
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let mut cmd = Command::new(OPENSSL);
+    cmd.args(args);
+    run_in(dir, cmd)
 }
 
 /// An OCSP response from `openssl ocsp` for `leaf`, good or revoked.
@@ -257,8 +244,7 @@ fn ocsp_response(
 
 #[tokio::test]
 async fn stapled_ocsp_status_from_openssl_is_read() {
-    if !have(OPENSSL) {
-        skip_or_fail("the openssl CLI (Debian package openssl)");
+    if require_binary(&[OPENSSL], "openssl").is_none() {
         return;
     }
     let ca = root("OCSP Root");

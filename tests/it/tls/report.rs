@@ -1,13 +1,13 @@
 //! The contract of the TLS report: JSON keys and values as documented, and the human lines
 //! (tones, the default certificate beside a bad vhost verdict, PEM only when asked).
 
-use crate::support::tls::*;
-
 use reach::demo::pki::{LeafSpec, Validity};
 use reach::render::lines::Tone;
 use reach::render::tls::{tls_lines, vhost_table};
 use reach::report::Report;
 use serde_json::Value;
+
+use crate::support::tls::*;
 
 fn at<'a>(v: &'a Value, path: &str) -> &'a Value {
     path.split('.')

@@ -1,13 +1,13 @@
 //! `reach --trace` and `--explain` through the binary, in the namespace lab, as an
 //! unprivileged user: the diagnoses of issue 5 end to end, IPv4 and IPv6.
 
-use crate::support::lab;
-
 use std::net::{IpAddr, SocketAddr};
 use std::process::Stdio;
 
 use lab::{Lab, Role};
 use serde_json::Value;
+
+use crate::support::lab;
 
 fn reach_unprivileged(lab: &Lab, args: &[&str]) -> Vec<Value> {
     let out = lab

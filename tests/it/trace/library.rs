@@ -1,13 +1,13 @@
 //! TCP path traces through the namespace lab (tests/lab/README.md), IPv4 and IPv6, run as an
 //! unprivileged user (uid 65534) inside the client namespace: no root is needed to trace.
 
-use crate::support::lab;
-
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use lab::{Lab, Role};
 use serde_json::Value;
+
+use crate::support::lab;
 
 /// Per-probe deadline of the traces.
 const TIMEOUT: Duration = Duration::from_secs(1);
