@@ -78,34 +78,25 @@ pub async fn run_settings(
     progress: bool,
     out: &mut (impl Write + Send),
 ) -> ExitCode {
-    let mut limits = settings.limits;
+    let mut run_options = settings.run.clone();
     let budget = run::fd_budget();
-    if limits.concurrency > budget {
+    if run_options.limits.concurrency > budget {
         eprintln!(
             "reach: the open-file limit allows about {budget} probes at once; using -c {budget} instead of {}",
-            limits.concurrency
+            run_options.limits.concurrency
         );
-        limits.concurrency = budget;
+        run_options.limits.concurrency = budget;
     }
-    let tls = match crate::probe::tls::TlsContext::load(&settings.tls) {
-        Ok(tls) => Arc::new(tls),
-        Err(e) => {
-            eprintln!("reach: {e}");
-            return ExitCode::Usage;
-        }
-    };
-    let settings = Arc::new(settings);
     let ctx = Arc::new(crate::probe::Context {
-        settings: Arc::clone(&settings),
-        tls,
+        options: settings.probe.clone(),
+        tls: Arc::clone(&settings.tls),
     });
     let style = Style {
         color: settings.color,
     };
     let format = settings.format;
-    let expect = settings.expect;
     let summary_only = settings.summary_only;
-    let hook: Option<AttemptHook> = match (format, &settings.latency, summary_only) {
+    let hook: Option<AttemptHook> = match (format, &settings.probe.latency, summary_only) {
         (Format::Human, Some(_), false) => Some(Arc::new(move |report: &Report, attempt| {
             let mut stdout = io::stdout().lock();
             // A closed stdout is noticed when the final report is written.
@@ -125,14 +116,14 @@ pub async fn run_settings(
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
     });
-    let histogram = settings.latency.is_some_and(|l| l.histogram);
-    let show_certs = settings.tls.keep_pem;
+    let histogram = settings.probe.latency.is_some_and(|l| l.histogram);
+    let show_certs = settings.show_certs;
     let mut code = ExitCode::Ok;
     let mut summary = Summary::default();
     let mut write_error: Option<io::Error> = None;
     let ordered = format != Format::Json && settings.input.is_none();
-    let outcome = run::run(ctx, targets, limits, hook, ordered, |report| {
-        code = exit::worst(code, exit::for_report(&report, expect));
+    let outcome = run::run(ctx, targets, run_options, hook, ordered, |report| {
+        code = exit::worst(code, report.exit);
         summary.add(&report);
         if let Some(bar) = &bar {
             bar.inc(1);

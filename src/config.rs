@@ -10,14 +10,21 @@ mod layers;
 
 use layers::{implies_tls, sni_name, tls_options, trace_options};
 
+use std::sync::Arc;
+
 use crate::cli::{Cli, ColorChoice, ExpectState};
 use crate::input::{self, Expr};
-use crate::probe::tls::TlsOptions;
-use crate::probe::trace::TraceOptions;
+use crate::probe::ProbeOptions;
+use crate::probe::plan::{PlanOptions, TlsWanted};
+use crate::probe::resolve::{Family, ResolverOptions};
+use crate::probe::series::{Count, Latency};
+use crate::probe::tls::{TlsConfigError, TlsContext};
+use crate::probe::trace::TraceWhen;
 use crate::report::TcpState;
-use crate::run::Limits;
+use crate::run::{Expansion, Limits, RunOptions};
 use crate::service::StarttlsProto;
-use crate::target::{self, Host, Target, TargetError};
+use crate::target::{self, TargetError};
+use crate::verdict::Expectations;
 
 /// A usage error: reported in one line, exit code 64.
 #[derive(Debug, Error)]
@@ -45,76 +52,12 @@ pub enum ConfigError {
         /// The OS error.
         problem: String,
     },
+    /// The TLS settings cannot be loaded (CA file, client certificate, versions).
+    #[error(transparent)]
+    Tls(#[from] TlsConfigError),
     /// Nothing to probe.
     #[error("no target given (try `reach demo`, or `reach --help`)")]
     NoTarget,
-}
-
-/// Which address families to probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    /// Every A and AAAA record.
-    Any,
-    /// A records only.
-    V4,
-    /// AAAA records only.
-    V6,
-}
-
-impl Family {
-    /// Whether `ip` belongs to this family.
-    pub fn admits(self, ip: &IpAddr) -> bool {
-        match self {
-            Family::Any => true,
-            Family::V4 => ip.is_ipv4(),
-            Family::V6 => ip.is_ipv6(),
-        }
-    }
-}
-
-/// How long latency mode runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Count {
-    /// This many counted attempts.
-    Attempts(u32),
-    /// Attempts until this much time has passed.
-    For(Duration),
-}
-
-/// Latency-mode settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Latency {
-    /// How many attempts.
-    pub count: Count,
-    /// Uncounted attempts first.
-    pub warmup: u32,
-    /// Pause between attempts.
-    pub interval: Duration,
-    /// Print a histogram.
-    pub histogram: bool,
-}
-
-/// Whether to speak TLS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    /// On TLS ports and schemes (443, 465, 993, `https://`…), and STARTTLS where the port or
-    /// scheme implies it.
-    Auto,
-    /// On every port (`--tls`).
-    On,
-    /// Never (`--no-tls`).
-    Off,
-}
-
-/// When a probe traces the path to its port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TraceWhen {
-    /// Never.
-    Never,
-    /// When the probe ends filtered, rejected or unreachable (`--explain`).
-    OnFailure,
-    /// Always (`--trace`).
-    Always,
 }
 
 /// Output format.
@@ -128,7 +71,8 @@ pub enum Format {
     Quiet,
 }
 
-/// Everything a run needs.
+/// Everything a run needs, checked and loaded: once a `Settings` exists, every value in it is
+/// usable as is (the CA files and client certificate are already read).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Targets from the command line, in order (blocks not yet expanded).
@@ -137,50 +81,21 @@ pub struct Settings {
     pub input: Option<String>,
     /// Largest accepted CIDR block.
     pub max_addresses: u128,
-    /// `--sni` names (empty: the target's own name).
-    pub snis: Vec<String>,
-    /// `--no-sni`.
-    pub no_sni: bool,
-    /// `--tls` / `--no-tls`.
-    pub tls_mode: TlsMode,
-    /// TLS settings (loaded into a context once per run).
-    pub tls: TlsOptions,
-    /// `--starttls PROTO`.
-    pub starttls: Option<StarttlsProto>,
-    /// `--no-starttls`.
-    pub no_starttls: bool,
-    /// Deadline for a service's first words.
-    pub greeting_timeout: Duration,
-    /// When to trace the path.
-    pub trace: TraceWhen,
-    /// How to trace.
-    pub trace_options: TraceOptions,
-    /// Run bounds.
-    pub limits: Limits,
+    /// What each probe does.
+    pub probe: ProbeOptions,
+    /// Trust roots, client identity and TLS configuration, loaded.
+    pub tls: Arc<TlsContext>,
+    /// How targets become probes, and the run's bounds.
+    pub run: RunOptions,
     /// Only the closing summary.
     pub summary_only: bool,
-    /// Ports for targets that name none.
-    pub ports: Vec<u16>,
-    /// Address families.
-    pub family: Family,
-    /// Connect deadline.
-    pub connect_timeout: Duration,
-    /// Name-resolution deadline.
-    pub dns_timeout: Duration,
-    /// A specific DNS server.
-    pub resolver: Option<SocketAddr>,
-    /// Latency mode, when asked.
-    pub latency: Option<Latency>,
-    /// Expected TCP state.
-    pub expect: Option<TcpState>,
+    /// Print each certificate as PEM.
+    pub show_certs: bool,
     /// Output format.
     pub format: Format,
     /// Colour in human output.
     pub color: bool,
 }
-
-/// The port used when neither the target, its scheme nor `-p` names one.
-pub const DEFAULT_PORT: u16 = 443;
 
 impl Settings {
     /// Builds settings from parsed flags. `stdout_is_tty` and `no_color` come from the
@@ -260,85 +175,73 @@ impl Settings {
             ColorChoice::Never => false,
             ColorChoice::Auto => stdout_is_tty && !no_color,
         };
-        Ok(Settings {
-            exprs,
-            input: cli.scan.input.clone(),
-            max_addresses,
-            snis,
-            no_sni: cli.no_sni,
-            tls: tls_options(cli)?,
-            starttls: match &cli.starttls {
-                None => None,
-                Some(word) => Some(StarttlsProto::parse(word).ok_or_else(|| {
-                    ConfigError::Flag {
-                        flag: "--starttls",
-                        value: word.clone(),
-                        problem:
-                            "unknown protocol (smtp, lmtp, imap, pop3, ftp, ldap, postgres, mysql, \
-                              xmpp, xmpp-server, nntp, sieve, irc)"
-                                .into(),
-                    }
-                })?),
+        let tls_options = tls_options(cli)?;
+        let show_certs = tls_options.keep_pem;
+        let probe = ProbeOptions {
+            plan: PlanOptions {
+                tls: match (cli.tls || implies_tls(cli), cli.no_tls) {
+                    (_, true) => TlsWanted::Off,
+                    (true, _) => TlsWanted::On,
+                    _ => TlsWanted::Auto,
+                },
+                starttls: cli.starttls.as_deref().map(starttls_proto).transpose()?,
+                no_starttls: cli.no_starttls,
             },
-            no_starttls: cli.no_starttls,
+            connect_timeout: nonzero("--timeout", duration("--timeout", &cli.timeout)?)?,
+            greeting_timeout: nonzero(
+                "--greeting-timeout",
+                duration("--greeting-timeout", &cli.greeting_timeout)?,
+            )?,
             trace: match (cli.path.trace, cli.path.explain) {
                 (true, _) => TraceWhen::Always,
                 (_, true) => TraceWhen::OnFailure,
                 _ => TraceWhen::Never,
             },
             trace_options: trace_options(cli)?,
-            greeting_timeout: nonzero(
-                "--greeting-timeout",
-                duration("--greeting-timeout", &cli.greeting_timeout)?,
-            )?,
-            tls_mode: match (cli.tls || implies_tls(cli), cli.no_tls) {
-                (_, true) => TlsMode::Off,
-                (true, _) => TlsMode::On,
-                _ => TlsMode::Auto,
-            },
-            limits,
-            summary_only: cli.scan.summary_only,
-            ports,
-            family,
-            connect_timeout: nonzero("--timeout", duration("--timeout", &cli.timeout)?)?,
-            dns_timeout: nonzero(
-                "--dns-timeout",
-                duration("--dns-timeout", &cli.dns_timeout)?,
-            )?,
-            resolver: cli.resolver.as_deref().map(parse_resolver).transpose()?,
             latency,
-            expect: cli.expect.map(expected_state),
+            expect: Expectations {
+                state: cli.expect.map(expected_state),
+            },
+        };
+        let run = RunOptions {
+            limits,
+            expand: Expansion {
+                ports,
+                snis,
+                no_sni: cli.no_sni,
+            },
+            resolver: ResolverOptions {
+                server: cli.resolver.as_deref().map(parse_resolver).transpose()?,
+                family,
+                timeout: nonzero(
+                    "--dns-timeout",
+                    duration("--dns-timeout", &cli.dns_timeout)?,
+                )?,
+            },
+        };
+        Ok(Settings {
+            exprs,
+            input: cli.scan.input.clone(),
+            max_addresses,
+            probe,
+            tls: Arc::new(TlsContext::load(&tls_options)?),
+            run,
+            summary_only: cli.scan.summary_only,
+            show_certs,
             format,
             color,
         })
     }
+}
 
-    /// The SNI names to probe `target` with: `--sni` names, else the name of an
-    /// `address,name` pair, else the host when it is a DNS name; `None` means no SNI.
-    pub fn snis_for(&self, target: &Target) -> Vec<Option<String>> {
-        if self.no_sni {
-            return vec![None];
-        }
-        if !self.snis.is_empty() {
-            return self.snis.iter().cloned().map(Some).collect();
-        }
-        if let Some(name) = &target.sni {
-            return vec![Some(name.clone())];
-        }
-        match &target.host {
-            Host::Name(name) => vec![Some(name.clone())],
-            Host::Ip(_) => vec![None],
-        }
-    }
-
-    /// The ports to probe for `target`.
-    pub fn ports_for(&self, target: &Target) -> Vec<u16> {
-        match target.port {
-            Some(p) => vec![p],
-            None if !self.ports.is_empty() => self.ports.clone(),
-            None => vec![DEFAULT_PORT],
-        }
-    }
+fn starttls_proto(word: &str) -> Result<StarttlsProto, ConfigError> {
+    StarttlsProto::parse(word).ok_or_else(|| ConfigError::Flag {
+        flag: "--starttls",
+        value: word.to_string(),
+        problem: "unknown protocol (smtp, lmtp, imap, pop3, ftp, ldap, postgres, mysql, xmpp, \
+                  xmpp-server, nntp, sieve, irc)"
+            .into(),
+    })
 }
 
 fn nonzero_count(flag: &'static str, n: usize) -> Result<usize, ConfigError> {

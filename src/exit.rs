@@ -1,11 +1,10 @@
 //! From a set of reports to the process exit code: the worst probe decides.
 
-use crate::report::{Layer, Report, TcpState};
-
 /// Exit codes, stable and documented in README.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ExitCode {
     /// Every probe reached what was asked.
+    #[default]
     Ok = 0,
     /// Not listening: closed, rejected or unreachable (PortQry's NOT LISTENING).
     NotListening = 1,
@@ -23,6 +22,8 @@ pub enum ExitCode {
     Local = 7,
     /// Bad flags or targets.
     Usage = 64,
+    /// reach itself failed (a probe panicked): EX_SOFTWARE.
+    Internal = 70,
 }
 
 impl ExitCode {
@@ -33,7 +34,7 @@ impl ExitCode {
 
     /// How bad it is, for "the worst decides": the lowest failing layer is the worst, because
     /// it hides everything above it (a name that does not resolve tells nothing about TLS).
-    fn severity(self) -> u8 {
+    pub fn severity(self) -> u8 {
         match self {
             ExitCode::Ok => 0,
             ExitCode::Expectation => 1,
@@ -43,61 +44,10 @@ impl ExitCode {
             ExitCode::Filtered => 5,
             ExitCode::Local => 6,
             ExitCode::Dns => 7,
-            ExitCode::Usage => 8,
+            ExitCode::Internal => 8,
+            ExitCode::Usage => 9,
         }
     }
-}
-
-/// The exit code one report stands for. With `expect`, the TCP state is checked against it
-/// instead of requiring `open`.
-pub fn for_report(report: &Report, expect: Option<TcpState>) -> ExitCode {
-    if let Some(stopped) = &report.stopped
-        && stopped.layer == Layer::Dns
-    {
-        return ExitCode::Dns;
-    }
-    let Some(tcp) = &report.tcp else {
-        return ExitCode::Dns;
-    };
-    if let Some(expected) = expect {
-        return if tcp.state == expected {
-            ExitCode::Ok
-        } else {
-            ExitCode::Expectation
-        };
-    }
-    match tcp.state {
-        TcpState::Open => {}
-        TcpState::Closed | TcpState::Rejected | TcpState::Unreachable => {
-            return ExitCode::NotListening;
-        }
-        TcpState::Filtered => return ExitCode::Filtered,
-        TcpState::Error => return ExitCode::Local,
-    }
-    if report.starttls.as_ref().is_some_and(|s| s.failed()) {
-        return ExitCode::Tls;
-    }
-    if let Some(tls) = &report.tls {
-        if tls.handshake_failed() {
-            return ExitCode::Tls;
-        }
-        if tls.certificate_problem() {
-            return ExitCode::Certificate;
-        }
-    }
-    ExitCode::Ok
-}
-
-/// The worst code over all reports (`Ok` when there are none).
-pub fn for_all<'a>(
-    reports: impl IntoIterator<Item = &'a Report>,
-    expect: Option<TcpState>,
-) -> ExitCode {
-    reports
-        .into_iter()
-        .map(|r| for_report(r, expect))
-        .max_by_key(|c| c.severity())
-        .unwrap_or(ExitCode::Ok)
 }
 
 /// Folds one more code into a running worst.
@@ -108,74 +58,19 @@ pub fn worst(a: ExitCode, b: ExitCode) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{DnsOutcome, DnsReport, Stopped, TcpReason, TcpReport};
-
-    fn with_tcp(state: TcpState) -> Report {
-        Report {
-            tcp: Some(TcpReport {
-                state,
-                reason: TcpReason::SynAck,
-                icmp_from: None,
-                icmp: None,
-                errno: None,
-                connect_ms: 1.0,
-            }),
-            ..Report::default()
-        }
-    }
 
     #[test]
-    fn tcp_codes_match_portqry() {
-        assert_eq!(for_report(&with_tcp(TcpState::Open), None), ExitCode::Ok);
-        assert_eq!(for_report(&with_tcp(TcpState::Closed), None).code(), 1);
-        assert_eq!(for_report(&with_tcp(TcpState::Rejected), None).code(), 1);
-        assert_eq!(for_report(&with_tcp(TcpState::Unreachable), None).code(), 1);
-        assert_eq!(for_report(&with_tcp(TcpState::Filtered), None).code(), 2);
-        assert_eq!(for_report(&with_tcp(TcpState::Error), None).code(), 7);
-    }
-
-    #[test]
-    fn dns_failure_is_code_5() {
-        let r = Report {
-            stopped: Some(Stopped {
-                layer: Layer::Dns,
-                reason: "nxdomain".into(),
-            }),
-            dns: Some(DnsReport {
-                name: "x".into(),
-                outcome: DnsOutcome::Nxdomain,
-                addresses: vec![],
-                resolve_ms: 1.0,
-                detail: None,
-            }),
-            ..Report::default()
-        };
-        assert_eq!(for_report(&r, None), ExitCode::Dns);
-    }
-
-    #[test]
-    fn expectation() {
+    fn the_lowest_failing_layer_is_the_worst() {
+        assert_eq!(worst(ExitCode::Certificate, ExitCode::Tls), ExitCode::Tls);
         assert_eq!(
-            for_report(&with_tcp(TcpState::Closed), Some(TcpState::Closed)),
-            ExitCode::Ok
-        );
-        assert_eq!(
-            for_report(&with_tcp(TcpState::Open), Some(TcpState::Closed)),
+            worst(ExitCode::Ok, ExitCode::Expectation),
             ExitCode::Expectation
         );
-    }
-
-    #[test]
-    fn the_worst_decides() {
-        let reports = [
-            with_tcp(TcpState::Open),
-            with_tcp(TcpState::Closed),
-            with_tcp(TcpState::Filtered),
-        ];
-        assert_eq!(for_all(&reports, None), ExitCode::Filtered);
-        let reports = [with_tcp(TcpState::Open), with_tcp(TcpState::Open)];
-        assert_eq!(for_all(&reports, None), ExitCode::Ok);
-        assert_eq!(for_all(&[], None), ExitCode::Ok);
-        assert_eq!(worst(ExitCode::Certificate, ExitCode::Tls), ExitCode::Tls);
+        assert_eq!(
+            worst(ExitCode::Filtered, ExitCode::NotListening),
+            ExitCode::Filtered
+        );
+        assert_eq!(worst(ExitCode::Dns, ExitCode::Internal), ExitCode::Internal);
+        assert_eq!(worst(ExitCode::Usage, ExitCode::Internal), ExitCode::Usage);
     }
 }

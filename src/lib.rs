@@ -18,3 +18,4 @@ pub mod run;
 pub mod service;
 pub mod stats;
 pub mod target;
+pub mod verdict;

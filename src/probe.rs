@@ -2,9 +2,10 @@
 
 pub mod errqueue;
 pub mod greeting;
+pub mod plan;
 pub mod preamble;
 pub mod resolve;
-mod series;
+pub mod series;
 pub mod starttls;
 pub mod tcp;
 pub mod tls;
@@ -14,12 +15,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Settings, TlsMode as TlsChoice, TraceWhen};
-use crate::report::greeting::GreetingState;
-use crate::report::{Attempt, DnsReport, Layer, Report, Stopped, TcpReport, TcpState};
-use crate::service::{self, StarttlsProto, TlsMode};
+use crate::report::{Attempt, DnsReport, Report, TcpState};
 use crate::target::{Host, Target};
+use crate::verdict::{self, Expectations};
+use plan::{Plan, PlanOptions, Profile};
+use series::Latency;
 use tls::{TlsContext, TlsRequest};
+use trace::{TraceOptions, TraceWhen};
 
 /// Called with each latency-mode attempt as it completes (for live output).
 pub type AttemptHook = Arc<dyn Fn(&Report, &Attempt) + Send + Sync>;
@@ -47,11 +49,6 @@ impl ProbeSpec {
             host: self.target.host.to_string(),
             address: Some(self.address),
             port: self.port,
-            reached: if self.dns.is_some() {
-                Some(Layer::Dns)
-            } else {
-                None
-            },
             dns: self.dns.clone(),
             ..Report::default()
         }
@@ -59,65 +56,58 @@ impl ProbeSpec {
 }
 
 /// The report for a target whose name did not resolve: nothing below DNS was tried.
-pub fn dns_failure(target: &Target, port: u16, dns: DnsReport) -> Report {
-    let reason = crate::report::word(&dns.outcome);
-    Report {
+pub fn dns_failure(target: &Target, port: u16, dns: DnsReport, expect: &Expectations) -> Report {
+    let mut report = Report {
         target: target.input.clone(),
         host: target.host.to_string(),
         address: None,
         port,
-        reached: None,
-        stopped: Some(Stopped {
-            layer: Layer::Dns,
-            reason,
-        }),
         dns: Some(dns),
         ..Report::default()
+    };
+    verdict::settle(&mut report, expect);
+    report
+}
+
+/// What a probe does, apart from where it goes: the probe's own options, built by `config`.
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    /// How TLS is chosen.
+    pub plan: PlanOptions,
+    /// Connect deadline: past it the port is `filtered`.
+    pub connect_timeout: Duration,
+    /// Deadline for a service's first words.
+    pub greeting_timeout: Duration,
+    /// When to trace the path.
+    pub trace: TraceWhen,
+    /// How to trace.
+    pub trace_options: TraceOptions,
+    /// Latency mode (repeated attempts), when asked.
+    pub latency: Option<Latency>,
+    /// What the user expects of each probe.
+    pub expect: Expectations,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions {
+            plan: PlanOptions::default(),
+            connect_timeout: Duration::from_secs(3),
+            greeting_timeout: Duration::from_secs(2),
+            trace: TraceWhen::Never,
+            trace_options: TraceOptions::default(),
+            latency: None,
+            expect: Expectations::default(),
+        }
     }
 }
 
-/// What every probe of a run shares: the settings and the TLS context loaded once.
+/// What every probe of a run shares: its options and the TLS context loaded once.
 pub struct Context {
-    /// The run's settings.
-    pub settings: Arc<Settings>,
+    /// The probe options.
+    pub options: ProbeOptions,
     /// Trust roots, client identity and prepared TLS configuration.
     pub tls: Arc<TlsContext>,
-}
-
-/// How a probe gets to TLS, decided from the flags, the scheme and the port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plan {
-    /// No TLS: read the greeting and stop.
-    Plain,
-    /// TLS from the first byte.
-    Implicit,
-    /// Greeting, then an in-band upgrade, then TLS.
-    Starttls(StarttlsProto),
-}
-
-/// Decides the plan: `--no-tls` and `--starttls`/`--no-starttls` first, then `--tls`, then the
-/// URL scheme, then the port's usual mode.
-pub fn plan(spec: &ProbeSpec, settings: &Settings) -> Plan {
-    if settings.tls_mode == TlsChoice::Off {
-        return Plan::Plain;
-    }
-    if let Some(proto) = settings.starttls {
-        return Plan::Starttls(proto);
-    }
-    // `https://host:9000` is TLS on 9000: a scheme says how TLS starts whatever the port.
-    let usual = scheme(spec).map_or_else(|| service::tls_mode(spec.port), |info| info.tls_mode);
-    match (settings.tls_mode, usual) {
-        (TlsChoice::On, TlsMode::Starttls(proto)) if !settings.no_starttls => Plan::Starttls(proto),
-        (TlsChoice::On, _) => Plan::Implicit,
-        (_, TlsMode::Implicit) => Plan::Implicit,
-        (_, TlsMode::Starttls(proto)) if !settings.no_starttls => Plan::Starttls(proto),
-        _ => Plan::Plain,
-    }
-}
-
-/// What the target's URL scheme implies, when it has one.
-fn scheme(spec: &ProbeSpec) -> Option<service::SchemeInfo> {
-    spec.target.scheme.as_deref().and_then(service::scheme)
 }
 
 /// The name the leaf must cover: the SNI name, else the host (name or address).
@@ -134,23 +124,26 @@ fn tls_request(spec: &ProbeSpec) -> TlsRequest {
     }
 }
 
-/// Runs one probe (or a latency series) and returns its report.
+/// Runs one probe (or a latency series) and returns its report, its verdict decided.
 pub async fn run(spec: &ProbeSpec, ctx: &Context, hook: Option<&AttemptHook>) -> Report {
-    match ctx.settings.latency {
-        Some(latency) => series::run(spec, ctx, latency, hook).await,
-        None => run_once(spec, ctx).await,
-    }
+    let profile = Profile::decide(spec.port, spec.target.scheme.as_deref(), ctx.options.plan);
+    let mut report = match ctx.options.latency {
+        Some(latency) => series::run(spec, ctx, profile, latency, hook).await,
+        None => run_once(spec, ctx, profile).await,
+    };
+    verdict::settle(&mut report, &ctx.options.expect);
+    report
 }
 
-fn connect_options(settings: &Settings) -> tcp::ConnectOptions {
+fn connect_options(options: &ProbeOptions) -> tcp::ConnectOptions {
     tcp::ConnectOptions {
-        timeout: settings.connect_timeout,
+        timeout: options.connect_timeout,
         ttl: None,
     }
 }
 
-fn greeting_limits(settings: &Settings) -> greeting::Limits {
-    let first = settings.greeting_timeout;
+fn greeting_limits(options: &ProbeOptions) -> greeting::Limits {
+    let first = options.greeting_timeout;
     greeting::Limits {
         first_byte: first,
         total: first + Duration::from_secs(3),
@@ -160,175 +153,134 @@ fn greeting_limits(settings: &Settings) -> greeting::Limits {
 
 fn preamble_options(
     spec: &ProbeSpec,
-    settings: &Settings,
-    plan: Plan,
+    options: &ProbeOptions,
+    profile: Profile,
 ) -> preamble::PreambleOptions {
     let host = spec
         .sni
         .clone()
         .unwrap_or_else(|| spec.target.host.to_string());
-    let mut opts = preamble::PreambleOptions::for_port(spec.port, &host);
-    opts.implicit_tls = plan == Plan::Implicit;
-    opts.starttls = match plan {
-        Plan::Starttls(proto) => Some(proto),
-        _ => None,
-    };
-    opts.force_starttls = settings.starttls.is_some();
-    // `http://host:8081`: the scheme, not the port, says to send `HEAD /` first.
-    if let Some(info) = scheme(spec).filter(|_| plan != Plan::Implicit) {
-        opts.ask = Some(info.ask);
+    preamble::PreambleOptions {
+        port: spec.port,
+        host,
+        implicit_tls: profile.plan == Plan::Implicit,
+        starttls: profile.starttls(),
+        force_starttls: profile.force_starttls,
+        ask: profile.ask,
+        capabilities: true,
+        client_name: "localhost".into(),
+        limits: greeting_limits(options),
+        starttls_deadline: options.greeting_timeout + Duration::from_secs(8),
     }
-    opts.limits = greeting_limits(settings);
-    opts.starttls_deadline = settings.greeting_timeout + Duration::from_secs(8);
-    opts
 }
 
 /// A fresh connection ready for a ClientHello (connected, STARTTLS done): for the legacy
 /// fallback and the default-certificate fetch.
 async fn open_for_tls(
     spec: &ProbeSpec,
-    settings: &Settings,
-    plan: Plan,
+    options: &ProbeOptions,
+    profile: Profile,
 ) -> Option<tokio::net::TcpStream> {
     let addr = SocketAddr::new(spec.address, spec.port);
-    let stream = tcp::connect(addr, connect_options(settings)).await.stream?;
-    let done = preamble::run(stream, &preamble_options(spec, settings, plan)).await;
+    let stream = tcp::connect(addr, connect_options(options)).await.stream?;
+    let done = preamble::run(stream, &preamble_options(spec, options, profile)).await;
     done.stream.filter(|_| done.tls_ready)
 }
 
-async fn run_once(spec: &ProbeSpec, ctx: &Context) -> Report {
-    let settings = &ctx.settings;
+/// The server accepted and reset at once: the port is open, and the next layer (greeting,
+/// STARTTLS or TLS handshake) was reset. Recorded as if the reset had come after the connect
+/// returned, so a sweep's verdict does not depend on which of the two won the race.
+fn reset_after_accept(report: &mut Report, spec: &ProbeSpec, profile: Profile) {
+    use crate::report::{GreetingReport, GreetingState, StarttlsReport, StarttlsResult};
+    match profile.plan {
+        Plan::Plain | Plan::Starttls(_) => {
+            report.greeting = Some(GreetingReport {
+                state: GreetingState::Reset,
+                ..GreetingReport::default()
+            });
+        }
+        Plan::Implicit => {}
+    }
+    match profile.plan {
+        Plan::Plain => {}
+        Plan::Starttls(proto) => {
+            report.starttls = Some(StarttlsReport {
+                protocol: proto.as_str().to_string(),
+                result: StarttlsResult::Error,
+                error: Some("reset".into()),
+                ..StarttlsReport::default()
+            });
+        }
+        Plan::Implicit => {
+            report.tls = Some(crate::report::TlsReport {
+                sni: tls_request(spec).sni,
+                error: Some(crate::report::tls::TlsFailure {
+                    kind: crate::report::TlsFailureKind::Reset,
+                    alert: None,
+                    detail: "the connection was reset right after it was accepted".into(),
+                    received: None,
+                }),
+                ..Default::default()
+            });
+        }
+    }
+}
+
+/// Walks the layers once: TCP, greeting and STARTTLS, TLS, certificate, virtual host. Records
+/// what each layer said; the verdict is decided afterwards, in one place.
+async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
+    let options = &ctx.options;
     let mut report = spec.base_report();
     let addr = SocketAddr::new(spec.address, spec.port);
-    let connected = tcp::connect(addr, connect_options(settings)).await;
+    let connected = tcp::connect(addr, connect_options(options)).await;
     let open = connected.report.state == TcpState::Open;
-    let failed_on_path = trace::worth_tracing(&connected.report);
-    record_tcp(&mut report, connected.report);
-    let wants_trace = match settings.trace {
+    let wants_trace = match options.trace {
         TraceWhen::Always => true,
-        TraceWhen::OnFailure => failed_on_path,
+        TraceWhen::OnFailure => trace::worth_tracing(&connected.report),
         TraceWhen::Never => false,
     };
+    report.tcp = Some(connected.report);
     if wants_trace {
-        report.trace = Some(trace::trace(addr, &settings.trace_options).await);
+        report.trace = Some(trace::trace(addr, &options.trace_options).await);
     }
     let Some(stream) = connected.stream.filter(|_| open) else {
+        if open {
+            reset_after_accept(&mut report, spec, profile);
+        }
         return report;
     };
-    let plan = plan(spec, settings);
-    let opts = preamble_options(spec, settings, plan);
+    let opts = preamble_options(spec, options, profile);
     let done = preamble::run(stream, &opts).await;
     report.service = Some(done.service);
-    if let Some(said) = done.greeting {
-        record_greeting(&mut report, said);
-    }
-    if let Some(upgrade) = done.starttls {
-        let (failed, result) = (upgrade.failed(), upgrade.result.clone());
-        report.starttls = Some(upgrade);
-        if failed {
-            report.stopped = Some(Stopped {
-                layer: Layer::Starttls,
-                reason: result,
-            });
-            return report;
-        }
-        report.reached = Some(Layer::Starttls);
-    }
+    report.greeting = done.greeting;
+    report.starttls = done.starttls;
     // A plain probe ends here, unless the server itself moved to TLS (PostgreSQL's `S`).
-    let Some(stream) = done.stream.filter(|_| done.tls_ready) else {
+    let Some(stream) = done.stream.filter(|_| done.tls_ready && !profile.tls_off) else {
         return report;
     };
-    if plan == Plan::Plain && settings.tls_mode == TlsChoice::Off {
-        return report;
-    }
     let request = tls_request(spec);
-    let open_fresh = || open_for_tls(spec, settings, plan);
+    let open_fresh = || open_for_tls(spec, options, profile);
     let first_pass = TlsRequest {
         want_vhost: false,
         ..request.clone()
     };
     let (mut tls_report, session) = tls::probe(stream, open_fresh, &first_pass, &ctx.tls).await;
-    // On a port whose inner protocol is unknown, waiting for words that may never come would
-    // cost a whole greeting deadline per probe; the port table says when it is worth it.
-    let inside_ask = scheme(spec).map(|info| info.ask);
-    let inner_known = service::expected_inside_tls(spec.port).is_some() || inside_ask.is_some();
-    if let (Some(mut session), Plan::Implicit, true) = (session, plan, inner_known) {
+    if let (Some(mut session), Some(ask)) = (session, profile.inside) {
         // What the service says once inside TLS (the IMAPS banner, the HTTPS status line).
-        let host = opts.host.clone();
         let greeting_opts = greeting::GreetingOptions {
             limits: opts.limits,
-            ask: inside_ask,
+            ask: Some(ask),
             ..Default::default()
         };
-        let said = greeting::read_after_tls(&mut session, spec.port, &host, &greeting_opts).await;
+        let said =
+            greeting::read_after_tls(&mut session, spec.port, &opts.host, &greeting_opts).await;
         report.service = Some(greeting::identify_service(spec.port, Some(&said)));
-        record_greeting(&mut report, said);
+        report.greeting = Some(said);
     }
     // The session is closed by now: the default-certificate fetch gets the server to itself.
     if request.want_vhost {
         tls::decide_vhost(&mut tls_report, &open_fresh, &request, &ctx.tls).await;
     }
-    record_tls(&mut report, tls_report);
+    report.tls = Some(tls_report);
     report
-}
-
-fn record_greeting(report: &mut Report, said: crate::report::GreetingReport) {
-    let spoke = matches!(said.state, GreetingState::Banner | GreetingState::Reply);
-    if spoke && report.reached.is_some_and(|l| l < Layer::Greeting) {
-        report.reached = Some(Layer::Greeting);
-    }
-    report.greeting = Some(said);
-}
-
-fn record_tls(report: &mut Report, tls: crate::report::TlsReport) {
-    let stop = |layer, reason: String| Some(Stopped { layer, reason });
-    if let Some(error) = &tls.error {
-        report.stopped = stop(Layer::Tls, error.kind.clone());
-    } else {
-        report.reached = Some(Layer::Tls);
-        let cert_error = tls.verify.as_ref().and_then(|v| {
-            (!v.trusted || !v.name_match).then(|| {
-                v.errors
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "untrusted".into())
-            })
-        });
-        let only_the_name = tls
-            .verify
-            .as_ref()
-            .is_some_and(|v| v.trusted && !v.name_match);
-        match (cert_error, tls.vhost.as_deref()) {
-            // The name is not covered because the server routed us to another virtual host:
-            // that routing is the finding, the mismatch only its symptom.
-            (Some(_), Some(word)) if only_the_name && word != "matched" => {
-                report.stopped = stop(Layer::Vhost, word.to_string());
-            }
-            (Some(reason), _) => report.stopped = stop(Layer::Certificate, reason),
-            (None, Some(word)) if word != "matched" => {
-                report.reached = Some(Layer::Certificate);
-                report.stopped = stop(Layer::Vhost, word.to_string());
-            }
-            (None, Some(_)) => report.reached = Some(Layer::Vhost),
-            (None, None) => report.reached = Some(Layer::Certificate),
-        }
-    }
-    report.tls = Some(tls);
-}
-
-fn record_tcp(report: &mut Report, tcp: TcpReport) {
-    if tcp.state == TcpState::Open {
-        report.reached = Some(Layer::Tcp);
-    } else {
-        report.stopped = Some(Stopped {
-            layer: Layer::Tcp,
-            reason: tcp.state.as_str().to_string(),
-        });
-    }
-    report.tcp = Some(tcp);
-}
-
-/// Milliseconds in a duration, for reports.
-pub fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

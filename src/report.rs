@@ -11,9 +11,11 @@ pub mod greeting;
 pub mod tls;
 pub mod trace;
 
-pub use greeting::{GreetingReport, ServiceReport, StarttlsReport};
-pub use tls::TlsReport;
+pub use greeting::{GreetingReport, GreetingState, ServiceReport, StarttlsReport, StarttlsResult};
+pub use tls::{CertProblem, TlsFailureKind, TlsReport, Vhost};
 pub use trace::TraceReport;
+
+use crate::exit::ExitCode;
 
 /// The layers a probe walks, in order. A report names the deepest one it got through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -33,6 +35,10 @@ pub enum Layer {
     Certificate,
     /// Did the server route the requested name (SNI)?
     Vhost,
+    /// Not a network layer: an explicit expectation (`--expect`) about the probe.
+    Expect,
+    /// Not a network layer: reach itself failed while probing (a bug).
+    Internal,
 }
 
 impl Layer {
@@ -46,17 +52,96 @@ impl Layer {
             Layer::Tls => "tls",
             Layer::Certificate => "certificate",
             Layer::Vhost => "vhost",
+            Layer::Expect => "expect",
+            Layer::Internal => "internal",
         }
     }
 }
 
+/// Why a layer failed: the layer's own verdict word, typed. Serializes as the bare word
+/// (`closed`, `unknown_issuer`, `default_fallback`…), exactly as docs/json.md lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum Reason {
+    /// Name resolution ended without an address.
+    Dns(DnsOutcome),
+    /// The TCP state (anything but `open`).
+    Tcp(TcpState),
+    /// The STARTTLS result (anything but `negotiated`).
+    Starttls(StarttlsResult),
+    /// Why the TLS handshake failed.
+    Tls(TlsFailureKind),
+    /// A certificate check that failed.
+    Certificate(CertProblem),
+    /// The virtual-host verdict (anything but `matched`).
+    Vhost(Vhost),
+    /// Which expectation failed.
+    Expect(ExpectCheck),
+    /// What went wrong inside reach.
+    Internal(InternalFault),
+}
+
+impl Reason {
+    /// The JSON word.
+    pub fn word(self) -> String {
+        word(&self)
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.word())
+    }
+}
+
+/// What went wrong inside reach itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InternalFault {
+    /// The probe task panicked: a bug in reach, reported instead of lost.
+    Panic,
+}
+
 /// Where and why a probe stopped before walking every layer it was asked to.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Stopped {
     /// The layer that failed.
     pub layer: Layer,
-    /// A short machine-readable word (the layer's own reason, e.g. `timeout`, `rst`).
-    pub reason: String,
+    /// The layer's own verdict word (e.g. `filtered`, `reset`, `unknown_issuer`).
+    pub reason: Reason,
+}
+
+/// One problem found on one layer. A probe lists every problem it found; the verdict engine
+/// picks the one that explains the others as [`Report::stopped`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The layer it was found on.
+    pub layer: Layer,
+    /// Its verdict word.
+    pub reason: Reason,
+    /// One readable sentence.
+    pub detail: String,
+}
+
+/// Which expectation a check is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectCheck {
+    /// The TCP state (`--expect STATE`).
+    State,
+}
+
+/// One expectation, checked: what was wanted, what was seen, and whether they agree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExpectResult {
+    /// Which expectation.
+    pub check: ExpectCheck,
+    /// What the user asked for, as a word (`closed`).
+    pub wanted: String,
+    /// What the probe saw, as a word (`open`).
+    pub seen: String,
+    /// They agree.
+    pub ok: bool,
 }
 
 /// One probe of one address (and port, and SNI name): the unit of output.
@@ -72,8 +157,15 @@ pub struct Report {
     pub port: u16,
     /// The deepest layer the probe got through (`None`: not even DNS).
     pub reached: Option<Layer>,
-    /// Set when the probe stopped at a failing layer.
+    /// Set when the probe stopped at a failing layer: the problem that explains the others.
     pub stopped: Option<Stopped>,
+    /// Every problem found on every layer, `stopped` first (empty when all went well).
+    pub problems: Vec<Problem>,
+    /// Every expectation checked (empty without `--expect`).
+    pub expect: Vec<ExpectResult>,
+    /// The exit code this probe stands for, decided with the verdict.
+    #[serde(skip)]
+    pub exit: ExitCode,
     /// Name resolution, when the host was a name.
     pub dns: Option<DnsReport>,
     /// The TCP verdict.
@@ -93,7 +185,7 @@ pub struct Report {
 }
 
 /// How name resolution ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DnsOutcome {
     /// At least one address of the asked family.
@@ -257,7 +349,33 @@ pub struct Attempt {
     /// TLS handshake time, when TLS was probed and completed.
     pub tls_handshake_ms: Option<f64>,
     /// Why the TLS handshake failed, when it did.
-    pub tls_error: Option<String>,
+    pub tls_error: Option<TlsFailureKind>,
+    /// Where this attempt stopped (`null`: it reached every layer asked for).
+    pub stopped: Option<Stopped>,
+}
+
+/// How the attempts of a latency series fared on one layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LayerTally {
+    /// The layer.
+    pub layer: Layer,
+    /// Attempts that got as far as trying this layer.
+    pub tried: u32,
+    /// Attempts that passed it.
+    pub ok: u32,
+    /// Attempts that stopped here.
+    pub failed: u32,
+    /// Why they stopped here, most frequent first.
+    pub reasons: Vec<ReasonCount>,
+}
+
+/// How often one reason stopped attempts on a layer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReasonCount {
+    /// The verdict word.
+    pub reason: Reason,
+    /// How many attempts.
+    pub count: u32,
 }
 
 /// Latency-mode statistics (PsPing style).
@@ -285,8 +403,10 @@ pub struct LatencyStats {
     pub p95_ms: Option<f64>,
     /// See [`TimingSummary::p99_ms`].
     pub p99_ms: Option<f64>,
-    /// TLS handshake statistics, when TLS was probed.
+    /// TLS handshake statistics over completed handshakes, when TLS was probed.
     pub tls_handshake: Option<TimingSummary>,
+    /// Per layer, in walk order: how many attempts tried it, passed it, stopped at it, and why.
+    pub layers: Vec<LayerTally>,
     /// Warm-up attempts made before counting.
     pub warmup: u32,
     /// Every counted attempt, in order.

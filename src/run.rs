@@ -12,8 +12,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+mod expand;
+
+pub use expand::{DEFAULT_PORT, Expansion};
+
 use crate::input::InputError;
-use crate::probe::resolve::Resolver;
+use crate::probe::resolve::{Resolver, ResolverOptions};
 use crate::probe::{self, AttemptHook, Context, ProbeSpec};
 use crate::report::{DnsOutcome, DnsReport, Report};
 use crate::target::{Host, Target};
@@ -52,6 +56,17 @@ impl Default for Limits {
     }
 }
 
+/// How a run turns targets into probes, and within which bounds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunOptions {
+    /// Bounds on the run.
+    pub limits: Limits,
+    /// Ports and SNI names per target.
+    pub expand: Expansion,
+    /// How names are resolved.
+    pub resolver: ResolverOptions,
+}
+
 /// What happened besides the reports.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RunOutcome {
@@ -72,6 +87,8 @@ enum Msg {
 /// Shared machinery for the probes of one run.
 struct Shared {
     ctx: Arc<Context>,
+    expand: Expansion,
+    resolver_options: ResolverOptions,
     /// Built on first use: a run over IP addresses never reads the resolver configuration.
     resolver: std::sync::OnceLock<Resolver>,
     hook: Option<AttemptHook>,
@@ -154,13 +171,20 @@ pub fn fd_budget() -> usize {
 pub async fn run(
     ctx: Arc<Context>,
     targets: Targets,
-    limits: Limits,
+    options: RunOptions,
     hook: Option<AttemptHook>,
     ordered: bool,
     mut sink: impl FnMut(Report),
 ) -> RunOutcome {
+    let RunOptions {
+        limits,
+        expand,
+        resolver,
+    } = options;
     let shared = Arc::new(Shared {
         resolver: std::sync::OnceLock::new(),
+        resolver_options: resolver,
+        expand,
         ctx,
         hook,
         probes: Semaphore::new(limits.concurrency.max(1)),
@@ -283,11 +307,11 @@ async fn run_target(
     out: mpsc::Sender<Msg>,
     ordered: bool,
 ) {
-    let settings = Arc::clone(&shared.ctx.settings);
     let target = Arc::new(target);
-    let ports = settings.ports_for(&target);
+    let ports = shared.expand.ports_for(&target);
+    let family = shared.resolver_options.family;
     let (addresses, dns) = match &target.host {
-        Host::Ip(ip) if settings.family.admits(ip) => (vec![*ip], None),
+        Host::Ip(ip) if family.admits(ip) => (vec![*ip], None),
         Host::Ip(ip) => {
             let dns = DnsReport {
                 name: ip.to_string(),
@@ -299,10 +323,9 @@ async fn run_target(
             (vec![], Some(dns))
         }
         Host::Name(name) => {
-            let settings = &shared.ctx.settings;
-            let resolver = shared.resolver.get_or_init(|| {
-                Resolver::new(settings.resolver, settings.family, settings.dns_timeout)
-            });
+            let resolver = shared
+                .resolver
+                .get_or_init(|| Resolver::new(shared.resolver_options));
             let dns = resolver.resolve(name).await;
             (dns.addresses.clone(), Some(dns))
         }
@@ -319,11 +342,11 @@ async fn run_target(
         for port in &ports {
             reports.push((
                 reports.len(),
-                probe::dns_failure(&target, *port, dns.clone()),
+                probe::dns_failure(&target, *port, dns.clone(), &shared.ctx.options.expect),
             ));
         }
     } else {
-        let snis = settings.snis_for(&target);
+        let snis = shared.expand.snis_for(&target);
         let mut set = JoinSet::new();
         let mut order = 0usize;
         for port in &ports {

@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::greeting::{self, GreetingOptions, Limits};
 use super::starttls::{self, StarttlsOptions};
 use crate::report::greeting::{
-    GreetingReport, GreetingState, ServiceReport, StarttlsReport, result,
+    GreetingReport, GreetingState, ServiceReport, StarttlsReport, StarttlsResult,
 };
 use crate::service::{self, Ask, StarttlsProto, TlsMode};
 
@@ -126,7 +126,7 @@ where
         force: opts.force_starttls,
     };
     let up = starttls::upgrade(stream, proto, first, &starttls_opts).await;
-    let tls_ready = up.report.result == result::NEGOTIATED;
+    let tls_ready = up.report.result == StarttlsResult::Negotiated;
     Preamble {
         service: greeting::identify_service(opts.port, up.greeting.as_ref()),
         greeting: up.greeting,

@@ -11,8 +11,51 @@ use hickory_resolver::config::{
 use hickory_resolver::net::NetError;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 
-use crate::config::Family;
 use crate::report::{DnsOutcome, DnsReport};
+
+/// Which address families to probe.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Family {
+    /// Every A and AAAA record.
+    #[default]
+    Any,
+    /// A records only.
+    V4,
+    /// AAAA records only.
+    V6,
+}
+
+impl Family {
+    /// Whether `ip` belongs to this family.
+    pub fn admits(self, ip: &IpAddr) -> bool {
+        match self {
+            Family::Any => true,
+            Family::V4 => ip.is_ipv4(),
+            Family::V6 => ip.is_ipv6(),
+        }
+    }
+}
+
+/// How names are resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResolverOptions {
+    /// A specific DNS server (`None`: the system's).
+    pub server: Option<SocketAddr>,
+    /// Address families to ask for.
+    pub family: Family,
+    /// Deadline of one lookup.
+    pub timeout: Duration,
+}
+
+impl Default for ResolverOptions {
+    fn default() -> Self {
+        ResolverOptions {
+            server: None,
+            family: Family::Any,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
 
 /// A resolver shared by every probe of a run.
 pub struct Resolver {
@@ -25,7 +68,12 @@ pub struct Resolver {
 impl Resolver {
     /// Builds a resolver from the system configuration, or aimed at `server` when given.
     /// A broken system configuration is not fatal: lookups then report it as their verdict.
-    pub fn new(server: Option<SocketAddr>, family: Family, timeout: Duration) -> Self {
+    pub fn new(options: ResolverOptions) -> Self {
+        let ResolverOptions {
+            server,
+            family,
+            timeout,
+        } = options;
         let builder = match server {
             Some(addr) => {
                 let mut udp = ConnectionConfig::udp();

@@ -1,78 +1,85 @@
-//! Latency mode: repeated attempts (connect, then the TLS handshake when TLS is on), PsPing
-//! style, with statistics over the series.
+//! Latency mode (PsPing style): repeated attempts that each walk the same layers as a single
+//! probe (TCP, STARTTLS, TLS, certificate), statistics per layer, and a series verdict that
+//! is the worst attempt's.
 
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::{AttemptHook, Context, Plan, ProbeSpec, record_tcp, tcp};
-use crate::config::{Count, Latency};
-use crate::report::{Attempt, LatencyStats, Report, TcpReport, TcpState};
+use super::plan::{Plan, Profile};
+use super::{AttemptHook, Context, ProbeSpec, tcp};
+use crate::report::{
+    Attempt, LatencyStats, Layer, LayerTally, ReasonCount, Report, Stopped, TcpReason, TcpState,
+    TimingSummary,
+};
+use crate::verdict::{self, Expectations};
 
-/// One attempt: connect, and when the plan reaches TLS, upgrade and handshake.
-async fn attempt(spec: &ProbeSpec, ctx: &Context, plan: Plan, seq: u32) -> (TcpReport, Attempt) {
-    let settings = &ctx.settings;
-    let addr = SocketAddr::new(spec.address, spec.port);
-    let connected = tcp::connect(addr, super::connect_options(settings)).await;
-    let tcp = connected.report;
-    let mut attempt = Attempt {
-        seq,
-        state: tcp.state,
-        reason: tcp.reason,
-        connect_ms: tcp.connect_ms,
-        tls_handshake_ms: None,
-        tls_error: None,
-    };
-    let Some(stream) = connected.stream else {
-        return (tcp, attempt);
-    };
-    let stream = match plan {
-        Plan::Plain => return (tcp, attempt),
-        Plan::Implicit => Some(stream),
-        Plan::Starttls(_) => {
-            let opts = super::preamble_options(spec, settings, plan);
-            let done = super::preamble::run(stream, &opts).await;
-            done.stream.filter(|_| done.tls_ready)
-        }
-    };
-    match stream {
-        None => attempt.tls_error = Some("starttls failed".into()),
-        Some(stream) => {
-            match super::tls::handshake_only(stream, &super::tls_request(spec), &ctx.tls).await {
-                Ok(ms) => attempt.tls_handshake_ms = Some(ms),
-                Err(failure) => attempt.tls_error = Some(failure.kind),
-            }
-        }
-    }
-    (tcp, attempt)
+/// How long latency mode runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// This many counted attempts.
+    Attempts(u32),
+    /// Attempts until this much time has passed.
+    For(Duration),
 }
 
-/// Latency mode: repeated attempts, PsPing style.
+/// Latency-mode settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    /// How many attempts.
+    pub count: Count,
+    /// Uncounted attempts first.
+    pub warmup: u32,
+    /// Pause between attempts.
+    pub interval: Duration,
+    /// Print a histogram.
+    pub histogram: bool,
+}
+
+/// Latency mode: repeated attempts; the report carries the worst attempt's layers (so its
+/// verdict is the worst attempt's) and the statistics of all of them.
 pub async fn run(
     spec: &ProbeSpec,
     ctx: &Context,
+    profile: Profile,
     latency: Latency,
     hook: Option<&AttemptHook>,
 ) -> Report {
-    let mut report = spec.base_report();
-    let plan = super::plan(spec, &ctx.settings);
+    let base = spec.base_report();
     for _ in 0..latency.warmup {
-        drop(attempt(spec, ctx, plan, 0).await);
+        drop(attempt(spec, ctx, profile).await);
         tokio::time::sleep(latency.interval).await;
     }
     let started = Instant::now();
     let mut attempts: Vec<Attempt> = Vec::new();
-    let mut last_ok: Option<TcpReport> = None;
-    let mut last: Option<TcpReport> = None;
+    let mut walked: Vec<Walked> = Vec::new();
+    let mut worst: Option<Report> = None;
     for seq in 1u32.. {
-        let (tcp, attempt) = attempt(spec, ctx, plan, seq).await;
+        let report = attempt(spec, ctx, profile).await;
+        let tcp = report.tcp.as_ref();
+        let tls = report.tls.as_ref();
+        let one = Attempt {
+            seq,
+            state: tcp.map_or(TcpState::Error, |t| t.state),
+            reason: tcp.map_or(TcpReason::LocalError, |t| t.reason),
+            connect_ms: tcp.map_or(0.0, |t| t.connect_ms),
+            tls_handshake_ms: tls
+                .filter(|t| t.error.is_none())
+                .and_then(|t| t.handshake_ms),
+            tls_error: tls.and_then(|t| t.error.as_ref()).map(|e| e.kind),
+            stopped: report.stopped,
+        };
         if let Some(hook) = hook {
-            hook(&report, &attempt);
+            hook(&base, &one);
         }
-        attempts.push(attempt);
-        if tcp.state == TcpState::Open {
-            last_ok = Some(tcp.clone());
+        attempts.push(one);
+        // Ties go to the latest attempt: the freshest evidence of the same verdict.
+        let replace = worst
+            .as_ref()
+            .is_none_or(|w| report.exit.severity() >= w.exit.severity());
+        walked.push((report.reached, report.stopped));
+        if replace {
+            worst = Some(report);
         }
-        last = Some(tcp);
         let done = match latency.count {
             Count::Attempts(n) => seq >= n,
             Count::For(d) => started.elapsed() + latency.interval >= d,
@@ -82,16 +89,57 @@ pub async fn run(
         }
         tokio::time::sleep(latency.interval).await;
     }
-    // The verdict line shows a successful attempt when there was one: partial loss is in the
-    // statistics, and "it never connected" keeps the last failure's reason.
-    if let Some(tcp) = last_ok.or(last) {
-        record_tcp(&mut report, tcp);
+    let mut report = worst.unwrap_or(base);
+    // The virtual-host verdict costs a second handshake (the default certificate): made once
+    // for the series, on the attempt that stands for it.
+    if let Some(tls) = report.tls.as_mut().filter(|t| t.error.is_none()) {
+        let request = super::tls_request(spec);
+        if request.want_vhost {
+            let open_fresh = || super::open_for_tls(spec, &ctx.options, profile);
+            super::tls::decide_vhost(tls, &open_fresh, &request, &ctx.tls).await;
+        }
     }
-    report.stats = Some(stats(latency.warmup, attempts));
+    report.stats = Some(stats(latency.warmup, attempts, &walked));
     report
 }
 
-fn stats(warmup: u32, attempts: Vec<Attempt>) -> LatencyStats {
+/// One attempt: connect, and when the plan reaches TLS, upgrade and handshake with the
+/// certificate checks. Its verdict is settled so the series can count and compare it.
+async fn attempt(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
+    let options = &ctx.options;
+    let mut report = spec.base_report();
+    let addr = SocketAddr::new(spec.address, spec.port);
+    let connected = tcp::connect(addr, super::connect_options(options)).await;
+    report.tcp = Some(connected.report);
+    let stream = match (connected.stream, profile.plan) {
+        (Some(stream), Plan::Implicit) => Some(stream),
+        (Some(stream), Plan::Starttls(_)) => {
+            let opts = super::preamble_options(spec, options, profile);
+            let done = super::preamble::run(stream, &opts).await;
+            report.greeting = done.greeting;
+            report.starttls = done.starttls;
+            done.stream.filter(|_| done.tls_ready)
+        }
+        _ => None,
+    };
+    if let Some(stream) = stream {
+        let request = super::TlsRequest {
+            want_vhost: false,
+            ..super::tls_request(spec)
+        };
+        let open_fresh = || super::open_for_tls(spec, options, profile);
+        let (tls, session) = super::tls::probe(stream, open_fresh, &request, &ctx.tls).await;
+        drop(session);
+        report.tls = Some(tls);
+    }
+    verdict::settle(&mut report, &Expectations::default());
+    report
+}
+
+/// What the tally keeps of an attempt: the deepest layer it passed and where it stopped.
+type Walked = (Option<Layer>, Option<Stopped>);
+
+fn stats(warmup: u32, attempts: Vec<Attempt>, walked: &[Walked]) -> LatencyStats {
     let ok: Vec<f64> = attempts
         .iter()
         .filter(|a| a.state == TcpState::Open)
@@ -100,7 +148,7 @@ fn stats(warmup: u32, attempts: Vec<Attempt>) -> LatencyStats {
     let tls: Vec<f64> = attempts.iter().filter_map(|a| a.tls_handshake_ms).collect();
     let sent = u32::try_from(attempts.len()).unwrap_or(u32::MAX);
     let received = u32::try_from(ok.len()).unwrap_or(u32::MAX);
-    let summary = crate::stats::summarize(&ok);
+    let summary: Option<TimingSummary> = crate::stats::summarize(&ok);
     LatencyStats {
         sent,
         received,
@@ -118,7 +166,55 @@ fn stats(warmup: u32, attempts: Vec<Attempt>) -> LatencyStats {
         p95_ms: summary.as_ref().map(|s| s.p95_ms),
         p99_ms: summary.as_ref().map(|s| s.p99_ms),
         tls_handshake: crate::stats::summarize(&tls),
+        layers: tally(walked),
         warmup,
         attempts,
     }
+}
+
+/// Per layer: attempts that passed it, attempts that stopped at it and why. A layer an
+/// attempt never got to is not counted for it.
+fn tally(walked: &[Walked]) -> Vec<LayerTally> {
+    // The greeting is not a pass-or-fail layer here: latency attempts do not wait for one.
+    const WALK: [Layer; 5] = [
+        Layer::Tcp,
+        Layer::Starttls,
+        Layer::Tls,
+        Layer::Certificate,
+        Layer::Vhost,
+    ];
+    let mut tallies = Vec::new();
+    for layer in WALK {
+        let mut tally = LayerTally {
+            layer,
+            tried: 0,
+            ok: 0,
+            failed: 0,
+            reasons: Vec::new(),
+        };
+        for (reached, stopped) in walked {
+            if reached.is_some_and(|r| r >= layer) {
+                tally.ok += 1;
+            } else if let Some(stopped) = stopped.filter(|s| s.layer == layer) {
+                tally.failed += 1;
+                match tally
+                    .reasons
+                    .iter_mut()
+                    .find(|c| c.reason == stopped.reason)
+                {
+                    Some(count) => count.count += 1,
+                    None => tally.reasons.push(ReasonCount {
+                        reason: stopped.reason,
+                        count: 1,
+                    }),
+                }
+            }
+        }
+        tally.tried = tally.ok + tally.failed;
+        tally.reasons.sort_by_key(|c| std::cmp::Reverse(c.count));
+        if tally.tried > 0 {
+            tallies.push(tally);
+        }
+    }
+    tallies
 }

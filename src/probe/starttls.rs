@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
 use super::greeting::{self, GreetingOptions, Limits};
-use crate::report::greeting::{GreetingReport, StarttlsReport, result};
+use crate::report::greeting::{GreetingReport, StarttlsReport, StarttlsResult};
 use crate::service::{Ask, StarttlsProto};
 
 mod irc;
@@ -119,7 +119,7 @@ where
         }
     };
     let report = outcome.into_report(proto, started.elapsed());
-    let stream = (report.result == result::NEGOTIATED).then_some(stream);
+    let stream = (report.result == StarttlsResult::Negotiated).then_some(stream);
     Upgrade {
         report,
         greeting,
@@ -150,19 +150,23 @@ impl Outcome {
     fn into_report(self, proto: StarttlsProto, elapsed: Duration) -> StarttlsReport {
         let ms = Some(elapsed.as_secs_f64() * 1000.0);
         let (offered, result, reply, error) = match self {
-            Outcome::Negotiated { offered, reply } => (offered, result::NEGOTIATED, reply, None),
-            Outcome::Refused { offered, reply } => (offered, result::REFUSED, Some(reply), None),
-            Outcome::NotOffered { reply } => (false, result::NOT_OFFERED, reply, None),
+            Outcome::Negotiated { offered, reply } => {
+                (offered, StarttlsResult::Negotiated, reply, None)
+            }
+            Outcome::Refused { offered, reply } => {
+                (offered, StarttlsResult::Refused, Some(reply), None)
+            }
+            Outcome::NotOffered { reply } => (false, StarttlsResult::NotOffered, reply, None),
             Outcome::Broke {
                 offered,
                 why,
                 reply,
-            } => (offered, result::ERROR, reply, Some(why.to_string())),
+            } => (offered, StarttlsResult::Error, reply, Some(why.to_string())),
         };
         StarttlsReport {
             protocol: proto.as_str().to_string(),
             offered,
-            result: result.to_string(),
+            result,
             reply,
             error,
             ms,

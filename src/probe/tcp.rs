@@ -24,7 +24,8 @@ pub struct ConnectOptions {
 pub struct Connected {
     /// The classified verdict.
     pub report: TcpReport,
-    /// The connected stream (only when `report.state` is `open`).
+    /// The connected stream (only when `report.state` is `open`; `None` also when the
+    /// server reset the connection right after accepting it).
     pub stream: Option<TcpStream>,
 }
 
@@ -75,6 +76,20 @@ pub async fn connect(addr: SocketAddr, options: ConnectOptions) -> Connected {
                 stream: Some(stream),
             }
         }
+        // The handshake completed and the server reset the connection before we looked: a
+        // SYN answered by RST is ECONNREFUSED, so ECONNRESET means the port is open (a server
+        // that accepts and resets at once, SO_LINGER 0). The reset belongs to the layer above.
+        Ok(Err(e)) if e.raw_os_error() == Some(libc::ECONNRESET) => Connected {
+            report: TcpReport {
+                state: TcpState::Open,
+                reason: TcpReason::SynAck,
+                icmp_from: None,
+                icmp: None,
+                errno: Some(libc::ECONNRESET),
+                connect_ms: ms,
+            },
+            stream: None,
+        },
         Ok(Err(e)) => {
             let queued = errqueue::drain(&keep);
             let local = keep

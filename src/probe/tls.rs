@@ -27,7 +27,7 @@ pub use context::{TlsConfigError, TlsContext, TlsOptions, TlsVersion};
 pub use records::ServerFlight;
 
 use crate::cert::{self, CertSummary};
-use crate::report::tls::{LegacyReport, TlsFailure, TlsReport};
+use crate::report::tls::{LegacyReport, TlsFailure, TlsFailureKind, TlsReport};
 use handshake::Attempt;
 
 /// The note a legacy-only result carries.
@@ -139,7 +139,7 @@ pub async fn decide_vhost<S, F, Fut>(
     } else {
         vhost::fetch_default(open_fresh, default_connect_name(req), ctx).await
     };
-    report.vhost = vhost::verdict(report, default.as_ref()).map(str::to_string);
+    report.vhost = vhost::verdict(report, default.as_ref());
     report.default_cert = default;
 }
 
@@ -187,7 +187,7 @@ fn expected_name(text: &str) -> Option<ServerName<'static>> {
 
 fn invalid_sni(name: &str) -> TlsFailure {
     TlsFailure {
-        kind: "invalid_sni".into(),
+        kind: TlsFailureKind::InvalidSni,
         alert: None,
         detail: format!("{name:?} cannot be sent as SNI: not a DNS name"),
         received: None,
@@ -320,7 +320,7 @@ async fn legacy_fallback<S, F, Fut>(
             error.detail
         );
     } else {
-        error.kind = "legacy_only".into();
+        error.kind = TlsFailureKind::LegacyOnly;
         let group = flight
             .group
             .map(|g| format!(" {}", names::group(g)))

@@ -70,6 +70,18 @@ impl Default for TraceOptions {
     }
 }
 
+/// When a probe traces the path to its port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TraceWhen {
+    /// Never.
+    #[default]
+    Never,
+    /// When the probe ends filtered, rejected or unreachable (`--explain`).
+    OnFailure,
+    /// Always (`--trace`).
+    Always,
+}
+
 /// What one probe got back, reduced to what the trace needs.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ProbeAnswer {

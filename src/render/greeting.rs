@@ -3,7 +3,7 @@
 
 use super::lines::{Line, Tone};
 use crate::report::greeting::{
-    GreetingReport, GreetingState, ServiceReport, StarttlsReport, result,
+    GreetingReport, GreetingState, ServiceReport, StarttlsReport, StarttlsResult,
 };
 
 /// At most this many capabilities are listed on one line.
@@ -156,20 +156,20 @@ fn starttls_line(st: &StarttlsReport) -> Line {
         .as_deref()
         .map(|r| format!(" ({})", first_line(r)))
         .unwrap_or_default();
-    let (value, tone) = match st.result.as_str() {
-        result::NEGOTIATED => {
+    let (value, tone) = match st.result {
+        StarttlsResult::Negotiated => {
             let how = if st.offered { "" } else { " (not advertised)" };
             (
                 format!("{}: negotiated{timing}{how}{reply}", st.protocol),
                 Tone::Good,
             )
         }
-        result::REFUSED => (format!("{}: refused{reply}", st.protocol), Tone::Bad),
-        result::NOT_OFFERED => (
+        StarttlsResult::Refused => (format!("{}: refused{reply}", st.protocol), Tone::Bad),
+        StarttlsResult::NotOffered => (
             format!("{}: not offered by the server{reply}", st.protocol),
             Tone::Warn,
         ),
-        _ => {
+        StarttlsResult::Error => {
             let why = st.error.as_deref().unwrap_or("error");
             (format!("{}: failed ({why}){reply}", st.protocol), Tone::Bad)
         }
@@ -218,7 +218,7 @@ mod tests {
         let st = StarttlsReport {
             protocol: "smtp".into(),
             offered: true,
-            result: "negotiated".into(),
+            result: StarttlsResult::Negotiated,
             reply: Some("220 2.0.0 Ready to start TLS".into()),
             error: None,
             ms: Some(3.0),
@@ -270,7 +270,7 @@ mod tests {
         );
         let refused = StarttlsReport {
             protocol: "imap".into(),
-            result: "refused".into(),
+            result: StarttlsResult::Refused,
             reply: Some("s1 NO not now\r\nmore".into()),
             ..StarttlsReport::default()
         };
@@ -281,7 +281,7 @@ mod tests {
         );
         let broke = StarttlsReport {
             protocol: "xmpp".into(),
-            result: "error".into(),
+            result: StarttlsResult::Error,
             error: Some("timeout".into()),
             ..StarttlsReport::default()
         };

@@ -7,8 +7,9 @@ use std::net::IpAddr;
 use super::lines::{Line, Tone};
 use super::sanitize::escape;
 use crate::report::{
-    Attempt, DnsOutcome, LatencyStats, Layer, Report, TcpReason, TcpReport, TcpState, word,
+    Attempt, DnsOutcome, LatencyStats, Layer, Report, Stopped, TcpReason, TcpReport, TcpState, word,
 };
+use crate::verdict::{self, Headline};
 
 /// Colour on or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,9 +108,17 @@ pub fn write_attempt(
     if let Some(tls) = attempt.tls_handshake_ms {
         text.push_str(&format!(", tls {}", fmt_ms(tls)));
     }
-    if let Some(e) = &attempt.tls_error {
-        text.push_str(&format!(", tls failed: {}", escape(e)));
-    }
+    let tone = match attempt.stopped {
+        Some(stopped) if stopped.layer > Layer::Tcp => {
+            text.push_str(&format!(
+                ", {} {}",
+                stopped.layer.as_str(),
+                stopped.reason.word()
+            ));
+            Tone::Bad
+        }
+        _ => tone,
+    };
     writeln!(
         w,
         "{}  #{:<4} {}",
@@ -120,52 +129,113 @@ pub fn write_attempt(
 }
 
 fn verdict_line(report: &Report) -> (Tone, String) {
-    if let Some(dns) = &report.dns
-        && dns.outcome != DnsOutcome::Resolved
-    {
-        let text = match dns.outcome {
-            DnsOutcome::Nxdomain => "DNS nxdomain: the name does not exist".to_string(),
-            DnsOutcome::NoRecords => match &dns.detail {
-                Some(d) => format!("DNS no_records: {d}"),
-                None => "DNS no_records: the name has no address of the asked family".to_string(),
-            },
-            DnsOutcome::Timeout => "DNS timeout: the resolver did not answer in time".to_string(),
-            _ => format!(
-                "DNS error: {}",
-                dns.detail.as_deref().unwrap_or("resolver failure")
-            ),
-        };
-        return (Tone::Bad, text);
+    match verdict::headline(report) {
+        Headline::Expectation(failed) => {
+            let text = format!(
+                "EXPECT {} failed: wanted {}, saw {}",
+                word(&failed.check),
+                failed.wanted,
+                failed.seen
+            );
+            (Tone::Bad, text)
+        }
+        Headline::Stopped(stopped) => {
+            let (tone, text) = stopped_line(report, stopped);
+            // `--expect closed` on a closed port: the stop is what was asked for.
+            let asked_for = stopped.layer == Layer::Tcp && !report.expect.is_empty();
+            if asked_for {
+                (Tone::Good, format!("{text} (as expected)"))
+            } else {
+                (tone, text)
+            }
+        }
+        Headline::Reached(layer) => reached_line(report, layer),
     }
-    let Some(tcp) = &report.tcp else {
-        return (Tone::Bad, "not probed".to_string());
+}
+
+fn stopped_line(report: &Report, stopped: &Stopped) -> (Tone, String) {
+    match stopped.layer {
+        Layer::Dns => return dns_line(report),
+        Layer::Tcp => {
+            if let Some(tcp) = &report.tcp {
+                return tcp_verdict(tcp);
+            }
+        }
+        Layer::Internal => {
+            let detail = report
+                .problems
+                .first()
+                .map(|p| p.detail.as_str())
+                .unwrap_or("");
+            return (
+                Tone::Bad,
+                format!("INTERNAL error: reach failed on this probe ({detail}); please report it"),
+            );
+        }
+        _ => {}
+    }
+    (
+        Tone::Bad,
+        format!(
+            "{} {} ({})",
+            stopped.layer.as_str().to_uppercase(),
+            stopped.reason.word(),
+            timings(report)
+        ),
+    )
+}
+
+fn dns_line(report: &Report) -> (Tone, String) {
+    let Some(dns) = &report.dns else {
+        return (Tone::Bad, "DNS error: resolver failure".to_string());
     };
-    let (tone, tcp_text) = tcp_verdict(tcp);
-    if tcp.state != TcpState::Open {
-        return (tone, tcp_text);
-    }
-    let connected = format!("TCP open in {}", fmt_ms(tcp.connect_ms));
+    let text = match dns.outcome {
+        DnsOutcome::Nxdomain => "DNS nxdomain: the name does not exist".to_string(),
+        DnsOutcome::NoRecords => match &dns.detail {
+            Some(d) => format!("DNS no_records: {d}"),
+            None => "DNS no_records: the name has no address of the asked family".to_string(),
+        },
+        DnsOutcome::Timeout => "DNS timeout: the resolver did not answer in time".to_string(),
+        _ => format!(
+            "DNS error: {}",
+            dns.detail.as_deref().unwrap_or("resolver failure")
+        ),
+    };
+    (Tone::Bad, text)
+}
+
+/// `TCP open in …, TLS in …`: the timings of the layers that ran.
+fn timings(report: &Report) -> String {
+    let connected = report
+        .tcp
+        .as_ref()
+        .map(|t| format!("TCP open in {}", fmt_ms(t.connect_ms)))
+        .unwrap_or_default();
     let handshake = report
         .tls
         .as_ref()
         .and_then(|t| t.handshake_ms)
         .map(|ms| format!(", TLS in {}", fmt_ms(ms)))
         .unwrap_or_default();
-    if let Some(stopped) = &report.stopped {
-        let layer = stopped.layer.as_str().to_uppercase();
-        return (
-            Tone::Bad,
-            format!("{layer} {} ({connected}{handshake})", stopped.reason),
-        );
-    }
-    match report.reached {
+    format!("{connected}{handshake}")
+}
+
+fn reached_line(report: &Report, reached: Option<Layer>) -> (Tone, String) {
+    let Some(tcp) = &report.tcp else {
+        return (Tone::Bad, "not probed".to_string());
+    };
+    let (tone, tcp_text) = tcp_verdict(tcp);
+    match reached {
         Some(Layer::Vhost) => (
             Tone::Good,
-            format!("OK: right virtual host, certificate trusted ({connected}{handshake})"),
+            format!(
+                "OK: right virtual host, certificate trusted ({})",
+                timings(report)
+            ),
         ),
         Some(Layer::Certificate) => (
             Tone::Good,
-            format!("OK: TLS done, certificate trusted ({connected}{handshake})"),
+            format!("OK: TLS done, certificate trusted ({})", timings(report)),
         ),
         Some(Layer::Greeting) => {
             let proto = report
@@ -252,24 +322,42 @@ pub fn detail_lines(report: &Report, show_certs: bool) -> Vec<Line> {
     if let Some(trace) = &report.trace {
         lines.extend(super::trace::trace_lines(trace));
     }
+    lines.extend(verdict_lines(report));
+    if let Some(stats) = &report.stats {
+        lines.extend(stats_lines(stats));
+    }
+    lines
+}
+
+/// The verdict in detail: where the probe stopped and why, every other problem found, and
+/// each expectation with what was wanted and seen.
+fn verdict_lines(report: &Report) -> Vec<Line> {
+    let mut lines = Vec::new();
     if let Some(stopped) = &report.stopped
-        && stopped.layer > crate::report::Layer::Tcp
+        && stopped.layer > Layer::Tcp
     {
+        let detail = report
+            .problems
+            .first()
+            .map(|p| format!(" ({})", p.detail))
+            .unwrap_or_default();
         lines.push(Line::new(
             0,
             "verdict",
-            format!("stopped at {}: {}", stopped.layer.as_str(), stopped.reason),
+            format!(
+                "stopped at {}: {}{detail}",
+                stopped.layer.as_str(),
+                stopped.reason.word()
+            ),
             Tone::Bad,
         ));
     } else if let Some(reached) = report.reached
-        && reached > crate::report::Layer::Tcp
+        && reached > Layer::Tcp
         && report.stopped.is_none()
     {
         let what = match reached {
-            crate::report::Layer::Vhost => "reached the right virtual host",
-            crate::report::Layer::Certificate => {
-                "TLS handshake done, certificate trusted and name covered"
-            }
+            Layer::Vhost => "reached the right virtual host",
+            Layer::Certificate => "TLS handshake done, certificate trusted and name covered",
             _ => "reached",
         };
         lines.push(Line::new(
@@ -279,8 +367,42 @@ pub fn detail_lines(report: &Report, show_certs: bool) -> Vec<Line> {
             Tone::Good,
         ));
     }
-    if let Some(stats) = &report.stats {
-        lines.extend(stats_lines(stats));
+    // The stop explains the rest; the rest stays visible.
+    for problem in report
+        .problems
+        .iter()
+        .skip(1)
+        .filter(|p| p.layer != Layer::Expect)
+    {
+        lines.push(Line::new(
+            1,
+            "also",
+            format!(
+                "{} {}: {}",
+                problem.layer.as_str(),
+                problem.reason.word(),
+                problem.detail
+            ),
+            Tone::Warn,
+        ));
+    }
+    for expect in &report.expect {
+        let (verdict, tone) = if expect.ok {
+            ("met", Tone::Good)
+        } else {
+            ("failed", Tone::Bad)
+        };
+        lines.push(Line::new(
+            0,
+            "expect",
+            format!(
+                "{} {verdict}: wanted {}, saw {}",
+                word(&expect.check),
+                expect.wanted,
+                expect.seen
+            ),
+            tone,
+        ));
     }
     lines
 }
@@ -308,6 +430,33 @@ pub fn stats_lines(stats: &LatencyStats) -> Vec<Line> {
             Tone::Warn
         },
     )];
+    for tally in stats
+        .layers
+        .iter()
+        .filter(|t| t.layer > Layer::Tcp || t.failed > 0)
+    {
+        let value = if tally.failed == 0 {
+            format!("ok {}/{}", tally.ok, tally.tried)
+        } else {
+            let why: Vec<String> = tally
+                .reasons
+                .iter()
+                .map(|r| format!("{} ×{}", r.reason.word(), r.count))
+                .collect();
+            format!(
+                "failed {}/{}: {}",
+                tally.failed,
+                tally.tried,
+                why.join(", ")
+            )
+        };
+        let tone = if tally.failed == 0 {
+            Tone::Good
+        } else {
+            Tone::Bad
+        };
+        lines.push(Line::new(1, tally.layer.as_str(), value, tone));
+    }
     if let (Some(min), Some(avg), Some(max)) = (stats.min_ms, stats.avg_ms, stats.max_ms) {
         lines.push(Line::new(
             0,

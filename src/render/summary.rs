@@ -2,11 +2,12 @@
 //! An accumulator of fixed size per distinct verdict, so it stays small however many probes
 //! stream through it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::human::{fmt_ms, probe_label};
 use super::lines::{Line, Tone};
-use crate::report::Report;
+use crate::report::{Layer, Reason, Report, Stopped, Vhost};
+use crate::verdict::{self, Headline};
 
 /// How many of the slowest probes to list.
 const SLOWEST: usize = 5;
@@ -15,7 +16,8 @@ const SLOWEST: usize = 5;
 #[derive(Debug, Default)]
 pub struct Summary {
     total: usize,
-    by_verdict: BTreeMap<String, usize>,
+    /// Per verdict (`None`: reached everything asked), how many probes.
+    by_verdict: HashMap<Option<Stopped>, usize>,
     slowest: Vec<(f64, String)>,
     /// SNI name → address → what was served (the IP × SNI matrix).
     matrix: BTreeMap<String, BTreeMap<String, Served>>,
@@ -24,7 +26,8 @@ pub struct Summary {
 /// What one address served for one name: a few short strings, so the matrix stays small.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Served {
-    verdict: String,
+    /// Where the probe stopped (`None`: it reached everything asked).
+    stopped: Option<Stopped>,
     fingerprint: String,
     subject: String,
 }
@@ -33,17 +36,20 @@ impl Summary {
     /// Counts one more report.
     pub fn add(&mut self, report: &Report) {
         self.total += 1;
-        *self.by_verdict.entry(verdict_word(report)).or_default() += 1;
+        let key = match verdict::headline(report) {
+            Headline::Expectation(failed) => Some(Stopped {
+                layer: Layer::Expect,
+                reason: Reason::Expect(failed.check),
+            }),
+            Headline::Stopped(stopped) => Some(*stopped),
+            Headline::Reached(_) => None,
+        };
+        *self.by_verdict.entry(key).or_default() += 1;
         if let (Some(tls), Some(address)) = (&report.tls, report.address)
             && let Some(name) = &tls.sni
         {
-            let verdict = tls
-                .vhost
-                .clone()
-                .or_else(|| tls.error.as_ref().map(|e| e.kind.clone()))
-                .unwrap_or_else(|| "-".into());
             let served = Served {
-                verdict,
+                stopped: report.stopped,
                 fingerprint: tls
                     .leaf()
                     .map(|l| l.short_fingerprint())
@@ -93,7 +99,10 @@ impl Summary {
                 .map(|s| s.fingerprint.as_str())
                 .collect();
             let disagree = prints.len() > 1;
-            let fell_back = by_address.values().any(|s| s.verdict == "default_fallback");
+            let fell_back = by_address.values().any(|s| {
+                s.stopped
+                    .is_some_and(|st| st.reason == Reason::Vhost(Vhost::DefaultFallback))
+            });
             let (note, tone) = match (disagree, fell_back) {
                 (true, _) => (
                     format!(
@@ -110,17 +119,16 @@ impl Summary {
             };
             lines.push(Line::new(1, name.clone(), note, tone));
             for (address, served) in by_address {
-                let tone = if served.verdict == "matched" {
-                    Tone::Good
-                } else {
-                    Tone::Bad
+                let (verdict, tone) = match served.stopped {
+                    Some(stopped) => (stopped.reason.word(), Tone::Bad),
+                    None => ("matched".to_string(), Tone::Good),
                 };
                 lines.push(Line::new(
                     2,
                     "",
                     format!(
-                        "{address:<24} {:<17} {}  {}",
-                        served.verdict, served.fingerprint, served.subject
+                        "{address:<24} {verdict:<17} {}  {}",
+                        served.fingerprint, served.subject
                     ),
                     tone,
                 ));
@@ -131,12 +139,14 @@ impl Summary {
 
     /// The summary as report lines.
     pub fn lines(&self) -> Vec<Line> {
-        let counts: Vec<String> = self
+        let mut counts: Vec<(String, usize)> = self
             .by_verdict
             .iter()
-            .map(|(w, n)| format!("{n} {w}"))
+            .map(|(stopped, n)| (verdict_word(stopped.as_ref()), *n))
             .collect();
-        let all_ok = self.by_verdict.keys().all(|w| w == "ok");
+        counts.sort();
+        let counts: Vec<String> = counts.iter().map(|(w, n)| format!("{n} {w}")).collect();
+        let all_ok = self.by_verdict.keys().all(Option::is_none);
         let mut lines = vec![Line::new(
             0,
             "summary",
@@ -166,10 +176,10 @@ fn probe_label_addr(address: std::net::IpAddr, port: u16) -> String {
     }
 }
 
-/// The word a report is counted under: `ok`, or the layer and reason it stopped at.
-pub fn verdict_word(report: &Report) -> String {
-    match &report.stopped {
-        Some(stopped) => format!("{} {}", stopped.layer.as_str(), stopped.reason),
+/// The words a verdict is counted under: `ok`, or the layer and reason it stopped at.
+fn verdict_word(stopped: Option<&Stopped>) -> String {
+    match stopped {
+        Some(stopped) => format!("{} {}", stopped.layer.as_str(), stopped.reason.word()),
         None => "ok".to_string(),
     }
 }
@@ -188,15 +198,15 @@ fn total_ms(report: &Report) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Layer, Stopped};
+    use crate::report::TcpState;
 
-    fn report(port: u16, stopped: Option<&str>) -> Report {
+    fn report(port: u16, stopped: Option<TcpState>) -> Report {
         Report {
             host: "192.0.2.1".into(),
             port,
-            stopped: stopped.map(|r| Stopped {
+            stopped: stopped.map(|state| Stopped {
                 layer: Layer::Tcp,
-                reason: r.into(),
+                reason: Reason::Tcp(state),
             }),
             ..Report::default()
         }
@@ -206,8 +216,8 @@ mod tests {
     fn counts_per_verdict() {
         let mut s = Summary::default();
         s.add(&report(1, None));
-        s.add(&report(2, Some("closed")));
-        s.add(&report(3, Some("closed")));
+        s.add(&report(2, Some(TcpState::Closed)));
+        s.add(&report(3, Some(TcpState::Closed)));
         let text: Vec<String> = s.lines().into_iter().map(|l| l.value).collect();
         assert_eq!(text[0], "3 probes: 1 ok, 2 tcp closed");
         assert_eq!(s.total(), 3);

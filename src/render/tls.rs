@@ -3,8 +3,8 @@
 
 use super::lines::{Line, Tone};
 use crate::cert::CertSummary;
-use crate::report::Report;
-use crate::report::tls::{TlsReport, VerifyReport, vhost};
+use crate::report::tls::{CertProblem, TlsReport, VerifyReport, Vhost};
+use crate::report::word;
 
 /// Certificates expiring within this many days are flagged.
 pub const EXPIRY_WARNING_DAYS: i64 = 14;
@@ -61,8 +61,8 @@ pub fn tls_lines(tls: &TlsReport, show_certs: bool) -> Vec<Line> {
         };
         lines.push(Line::new(0, "ocsp", value, tone));
     }
-    if let Some(word) = &tls.vhost {
-        vhost_lines(&mut lines, tls, word);
+    if let Some(vhost) = tls.vhost {
+        vhost_lines(&mut lines, tls, vhost);
     }
     lines
 }
@@ -86,12 +86,12 @@ fn handshake_line(tls: &TlsReport) -> Line {
     if let Some(error) = &tls.error {
         let alert = error
             .alert
-            .as_deref()
-            .map(|a| format!(" ({a})"))
+            .map(|a| format!(" ({})", a.name()))
             .unwrap_or_default();
         let value = format!(
             "handshake failed: {}{alert}, {sni}: {}",
-            error.kind, error.detail
+            word(&error.kind),
+            error.detail
         );
         return Line::new(0, "tls", value, Tone::Bad);
     }
@@ -175,16 +175,16 @@ fn cert_lines(lines: &mut Vec<Line>, i: usize, cert: &CertSummary, show_certs: b
 }
 
 fn check_lines(lines: &mut Vec<Line>, verify: &VerifyReport) {
-    let trust_problems: Vec<(&String, &String)> = verify
+    let trust_problems: Vec<(&CertProblem, &String)> = verify
         .errors
         .iter()
         .zip(&verify.notes)
-        .filter(|(word, _)| *word != "name_mismatch")
+        .filter(|(problem, _)| problem.is_trust())
         .collect();
     if verify.trusted {
         lines.push(Line::new(0, "trusted", "yes", Tone::Good));
     } else {
-        let words: Vec<&str> = trust_problems.iter().map(|(w, _)| w.as_str()).collect();
+        let words: Vec<String> = trust_problems.iter().map(|(p, _)| word(*p)).collect();
         lines.push(Line::new(
             0,
             "trusted",
@@ -207,7 +207,7 @@ fn check_lines(lines: &mut Vec<Line>, verify: &VerifyReport) {
             .errors
             .iter()
             .zip(&verify.notes)
-            .find(|(w, _)| *w == "name_mismatch")
+            .find(|(p, _)| **p == CertProblem::NameMismatch)
             .map(|(_, n)| n.clone())
             .unwrap_or_else(|| format!("{} not covered", verify.name));
         lines.push(Line::new(
@@ -230,21 +230,15 @@ fn check_lines(lines: &mut Vec<Line>, verify: &VerifyReport) {
     }
 }
 
-fn vhost_lines(lines: &mut Vec<Line>, tls: &TlsReport, word: &str) {
-    let (value, tone) = match word {
-        vhost::MATCHED => (
-            "matched: the certificate covers the name".to_string(),
-            Tone::Good,
-        ),
-        vhost::DEFAULT_FALLBACK => (
-            "default_fallback: the server answered with its default certificate".to_string(),
+fn vhost_lines(lines: &mut Vec<Line>, tls: &TlsReport, vhost: Vhost) {
+    let (value, tone) = match vhost {
+        Vhost::Matched => ("matched: the certificate covers the name", Tone::Good),
+        Vhost::DefaultFallback => (
+            "default_fallback: the server answered with its default certificate",
             Tone::Bad,
         ),
-        vhost::UNRECOGNIZED_NAME => (
-            "unrecognized_name: the server refused the name".to_string(),
-            Tone::Bad,
-        ),
-        other => (format!("{other}: a certificate for other names"), Tone::Bad),
+        Vhost::UnrecognizedName => ("unrecognized_name: the server refused the name", Tone::Bad),
+        Vhost::Mismatch => ("mismatch: a certificate for other names", Tone::Bad),
     };
     lines.push(Line::new(0, "vhost", value, tone));
     if let Some(default) = &tls.default_cert {
@@ -264,61 +258,4 @@ fn vhost_lines(lines: &mut Vec<Line>, tls: &TlsReport, word: &str) {
             ));
         }
     }
-}
-
-/// One row of the virtual-host table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VhostRow {
-    /// The name probed (the SNI sent, else the host).
-    pub name: String,
-    /// The vhost verdict word, or the TLS failure kind, or `-`.
-    pub verdict: String,
-    /// Subject of the certificate served (empty when none).
-    pub subject: String,
-    /// First 8 hex digits of its SHA-256 fingerprint.
-    pub fingerprint: String,
-}
-
-/// name → verdict → subject / short fingerprint, one row per report that has TLS.
-pub fn vhost_rows(reports: &[&Report]) -> Vec<VhostRow> {
-    reports
-        .iter()
-        .filter_map(|r| {
-            let tls = r.tls.as_ref()?;
-            let verdict = tls
-                .vhost
-                .clone()
-                .or_else(|| tls.error.as_ref().map(|e| e.kind.clone()))
-                .unwrap_or_else(|| "-".into());
-            Some(VhostRow {
-                name: tls.sni.clone().unwrap_or_else(|| r.host.clone()),
-                verdict,
-                subject: tls.leaf().map(|l| l.subject.clone()).unwrap_or_default(),
-                fingerprint: tls
-                    .leaf()
-                    .map(CertSummary::short_fingerprint)
-                    .unwrap_or_default(),
-            })
-        })
-        .collect()
-}
-
-/// [`vhost_rows`] as report lines, aligned, with a tone per verdict.
-pub fn vhost_table(reports: &[&Report]) -> Vec<Line> {
-    let rows = vhost_rows(reports);
-    let width = rows.iter().map(|r| r.verdict.len()).max().unwrap_or(0);
-    rows.into_iter()
-        .map(|row| {
-            let tone = if row.verdict == vhost::MATCHED {
-                Tone::Good
-            } else {
-                Tone::Bad
-            };
-            let value = format!(
-                "{:width$}  {}  {}",
-                row.verdict, row.fingerprint, row.subject
-            );
-            Line::new(0, row.name, value, tone)
-        })
-        .collect()
 }

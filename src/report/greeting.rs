@@ -4,7 +4,7 @@ use serde::Serialize;
 
 /// How the greeting phase ended: the verdict that separates "said something" from "said
 /// nothing" from "hung up".
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GreetingState {
     /// The server spoke first (a banner).
@@ -221,16 +221,19 @@ pub struct ServiceReport {
     pub mismatch: bool,
 }
 
-/// The STARTTLS result words.
-pub mod result {
+/// How the STARTTLS upgrade ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StarttlsResult {
     /// The server agreed; the stream now awaits a TLS ClientHello.
-    pub const NEGOTIATED: &str = "negotiated";
+    Negotiated,
     /// The server answered the upgrade command with a refusal.
-    pub const REFUSED: &str = "refused";
+    Refused,
     /// The server did not advertise the upgrade, so it was not attempted.
-    pub const NOT_OFFERED: &str = "not_offered";
+    NotOffered,
     /// The exchange broke down (timeout, connection closed, unintelligible reply).
-    pub const ERROR: &str = "error";
+    #[default]
+    Error,
 }
 
 /// The in-band upgrade to TLS.
@@ -242,7 +245,7 @@ pub struct StarttlsReport {
     /// LDAP — this is set when the server accepted it).
     pub offered: bool,
     /// `negotiated`, `refused`, `not_offered` or `error`.
-    pub result: String,
+    pub result: StarttlsResult,
     /// The server's answer to the upgrade command (bounded; escaped only when rendered).
     pub reply: Option<String>,
     /// Why the exchange broke down, for `error` (`timeout`, `closed`, `reset`, `unexpected`…).
@@ -254,7 +257,7 @@ pub struct StarttlsReport {
 impl StarttlsReport {
     /// The upgrade did not happen.
     pub fn failed(&self) -> bool {
-        self.result != result::NEGOTIATED
+        self.result != StarttlsResult::Negotiated
     }
 }
 
@@ -265,14 +268,22 @@ mod tests {
     #[test]
     fn starttls_failed_unless_negotiated() {
         let mut r = StarttlsReport {
-            result: result::NEGOTIATED.into(),
+            result: StarttlsResult::Negotiated,
             ..Default::default()
         };
         assert!(!r.failed());
-        for word in [result::REFUSED, result::NOT_OFFERED, result::ERROR] {
-            r.result = word.into();
+        for result in [
+            StarttlsResult::Refused,
+            StarttlsResult::NotOffered,
+            StarttlsResult::Error,
+        ] {
+            r.result = result;
             assert!(r.failed());
         }
+        assert_eq!(
+            serde_json::to_value(StarttlsResult::NotOffered).expect("word"),
+            "not_offered"
+        );
     }
 
     #[test]

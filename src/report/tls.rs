@@ -1,25 +1,153 @@
 //! The TLS part of a report: handshake, certificate chain, checks and the virtual-host verdict.
 //!
-//! Owned by the TLS layer; the exit-code logic only relies on [`TlsReport::handshake_failed`]
-//! and [`TlsReport::certificate_problem`].
+//! Owned by the TLS layer; the verdict engine (`crate::verdict`) turns it into problems.
 
 use serde::Serialize;
 
 pub use crate::cert::CertSummary;
 
 /// Why a TLS handshake did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsFailureKind {
+    /// The server sent a fatal alert (named in `tls.error.alert`).
+    Alert,
+    /// No answer, or no complete handshake, before the deadline.
+    Timeout,
+    /// The server answered with something that is not TLS.
+    NotTls,
+    /// The server speaks only versions or ciphers reach does not complete (TLS 1.0/1.1…).
+    LegacyOnly,
+    /// The server closed the connection during the handshake.
+    Closed,
+    /// The connection was reset during the handshake.
+    Reset,
+    /// A local I/O error.
+    Io,
+    /// No common version, cipher or group.
+    Incompatible,
+    /// The server's handshake signature does not verify.
+    BadSignature,
+    /// The server broke the protocol.
+    Protocol,
+    /// The SNI name cannot be sent (not a DNS name).
+    InvalidSni,
+}
+
+/// A TLS alert, by its RFC 8446 code; serializes as its name (`unrecognized_name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TlsAlert(pub u8);
+
+impl TlsAlert {
+    /// `unrecognized_name` (112): the server does not serve the SNI name.
+    pub const UNRECOGNIZED_NAME: TlsAlert = TlsAlert(112);
+
+    /// The RFC 8446 / IANA name, or `alert_<n>` for an unassigned code.
+    pub fn name(self) -> String {
+        let name = match self.0 {
+            0 => "close_notify",
+            10 => "unexpected_message",
+            20 => "bad_record_mac",
+            21 => "decryption_failed",
+            22 => "record_overflow",
+            30 => "decompression_failure",
+            40 => "handshake_failure",
+            41 => "no_certificate",
+            42 => "bad_certificate",
+            43 => "unsupported_certificate",
+            44 => "certificate_revoked",
+            45 => "certificate_expired",
+            46 => "certificate_unknown",
+            47 => "illegal_parameter",
+            48 => "unknown_ca",
+            49 => "access_denied",
+            50 => "decode_error",
+            51 => "decrypt_error",
+            60 => "export_restriction",
+            70 => "protocol_version",
+            71 => "insufficient_security",
+            80 => "internal_error",
+            86 => "inappropriate_fallback",
+            90 => "user_canceled",
+            100 => "no_renegotiation",
+            109 => "missing_extension",
+            110 => "unsupported_extension",
+            111 => "certificate_unobtainable",
+            112 => "unrecognized_name",
+            113 => "bad_certificate_status_response",
+            114 => "bad_certificate_hash_value",
+            115 => "unknown_psk_identity",
+            116 => "certificate_required",
+            120 => "no_application_protocol",
+            121 => "ech_required",
+            code => return format!("alert_{code}"),
+        };
+        name.to_string()
+    }
+}
+
+impl Serialize for TlsAlert {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name())
+    }
+}
+
+/// Why a TLS handshake did not complete.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TlsFailure {
-    /// Stable word: `alert`, `timeout`, `not_tls`, `legacy_only`, `closed`, `reset`, `io`,
-    /// `incompatible`, `bad_signature`, `protocol`, `invalid_sni`.
-    pub kind: String,
-    /// The alert name when the server sent one (`handshake_failure`, `unrecognized_name`…).
-    pub alert: Option<String>,
+    /// The failure's verdict word.
+    pub kind: TlsFailureKind,
+    /// The alert when the server sent one (`handshake_failure`, `unrecognized_name`…).
+    pub alert: Option<TlsAlert>,
     /// Human detail.
     pub detail: String,
     /// What the server sent instead of TLS (`not_tls`), bounded, as lossy UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub received: Option<String>,
+}
+
+/// A certificate check that failed: the words of `tls.verify.errors`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertProblem {
+    /// The chain ends at an issuer that is not a trusted root.
+    UnknownIssuer,
+    /// The server did not send an intermediate that the chain needs.
+    IncompleteChain,
+    /// The leaf is self-signed and not a trusted root.
+    SelfSigned,
+    /// A certificate in the chain has expired.
+    Expired,
+    /// A certificate in the chain is not valid yet.
+    NotYetValid,
+    /// A CA certificate is used as the server certificate.
+    CaUsedAsLeaf,
+    /// The leaf does not cover the requested name.
+    NameMismatch,
+    /// A signature in the chain does not verify.
+    BadSignature,
+    /// The chain is not valid for TLS server authentication.
+    WrongPurpose,
+    /// A signature algorithm in the chain is not supported.
+    UnsupportedAlgorithm,
+    /// A certificate is malformed.
+    BadEncoding,
+    /// A certificate has an unknown critical extension.
+    UnhandledCriticalExtension,
+    /// A certificate in the chain is revoked.
+    Revoked,
+    /// The server sent no certificate.
+    NoCertificate,
+    /// Untrusted for another reason (the note says which).
+    Untrusted,
+}
+
+impl CertProblem {
+    /// A problem of trust (the chain), as opposed to the name: `name_mismatch` is the only
+    /// problem that does not make the chain untrusted.
+    pub fn is_trust(self) -> bool {
+        self != CertProblem::NameMismatch
+    }
 }
 
 /// Certificate checks, each its own verdict.
@@ -34,7 +162,7 @@ pub struct VerifyReport {
     /// Stable words for every problem found: `unknown_issuer`, `incomplete_chain`,
     /// `self_signed`, `expired`, `not_yet_valid`, `ca_used_as_leaf`, `name_mismatch`,
     /// `bad_signature`, `wrong_purpose`, `unsupported_algorithm`, `bad_encoding`, …
-    pub errors: Vec<String>,
+    pub errors: Vec<CertProblem>,
     /// One readable sentence per problem, in the order of `errors`.
     pub notes: Vec<String>,
     /// Days until the first certificate in the presented chain expires (negative: expired).
@@ -85,16 +213,26 @@ pub struct CertRef {
     pub sha256: String,
 }
 
-/// The virtual-host verdict words.
-pub mod vhost {
+/// The virtual-host verdict: did the server route the requested name?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Vhost {
     /// The certificate served for the SNI name covers it.
-    pub const MATCHED: &str = "matched";
+    Matched,
     /// The server answered with its default certificate, which does not cover the name.
-    pub const DEFAULT_FALLBACK: &str = "default_fallback";
+    DefaultFallback,
     /// The server refused the name with an `unrecognized_name` alert.
-    pub const UNRECOGNIZED_NAME: &str = "unrecognized_name";
+    UnrecognizedName,
     /// A non-default certificate that does not cover the name.
-    pub const MISMATCH: &str = "mismatch";
+    Mismatch,
+}
+
+impl Vhost {
+    /// The name was not routed: the server fell back to its default or refused the name.
+    /// That explains a name mismatch instead of being explained by it.
+    pub fn not_routed(self) -> bool {
+        matches!(self, Vhost::DefaultFallback | Vhost::UnrecognizedName)
+    }
 }
 
 /// The TLS layer of one probe.
@@ -126,8 +264,8 @@ pub struct TlsReport {
     pub verify: Option<VerifyReport>,
     /// Stapled OCSP response (absent when the handshake did not get that far).
     pub ocsp: Option<OcspReport>,
-    /// Virtual-host verdict word (see [`vhost`]).
-    pub vhost: Option<String>,
+    /// Virtual-host verdict (absent when no SNI was sent or no verdict was possible).
+    pub vhost: Option<Vhost>,
     /// The certificate served without SNI, when it was fetched for the vhost verdict.
     pub default_cert: Option<CertRef>,
     /// Set when only a legacy handshake was possible (read from the plaintext messages).
@@ -137,21 +275,6 @@ pub struct TlsReport {
 }
 
 impl TlsReport {
-    /// The handshake did not complete.
-    pub fn handshake_failed(&self) -> bool {
-        self.error.is_some()
-    }
-
-    /// The handshake completed but a certificate check (or the virtual host) failed.
-    pub fn certificate_problem(&self) -> bool {
-        let cert_bad = self
-            .verify
-            .as_ref()
-            .is_some_and(|v| !v.trusted || !v.name_match);
-        let vhost_bad = self.vhost.as_deref().is_some_and(|v| v != vhost::MATCHED);
-        !self.handshake_failed() && (cert_bad || vhost_bad)
-    }
-
     /// The leaf certificate, if one was seen.
     pub fn leaf(&self) -> Option<&CertSummary> {
         self.chain.first()

@@ -14,7 +14,7 @@ use super::context::TlsContext;
 use super::names;
 use super::records::{parse_server_flight, preview};
 use super::verify::{Recorder, Seen, lock};
-use crate::report::tls::TlsFailure;
+use crate::report::tls::{TlsAlert, TlsFailure, TlsFailureKind};
 
 /// How a handshake attempt ended.
 pub struct Attempt<S> {
@@ -88,7 +88,7 @@ where
         Err(_elapsed) => {
             let captured = snapshot(&captured);
             let failure = not_tls(&captured).unwrap_or_else(|| TlsFailure {
-                kind: "timeout".into(),
+                kind: TlsFailureKind::Timeout,
                 alert: None,
                 detail: if captured.is_empty() {
                     format!("no answer to the ClientHello within {:?}", ctx.timeout)
@@ -136,9 +136,9 @@ where
     }
 }
 
-fn failure(kind: &str, alert: Option<String>, detail: String) -> TlsFailure {
+fn failure(kind: TlsFailureKind, alert: Option<TlsAlert>, detail: String) -> TlsFailure {
     TlsFailure {
-        kind: kind.into(),
+        kind,
         alert,
         detail,
         received: None,
@@ -148,7 +148,7 @@ fn failure(kind: &str, alert: Option<String>, detail: String) -> TlsFailure {
 /// `not_tls` when the peer's bytes are not TLS records.
 fn not_tls(captured: &[u8]) -> Option<TlsFailure> {
     (!captured.is_empty() && parse_server_flight(captured).not_tls).then(|| TlsFailure {
-        kind: "not_tls".into(),
+        kind: TlsFailureKind::NotTls,
         alert: None,
         detail: "the server answered with something that is not TLS".into(),
         received: Some(preview(captured)),
@@ -169,7 +169,7 @@ fn classify_error(error: &io::Error, captured: &[u8]) -> (TlsFailure, bool) {
     match error.kind() {
         io::ErrorKind::UnexpectedEof => (
             failure(
-                "closed",
+                TlsFailureKind::Closed,
                 None,
                 "the server closed the connection during the handshake".into(),
             ),
@@ -177,13 +177,13 @@ fn classify_error(error: &io::Error, captured: &[u8]) -> (TlsFailure, bool) {
         ),
         io::ErrorKind::ConnectionReset => (
             failure(
-                "reset",
+                TlsFailureKind::Reset,
                 None,
                 "the connection was reset during the handshake".into(),
             ),
             true,
         ),
-        _ => (failure("io", None, error.to_string()), false),
+        _ => (failure(TlsFailureKind::Io, None, error.to_string()), false),
     }
 }
 
@@ -191,16 +191,18 @@ fn classify_tls(error: &rustls::Error, captured: &[u8]) -> (TlsFailure, bool) {
     use rustls::Error as E;
     match error {
         E::AlertReceived(description) => {
-            let name = names::alert(u8::from(*description));
-            let negotiation = matches!(
-                name.as_str(),
-                "protocol_version"
-                    | "handshake_failure"
-                    | "insufficient_security"
-                    | "illegal_parameter"
+            let alert = TlsAlert(u8::from(*description));
+            // protocol_version, handshake_failure, illegal_parameter, insufficient_security:
+            // the answers of a server that shares no version, cipher or group with us.
+            let negotiation = matches!(alert.0, 70 | 40 | 47 | 71);
+            let detail = format!(
+                "the server refused the handshake with alert {}",
+                alert.name()
             );
-            let detail = format!("the server refused the handshake with alert {name}");
-            (failure("alert", Some(name), detail), negotiation)
+            (
+                failure(TlsFailureKind::Alert, Some(alert), detail),
+                negotiation,
+            )
         }
         E::PeerIncompatible(why) => {
             let flight = parse_server_flight(captured);
@@ -211,24 +213,35 @@ fn classify_tls(error: &rustls::Error, captured: &[u8]) -> (TlsFailure, bool) {
                 ),
                 _ => format!("incompatible server: {why:?}"),
             };
-            (failure("incompatible", None, detail), true)
+            (failure(TlsFailureKind::Incompatible, None, detail), true)
         }
         E::InvalidCertificate(why) => (
             failure(
-                "bad_signature",
+                TlsFailureKind::BadSignature,
                 None,
                 format!("the server's handshake signature could not be verified: {why}"),
             ),
             false,
         ),
         E::PeerMisbehaved(why) => (
-            failure("protocol", None, format!("server misbehaved: {why:?}")),
+            failure(
+                TlsFailureKind::Protocol,
+                None,
+                format!("server misbehaved: {why:?}"),
+            ),
             true,
         ),
         E::InvalidMessage(why) => (
-            failure("protocol", None, format!("invalid TLS message: {why:?}")),
+            failure(
+                TlsFailureKind::Protocol,
+                None,
+                format!("invalid TLS message: {why:?}"),
+            ),
             false,
         ),
-        other => (failure("protocol", None, other.to_string()), false),
+        other => (
+            failure(TlsFailureKind::Protocol, None, other.to_string()),
+            false,
+        ),
     }
 }

@@ -12,7 +12,7 @@ use rustls::{SignatureScheme, client};
 
 use super::chain_cache::ChainCache;
 use crate::cert::CertSummary;
-use crate::report::tls::VerifyReport;
+use crate::report::tls::{CertProblem, VerifyReport};
 
 /// What the server presented during one handshake.
 #[derive(Debug, Default, Clone)]
@@ -159,7 +159,7 @@ pub fn judge(
     let (Some(leaf_der), Some(leaf)) = (chain.first(), summaries.first()) else {
         add(
             &mut v,
-            "no_certificate",
+            CertProblem::NoCertificate,
             "the server sent no certificate".into(),
         );
         return v;
@@ -169,7 +169,7 @@ pub fn judge(
         Err(e) => {
             add(
                 &mut v,
-                "bad_encoding",
+                CertProblem::BadEncoding,
                 format!("the leaf certificate cannot be used: {e}"),
             );
             return v;
@@ -186,14 +186,14 @@ pub fn judge(
                 };
                 add(
                     &mut v,
-                    "name_mismatch",
+                    CertProblem::NameMismatch,
                     format!("{} is not covered (SANs: {sans})", j.name_text),
                 );
             }
         },
         None => add(
             &mut v,
-            "name_mismatch",
+            CertProblem::NameMismatch,
             format!("{:?} is not a DNS name or IP address", j.name_text),
         ),
     }
@@ -229,7 +229,7 @@ pub fn judge(
                 if s.expired {
                     add(
                         &mut v,
-                        "expired",
+                        CertProblem::Expired,
                         format!(
                             "{} expired on {}",
                             s.subject,
@@ -239,7 +239,7 @@ pub fn judge(
                 } else if s.not_yet_valid {
                     add(
                         &mut v,
-                        "not_yet_valid",
+                        CertProblem::NotYetValid,
                         format!(
                             "{} is valid only from {}",
                             s.subject,
@@ -280,9 +280,9 @@ fn valid_moment(summaries: &[CertSummary]) -> Option<i64> {
     validity_window(summaries).map(|(start, end)| start + (end - start) / 2)
 }
 
-fn add(v: &mut VerifyReport, word: &str, note: String) {
-    if !v.errors.iter().any(|e| e == word) {
-        v.errors.push(word.to_string());
+fn add(v: &mut VerifyReport, problem: CertProblem, note: String) {
+    if !v.errors.contains(&problem) {
+        v.errors.push(problem);
         v.notes.push(note);
     }
 }
@@ -291,7 +291,7 @@ fn add(v: &mut VerifyReport, word: &str, note: String) {
 fn explain(v: &mut VerifyReport, err: &Error, summaries: &[CertSummary]) {
     let leaf = &summaries[0];
     let Error::InvalidCertificate(cert_err) = err else {
-        add(v, "untrusted", err.to_string());
+        add(v, CertProblem::Untrusted, err.to_string());
         return;
     };
     match cert_err {
@@ -300,11 +300,15 @@ fn explain(v: &mut VerifyReport, err: &Error, summaries: &[CertSummary]) {
             if inner.to_string().contains("CaUsedAsEndEntity") =>
         {
             if leaf.self_signed {
-                add(v, "self_signed", format!("{} is self-signed", leaf.subject));
+                add(
+                    v,
+                    CertProblem::SelfSigned,
+                    format!("{} is self-signed", leaf.subject),
+                );
             } else {
                 add(
                     v,
-                    "ca_used_as_leaf",
+                    CertProblem::CaUsedAsLeaf,
                     format!(
                         "{} is a CA certificate used as a server certificate",
                         leaf.subject
@@ -315,26 +319,26 @@ fn explain(v: &mut VerifyReport, err: &Error, summaries: &[CertSummary]) {
         CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
             add(
                 v,
-                "expired",
+                CertProblem::Expired,
                 "a certificate in the chain has expired".into(),
             );
         }
         CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
             add(
                 v,
-                "not_yet_valid",
+                CertProblem::NotYetValid,
                 "a certificate in the chain is not valid yet".into(),
             );
         }
         CertificateError::BadSignature => add(
             v,
-            "bad_signature",
+            CertProblem::BadSignature,
             "a signature in the chain does not verify".into(),
         ),
         CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
             add(
                 v,
-                "wrong_purpose",
+                CertProblem::WrongPurpose,
                 "the chain is not valid for TLS server authentication".into(),
             );
         }
@@ -342,26 +346,28 @@ fn explain(v: &mut VerifyReport, err: &Error, summaries: &[CertSummary]) {
         | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
             add(
                 v,
-                "unsupported_algorithm",
+                CertProblem::UnsupportedAlgorithm,
                 format!("unsupported signature algorithm in the chain: {cert_err}"),
             );
         }
         CertificateError::BadEncoding => add(
             v,
-            "bad_encoding",
+            CertProblem::BadEncoding,
             "a certificate in the chain is malformed".into(),
         ),
         CertificateError::UnhandledCriticalExtension => {
             add(
                 v,
-                "unhandled_critical_extension",
+                CertProblem::UnhandledCriticalExtension,
                 "a certificate has an unknown critical extension".into(),
             );
         }
-        CertificateError::Revoked => {
-            add(v, "revoked", "a certificate in the chain is revoked".into())
-        }
-        other => add(v, "untrusted", other.to_string()),
+        CertificateError::Revoked => add(
+            v,
+            CertProblem::Revoked,
+            "a certificate in the chain is revoked".into(),
+        ),
+        other => add(v, CertProblem::Untrusted, other.to_string()),
     }
 }
 
@@ -371,7 +377,7 @@ fn unknown_issuer(v: &mut VerifyReport, summaries: &[CertSummary]) {
     if leaf.self_signed {
         add(
             v,
-            "self_signed",
+            CertProblem::SelfSigned,
             format!("{} is self-signed and not a trusted root", leaf.subject),
         );
         return;
@@ -384,7 +390,7 @@ fn unknown_issuer(v: &mut VerifyReport, summaries: &[CertSummary]) {
         // that is simply not trusted here looks the same, so we say unknown_issuer.)
         add(
             v,
-            "incomplete_chain",
+            CertProblem::IncompleteChain,
             format!(
                 "the server did not send the issuer of {} ({}); it is published at {}",
                 top.subject,
@@ -395,7 +401,7 @@ fn unknown_issuer(v: &mut VerifyReport, summaries: &[CertSummary]) {
     } else {
         add(
             v,
-            "unknown_issuer",
+            CertProblem::UnknownIssuer,
             format!("issuer {} is not a trusted root", top.issuer),
         );
     }

@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::context::TlsContext;
 use super::handshake;
 use crate::cert;
-use crate::report::tls::{CertRef, TlsReport, vhost};
+use crate::report::tls::{CertRef, TlsAlert, TlsReport, Vhost};
 
 /// Fetches the default certificate (no SNI) on a fresh connection; `None` when the connection
 /// could not be opened or the server sent no certificate.
@@ -48,23 +48,23 @@ fn refused(report: &TlsReport) -> bool {
     report
         .error
         .as_ref()
-        .is_some_and(|e| e.alert.as_deref() == Some("unrecognized_name"))
+        .is_some_and(|e| e.alert == Some(TlsAlert::UNRECOGNIZED_NAME))
 }
 
-/// The verdict word for a probe that sent SNI, given the default certificate (if fetched).
-pub fn verdict(report: &TlsReport, default: Option<&CertRef>) -> Option<&'static str> {
+/// The verdict for a probe that sent SNI, given the default certificate (if fetched).
+pub fn verdict(report: &TlsReport, default: Option<&CertRef>) -> Option<Vhost> {
     if refused(report) {
-        return Some(vhost::UNRECOGNIZED_NAME);
+        return Some(Vhost::UnrecognizedName);
     }
     if report.legacy.is_some() {
         return None;
     }
     let leaf = report.leaf()?;
     if name_covered(report) {
-        Some(vhost::MATCHED)
+        Some(Vhost::Matched)
     } else if default.is_some_and(|d| d.sha256 == leaf.sha256) {
-        Some(vhost::DEFAULT_FALLBACK)
+        Some(Vhost::DefaultFallback)
     } else {
-        Some(vhost::MISMATCH)
+        Some(Vhost::Mismatch)
     }
 }

@@ -1,6 +1,7 @@
 //! Greetings and STARTTLS against real database servers: PostgreSQL (SSLRequest) and MariaDB
 //! (SSL request packet after the server handshake).
 
+use crate::support::words::*;
 use reach::probe::greeting::{self, GreetingOptions};
 use reach::probe::preamble::{self, PreambleOptions};
 use reach::probe::starttls::{self, StarttlsOptions};
@@ -21,7 +22,7 @@ async fn postgres_sslrequest_with_ssl_on_and_off() {
         let pre = preamble::run(connect(loopback(pg.port)).await, &opts).await;
         let r = pre.starttls.clone().expect("report");
         assert_eq!(
-            (r.result.as_str(), r.offered, r.reply.as_deref()),
+            (word(&r.result).as_str(), r.offered, r.reply.as_deref()),
             ("negotiated", true, Some("S"))
         );
         let g = pre.greeting.clone().expect("answer as greeting");
@@ -49,7 +50,7 @@ async fn postgres_sslrequest_with_ssl_on_and_off() {
     )
     .await;
     assert_eq!(
-        (up.report.result.as_str(), up.report.reply.as_deref()),
+        (word(&up.report.result).as_str(), up.report.reply.as_deref()),
         ("not_offered", Some("N"))
     );
     assert!(up.stream.is_none());
@@ -84,7 +85,7 @@ async fn mariadb_handshake_and_ssl_request() {
     )
     .await;
     assert_eq!(
-        (up.report.result.as_str(), up.report.offered),
+        (word(&up.report.result).as_str(), up.report.offered),
         ("negotiated", true)
     );
     let (fp, _tls) = daemons::tls_fingerprint(up.stream.expect("stream")).await;
@@ -100,7 +101,7 @@ async fn mariadb_without_tls_does_not_offer_it() {
     let pre = preamble::run(connect(loopback(m.port)).await, &opts).await;
     let r = pre.starttls.expect("report");
     assert_eq!(
-        (r.result.as_str(), r.offered),
+        (word(&r.result).as_str(), r.offered),
         ("not_offered", false),
         "{:?}",
         pre.greeting

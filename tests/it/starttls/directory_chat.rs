@@ -1,6 +1,7 @@
 //! STARTTLS against real directory and chat servers: OpenLDAP slapd (StartTLS extended
 //! operation), Prosody (XMPP client and server streams) and InspIRCd (IRC STARTTLS).
 
+use crate::support::words::*;
 use reach::probe::preamble::{self, PreambleOptions};
 use reach::probe::starttls::{self, StarttlsOptions};
 use reach::report::greeting::GreetingState;
@@ -19,7 +20,7 @@ async fn ldap_starttls_with_and_without_a_certificate() {
     let pre = preamble::run(connect(loopback(ldap.port)).await, &opts).await;
     let r = pre.starttls.clone().expect("report");
     assert_eq!(
-        (r.result.as_str(), r.offered),
+        (word(&r.result).as_str(), r.offered),
         ("negotiated", true),
         "{r:?}"
     );
@@ -43,7 +44,7 @@ async fn ldap_starttls_with_and_without_a_certificate() {
         &StarttlsOptions::default(),
     )
     .await;
-    assert_eq!(up.report.result, "refused", "{:?}", up.report);
+    assert_eq!(word(&up.report.result), "refused", "{:?}", up.report);
     let reply = up.report.reply.expect("refusal");
     assert!(reply.starts_with("resultCode "), "{reply}");
     assert!(!reply.starts_with("resultCode 0 "), "{reply}");
@@ -62,7 +63,7 @@ async fn xmpp_client_and_server_streams_with_prosody() {
         };
         let up = starttls::upgrade(connect(loopback(port)).await, proto, None, &opts).await;
         assert_eq!(
-            (up.report.result.as_str(), up.report.offered),
+            (word(&up.report.result).as_str(), up.report.offered),
             ("negotiated", true),
             "{proto}: {:?} {:?}",
             up.report,
@@ -90,7 +91,7 @@ async fn irc_starttls_with_inspircd() {
     let pre = preamble::run(connect(loopback(irc.port)).await, &opts).await;
     let r = pre.starttls.clone().expect("report");
     assert_eq!(
-        (r.result.as_str(), r.offered),
+        (word(&r.result).as_str(), r.offered),
         ("negotiated", true),
         "{r:?} {:?}",
         pre.greeting

@@ -2,6 +2,7 @@
 //! IMAP, POP3, ManageSieve) and vsftpd (FTP AUTH TLS). Each negotiated upgrade is followed by
 //! a TLS handshake that must present the daemon's own certificate.
 
+use crate::support::words::*;
 use reach::probe::greeting::{self, GreetingOptions};
 use reach::probe::preamble::{self, PreambleOptions};
 use reach::probe::starttls::{self, StarttlsOptions};
@@ -23,7 +24,8 @@ async fn upgrade_and_handshake(
     let pre = preamble::run(stream, &opts).await;
     let report = pre.starttls.clone().expect("starttls report");
     assert_eq!(
-        report.result, "negotiated",
+        word(&report.result),
+        "negotiated",
         "{report:?} greeting {:?}",
         pre.greeting
     );
@@ -73,7 +75,7 @@ async fn smtp_starttls_not_offered_and_forced_refusal_with_postfix() {
     )
     .await;
     assert_eq!(
-        (up.report.result.as_str(), up.report.offered),
+        (word(&up.report.result).as_str(), up.report.offered),
         ("not_offered", false)
     );
     assert!(up.stream.is_none());
@@ -88,7 +90,7 @@ async fn smtp_starttls_not_offered_and_forced_refusal_with_postfix() {
     };
     let stream = connect(loopback(postfix.plain_port)).await;
     let up = starttls::upgrade(stream, StarttlsProto::Smtp, None, &forced).await;
-    assert_eq!(up.report.result, "refused", "{:?}", up.report);
+    assert_eq!(word(&up.report.result), "refused", "{:?}", up.report);
     let reply = up.report.reply.expect("refusal text");
     assert!(reply.starts_with('5') || reply.starts_with('4'), "{reply}");
 }
@@ -155,7 +157,11 @@ async fn a_dialect_that_does_not_match_the_greeting_is_not_attempted() {
     let pre = preamble::run(connect(loopback(sshd.port)).await, &opts).await;
     let r = pre.starttls.expect("report");
     assert_eq!(
-        (r.result.as_str(), r.error.as_deref(), r.reply.as_deref()),
+        (
+            word(&r.result).as_str(),
+            r.error.as_deref(),
+            r.reply.as_deref()
+        ),
         ("error", Some("other_protocol"), Some("ssh"))
     );
     assert!(!pre.tls_ready && pre.stream.is_none());

@@ -2,6 +2,7 @@
 //! server here), and hostile or odd services — silent, hanging up, resetting, streaming
 //! forever, dripping, and TLS where a banner was expected.
 
+use crate::support::words::*;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncWriteExt, BufReader};
@@ -53,7 +54,7 @@ async fn nntp_starttls_negotiated_then_real_tls() {
     );
     assert!(g.advertises("STARTTLS") && g.advertises("READER"));
     let r = pre.starttls.clone().expect("report");
-    assert_eq!((r.result.as_str(), r.offered), ("negotiated", true));
+    assert_eq!((word(&r.result).as_str(), r.offered), ("negotiated", true));
     assert_eq!(
         r.reply.as_deref(),
         Some("382 Continue with TLS negotiation")
@@ -81,7 +82,7 @@ async fn nntp_starttls_refused_and_not_offered() {
     opts.starttls = Some(StarttlsProto::Nntp);
     let pre = preamble::run(connect(loopback(port)).await, &opts).await;
     let r = pre.starttls.expect("report");
-    assert_eq!((r.result.as_str(), r.offered), ("refused", true));
+    assert_eq!((word(&r.result).as_str(), r.offered), ("refused", true));
     assert_eq!(
         r.reply.as_deref(),
         Some("580 Can not initiate TLS negotiation")
@@ -101,7 +102,7 @@ async fn nntp_starttls_refused_and_not_offered() {
     })
     .await;
     let pre = preamble::run(connect(loopback(port)).await, &opts).await;
-    assert_eq!(pre.starttls.expect("report").result, "not_offered");
+    assert_eq!(word(&pre.starttls.expect("report").result), "not_offered");
 }
 
 #[tokio::test]
@@ -123,7 +124,7 @@ async fn a_server_that_stalls_after_starttls_is_an_error_within_the_deadline() {
     let took = started.elapsed();
     let r = pre.starttls.expect("report");
     assert_eq!(
-        (r.result.as_str(), r.offered, r.error.as_deref()),
+        (word(&r.result).as_str(), r.offered, r.error.as_deref()),
         ("error", true, Some("timeout"))
     );
     assert!(took < Duration::from_millis(1500), "{took:?}");
@@ -156,7 +157,7 @@ async fn an_anonymous_220_greeting_takes_the_chosen_dialect() {
     assert_eq!(up.greeting.and_then(|g| g.protocol).as_deref(), Some("ftp"));
     // FTP asks even when FEAT does not list AUTH (RFC 4217 makes listing optional).
     assert_eq!(
-        (up.report.result.as_str(), up.report.offered),
+        (word(&up.report.result).as_str(), up.report.offered),
         ("negotiated", false)
     );
     assert_eq!(up.report.reply.as_deref(), Some("234 FEAT | AUTH TLS"));

@@ -14,6 +14,7 @@ pub mod mail;
 pub mod scripted;
 pub mod tls;
 pub mod web;
+pub mod words;
 
 use std::io::Write;
 use std::net::SocketAddr;

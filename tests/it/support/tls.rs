@@ -75,7 +75,7 @@ pub fn sni(name: &str) -> TlsRequest {
 pub fn assert_error(report: &TlsReport, word: &str) {
     let verify = report.verify.as_ref().expect("certificate checked");
     assert!(
-        verify.errors.iter().any(|e| e == word),
+        verify.errors.iter().any(|e| super::words::word(e) == word),
         "expected {word} in {:?} ({:?})",
         verify.errors,
         verify.notes

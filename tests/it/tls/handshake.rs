@@ -2,6 +2,7 @@
 //! TLS, a silent server (timeout), a non-TLS server, hostile subjects, latency mode, and the
 //! typed configuration errors.
 
+use crate::support::words::*;
 use std::time::{Duration, Instant};
 
 use reach::demo::pki::{LeafSpec, self_signed};
@@ -28,7 +29,10 @@ async fn alpn_is_negotiated_or_refused() {
     let (ctx, _d) = context(&[&ca], |o| o.alpn = vec!["imap".into()]);
     let report = probe(srv.addr(), &sni("alpn.test"), &ctx).await;
     let error = report.error.as_ref().expect("refused");
-    assert_eq!(error.alert.as_deref(), Some("no_application_protocol"));
+    assert_eq!(
+        error.alert.map(|a| a.name()).as_deref(),
+        Some("no_application_protocol")
+    );
 
     let (ctx, _d) = context(&[&ca], |_| {});
     let report = probe(srv.addr(), &sni("alpn.test"), &ctx).await;
@@ -56,9 +60,12 @@ async fn version_limits_are_obeyed() {
     let (ctx, _d) = context(&[&ca], |o| o.min_version = Some(TlsVersion::Tls13));
     let report = probe(tls12_only.addr(), &sni("v.test"), &ctx).await;
     let error = report.error.as_ref().expect("no common version");
-    assert_eq!(error.alert.as_deref(), Some("protocol_version"));
+    assert_eq!(
+        error.alert.map(|a| a.name()).as_deref(),
+        Some("protocol_version")
+    );
     // The legacy probe still says what the server would pick, and that we excluded it.
-    assert_eq!(error.kind, "alert");
+    assert_eq!(word(&error.kind), "alert");
     assert!(
         error.detail.contains("excluded by the version settings"),
         "{}",
@@ -108,7 +115,7 @@ async fn mutual_tls_fails_without_and_succeeds_with_a_client_certificate() {
             .error
             .as_ref()
             .expect("rejected without a certificate");
-        assert_eq!(error.kind, "alert", "{version:?}: {error:?}");
+        assert_eq!(word(&error.kind), "alert", "{version:?}: {error:?}");
         assert!(
             report.client_cert_requested && !report.client_cert_sent,
             "{report:?}"
@@ -144,7 +151,7 @@ async fn silent_server_is_a_handshake_timeout() {
     let started = Instant::now();
     let report = probe(srv.addr(), &sni("silent.test"), &ctx).await;
     let error = report.error.as_ref().expect("timed out");
-    assert_eq!(error.kind, "timeout");
+    assert_eq!(word(&error.kind), "timeout");
     assert!(error.detail.contains("no answer"), "{}", error.detail);
     let ms = report.handshake_ms.expect("timed");
     assert!((290.0..2000.0).contains(&ms), "{ms}");
@@ -165,7 +172,7 @@ async fn ssh_banner_is_not_tls() {
     let (ctx, _d) = context(&[&ca], |_| {});
     let report = probe(srv.addr(), &sni("ssh.test"), &ctx).await;
     let error = report.error.as_ref().expect("not tls");
-    assert_eq!(error.kind, "not_tls");
+    assert_eq!(word(&error.kind), "not_tls");
     assert_eq!(
         error.received.as_deref(),
         Some("SSH-2.0-OpenSSH_9.9 reach-demo")
@@ -184,7 +191,7 @@ async fn invalid_sni_is_refused_before_connecting_anything() {
     let (ctx, _d) = context(&[&ca], |_| {});
     let report = probe(srv.addr(), &sni("bad name"), &ctx).await;
     assert_eq!(
-        report.error.as_ref().map(|e| e.kind.as_str()),
+        report.error.as_ref().map(|e| word(&e.kind)).as_deref(),
         Some("invalid_sni")
     );
     assert!(srv.sni_seen().is_empty());
@@ -234,7 +241,7 @@ async fn handshake_only_times_a_handshake() {
     let failure = tls::handshake_only(connect(silent.addr()).await, &sni("x.test"), &ctx)
         .await
         .expect_err("times out");
-    assert_eq!(failure.kind, "timeout");
+    assert_eq!(word(&failure.kind), "timeout");
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //! name), and a second port whose default server rejects unknown names
 //! (`ssl_reject_handshake`). Skips without nginx unless `CI=true`.
 
+use crate::support::words::*;
 use std::net::SocketAddr;
 use std::process::Command;
 
@@ -90,30 +91,39 @@ async fn nginx_virtual_hosts_get_every_verdict() {
 
     let report = probe(nginx.open, &sni("a.test"), &ctx).await;
     assert_eq!(report.error, None);
-    assert_eq!(report.vhost.as_deref(), Some("matched"));
+    assert_eq!(report.vhost.map(|v| word(&v)).as_deref(), Some("matched"));
     assert_eq!(report.chain[0].sha256, nginx.a.leaf_sha256());
     assert_eq!(report.alpn.as_deref(), Some("http/1.1"));
     // Covered: `matched` without fetching the default certificate.
     assert_eq!(report.default_cert, None);
 
     let report = probe(nginx.open, &sni("b.test"), &ctx).await;
-    assert_eq!(report.vhost.as_deref(), Some("default_fallback"));
+    assert_eq!(
+        report.vhost.map(|v| word(&v)).as_deref(),
+        Some("default_fallback")
+    );
     assert_eq!(report.chain[0].sha256, nginx.default.leaf_sha256());
     let default_cert = report.default_cert.as_ref().expect("default fetched");
     assert_eq!(default_cert.sha256, nginx.default.leaf_sha256());
     assert_error(&report, "name_mismatch");
 
     let report = probe(nginx.open, &sni("c.test"), &ctx).await;
-    assert_eq!(report.vhost.as_deref(), Some("mismatch"));
+    assert_eq!(report.vhost.map(|v| word(&v)).as_deref(), Some("mismatch"));
     assert_eq!(report.chain[0].sha256, nginx.other.leaf_sha256());
 
     let report = probe(nginx.strict, &sni("b.test"), &ctx).await;
-    assert_eq!(report.vhost.as_deref(), Some("unrecognized_name"));
+    assert_eq!(
+        report.vhost.map(|v| word(&v)).as_deref(),
+        Some("unrecognized_name")
+    );
     let error = report.error.as_ref().expect("rejected");
-    assert_eq!(error.alert.as_deref(), Some("unrecognized_name"));
+    assert_eq!(
+        error.alert.map(|a| a.name()).as_deref(),
+        Some("unrecognized_name")
+    );
 
     let report = probe(nginx.strict, &sni("a.test"), &ctx).await;
-    assert_eq!(report.vhost.as_deref(), Some("matched"));
+    assert_eq!(report.vhost.map(|v| word(&v)).as_deref(), Some("matched"));
     assert_eq!(
         report.default_cert, None,
         "the default server rejects a handshake without SNI"

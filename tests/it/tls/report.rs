@@ -3,7 +3,7 @@
 
 use reach::demo::pki::{LeafSpec, Validity};
 use reach::render::lines::Tone;
-use reach::render::tls::{tls_lines, vhost_table};
+use reach::render::tls::tls_lines;
 use reach::report::Report;
 use serde_json::Value;
 
@@ -156,19 +156,4 @@ async fn human_lines_show_each_check_with_its_tone() {
     assert_eq!(find(&lines, "vhost").tone, Tone::Bad);
     assert!(find(&lines, "vhost").value.starts_with("default_fallback"));
     assert_eq!(find(&lines, "name").tone, Tone::Bad);
-
-    let reports: Vec<Report> = [good, old, fallback]
-        .into_iter()
-        .map(|tls| Report {
-            tls: Some(tls),
-            ..Report::default()
-        })
-        .collect();
-    let refs: Vec<&Report> = reports.iter().collect();
-    let table = vhost_table(&refs);
-    let labels: Vec<&str> = table.iter().map(|l| l.label.as_str()).collect();
-    assert_eq!(labels, ["a.test", "old.test", "b.test"]);
-    assert_eq!(table[0].tone, Tone::Good);
-    assert!(table[2].value.starts_with("default_fallback"));
-    assert!(table[2].value.ends_with("CN=a.test"));
 }
