@@ -99,7 +99,7 @@ pub async fn run(
             super::tls::decide_vhost(tls, &open_fresh, &request, &ctx.tls).await;
         }
     }
-    report.stats = Some(stats(latency.warmup, attempts, &walked));
+    report.stats = Some(stats(latency.warmup, attempts, &walked, profile.plan));
     report
 }
 
@@ -110,7 +110,11 @@ async fn attempt(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
     let mut report = spec.base_report();
     let addr = SocketAddr::new(spec.address, spec.port);
     let connected = tcp::connect(addr, super::connect_options(options)).await;
+    let open = connected.report.state == TcpState::Open;
     report.tcp = Some(connected.report);
+    if open && connected.stream.is_none() {
+        super::reset_after_accept(&mut report, spec, profile);
+    }
     let stream = match (connected.stream, profile.plan) {
         (Some(stream), Plan::Implicit) => Some(stream),
         (Some(stream), Plan::Starttls(_)) => {
@@ -139,7 +143,7 @@ async fn attempt(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
 /// What the tally keeps of an attempt: the deepest layer it passed and where it stopped.
 type Walked = (Option<Layer>, Option<Stopped>);
 
-fn stats(warmup: u32, attempts: Vec<Attempt>, walked: &[Walked]) -> LatencyStats {
+fn stats(warmup: u32, attempts: Vec<Attempt>, walked: &[Walked], plan: Plan) -> LatencyStats {
     let ok: Vec<f64> = attempts
         .iter()
         .filter(|a| a.state == TcpState::Open)
@@ -166,25 +170,29 @@ fn stats(warmup: u32, attempts: Vec<Attempt>, walked: &[Walked]) -> LatencyStats
         p95_ms: summary.as_ref().map(|s| s.p95_ms),
         p99_ms: summary.as_ref().map(|s| s.p99_ms),
         tls_handshake: crate::stats::summarize(&tls),
-        layers: tally(walked),
+        layers: tally(walked, plan),
         warmup,
         attempts,
     }
 }
 
-/// Per layer: attempts that passed it, attempts that stopped at it and why. A layer an
-/// attempt never got to is not counted for it.
-fn tally(walked: &[Walked]) -> Vec<LayerTally> {
+/// Per layer of the plan: attempts that passed it, attempts that stopped at it and why. A
+/// layer an attempt never got to is not counted for it.
+fn tally(walked: &[Walked], plan: Plan) -> Vec<LayerTally> {
     // The greeting is not a pass-or-fail layer here: latency attempts do not wait for one.
-    const WALK: [Layer; 5] = [
-        Layer::Tcp,
-        Layer::Starttls,
-        Layer::Tls,
-        Layer::Certificate,
-        Layer::Vhost,
-    ];
+    let walk: &[Layer] = match plan {
+        Plan::Plain => &[Layer::Tcp],
+        Plan::Implicit => &[Layer::Tcp, Layer::Tls, Layer::Certificate, Layer::Vhost],
+        Plan::Starttls(_) => &[
+            Layer::Tcp,
+            Layer::Starttls,
+            Layer::Tls,
+            Layer::Certificate,
+            Layer::Vhost,
+        ],
+    };
     let mut tallies = Vec::new();
-    for layer in WALK {
+    for &layer in walk {
         let mut tally = LayerTally {
             layer,
             tried: 0,

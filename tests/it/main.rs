@@ -18,4 +18,5 @@ mod support;
 mod tcp;
 mod tls;
 mod trace;
+mod verdict;
 mod vhost;
