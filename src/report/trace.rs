@@ -34,7 +34,6 @@ pub struct TraceHop {
     /// Who answered (`None`: nobody, shown as `*`).
     pub address: Option<IpAddr>,
     /// Other addresses that answered probes of the same TTL (load balancing), if any.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<IpAddr>,
     /// Reverse DNS name of `address`, when asked for and found in time.
     pub hostname: Option<String>,

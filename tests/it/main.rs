@@ -9,6 +9,7 @@
 mod cli;
 mod dns;
 mod greeting;
+mod json_contract;
 mod latency;
 mod many_targets;
 mod matrix;
