@@ -76,6 +76,8 @@ mod mirror {
         pub port: u16,
         pub reached: Nullable<Layer>,
         pub stopped: Nullable<Stopped>,
+        pub problems: Vec<Problem>,
+        pub expect: Vec<Expectation>,
         pub dns: Nullable<Dns>,
         pub tcp: Nullable<Tcp>,
         pub greeting: Nullable<Greeting>,
@@ -99,12 +101,49 @@ mod mirror {
         Vhost,
     }
 
+    /// `stopped.layer` and `problems[].layer`: the walked layers and the two that are not.
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ProblemLayer {
+        Dns,
+        Tcp,
+        Starttls,
+        Tls,
+        Certificate,
+        Vhost,
+        Expect,
+        Internal,
+    }
+
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct Stopped {
-        pub layer: Layer,
+        pub layer: ProblemLayer,
         /// That layer's verdict word.
         pub reason: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Problem {
+        pub layer: ProblemLayer,
+        pub reason: String,
+        pub detail: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Expectation {
+        pub check: ExpectCheck,
+        pub wanted: String,
+        pub seen: String,
+        pub ok: bool,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ExpectCheck {
+        State,
     }
 
     #[derive(Debug, Deserialize)]
@@ -466,6 +505,7 @@ mod mirror {
         Closed,
         Reset,
         Io,
+        Incompatible,
         BadSignature,
         Protocol,
         InvalidSni,
@@ -558,6 +598,7 @@ mod mirror {
         pub p50_ms: Nullable<f64>,
         pub p99_ms: Nullable<f64>,
         pub tls_handshake: Nullable<Summary>,
+        pub layers: Vec<LayerTally>,
         pub warmup: u32,
         pub attempts: Vec<Attempt>,
     }
@@ -583,7 +624,25 @@ mod mirror {
         pub reason: TcpReason,
         pub connect_ms: f64,
         pub tls_handshake_ms: Nullable<f64>,
-        pub tls_error: Value,
+        pub tls_error: Nullable<TlsErrorKind>,
+        pub stopped: Nullable<Stopped>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct LayerTally {
+        pub layer: Layer,
+        pub tried: u32,
+        pub ok: u32,
+        pub failed: u32,
+        pub reasons: Vec<ReasonCount>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct ReasonCount {
+        pub reason: String,
+        pub count: u32,
     }
 }
 
@@ -700,7 +759,7 @@ fn tcp_dns_greeting_and_latency_lines_match_the_documented_json() {
     let stopped = r.stopped.expect("stopped");
     assert_eq!(
         (&stopped.layer, stopped.reason.as_str()),
-        (&Layer::Tcp, "closed")
+        (&ProblemLayer::Tcp, "closed")
     );
 
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -864,7 +923,7 @@ fn tls_lines_match_the_documented_json() {
     assert!(tls.chain[0].pem.0.is_some());
     let verify = tls.verify.expect("verify");
     assert!(verify.errors.contains(&CertificateError::NameMismatch));
-    assert_eq!(r.stopped.expect("stopped").layer, Layer::Vhost);
+    assert_eq!(r.stopped.expect("stopped").layer, ProblemLayer::Vhost);
 
     // `https://`: the greeting is read inside TLS.
     let url = format!("https://{target}/");
