@@ -1,5 +1,7 @@
-//! Runs a parsed command line: probes, renders as asked, and returns the exit code. Kept out of
-//! `main.rs` so the binary stays a thin shell and tests can drive a whole run in-process.
+//! The composition root: builds the settings, the target stream, the TLS context and the
+//! printer, runs the probes, and wires each report (and each live latency attempt) to the
+//! printer. Kept out of `main.rs` so the binary stays a thin shell and tests can drive a whole
+//! run in-process.
 
 use std::io::{self, BufReader, IsTerminal, Write};
 use std::sync::Arc;
@@ -8,12 +10,9 @@ use crate::cli::{Cli, Command};
 use crate::config::{ConfigError, Format, Settings};
 use crate::exit::{self, ExitCode};
 use crate::input::{self, InputError};
-use crate::probe::AttemptHook;
-use crate::render::human::{self, Style};
-use crate::render::json;
-use crate::render::summary::Summary;
-use crate::report::Report;
-use crate::run::{self, Targets};
+use crate::render::human::Style;
+use crate::render::printer::{self, Printer};
+use crate::run::{self, Event, Targets};
 
 /// Runs `cli` and returns the exit code. Usage errors are printed to stderr in one line.
 pub async fn run(cli: Cli) -> ExitCode {
@@ -94,72 +93,29 @@ pub async fn run_settings(
             return ExitCode::Usage;
         }
     };
-    let settings = Arc::new(settings);
+    let mut printer = Printer::new(out, printer_options(&settings));
+    if progress {
+        printer.show_progress();
+    }
+    let expect = settings.expect;
+    let live = settings.latency.is_some() && printer.wants_attempts();
+    let ordered = settings.format != Format::Json && settings.input.is_none();
     let ctx = Arc::new(crate::probe::Context {
-        settings: Arc::clone(&settings),
+        settings: Arc::new(settings),
         tls,
     });
-    let style = Style {
-        color: settings.color,
-    };
-    let format = settings.format;
-    let expect = settings.expect;
-    let summary_only = settings.summary_only;
-    let hook: Option<AttemptHook> = match (format, &settings.latency, summary_only) {
-        (Format::Human, Some(_), false) => Some(Arc::new(move |report: &Report, attempt| {
-            let mut stdout = io::stdout().lock();
-            // A closed stdout is noticed when the final report is written.
-            let _ = human::write_attempt(&mut stdout, report, attempt, style);
-            let _ = stdout.flush();
-        })),
-        _ => None,
-    };
-    let bar = progress.then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {pos} probes done, {per_sec} {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    });
-    let histogram = settings.latency.is_some_and(|l| l.histogram);
-    let show_certs = settings.tls.keep_pem;
     let mut code = ExitCode::Ok;
-    let mut summary = Summary::default();
-    let mut write_error: Option<io::Error> = None;
-    let ordered = format != Format::Json && settings.input.is_none();
-    let outcome = run::run(ctx, targets, limits, hook, ordered, |report| {
-        code = exit::worst(code, exit::for_report(&report, expect));
-        summary.add(&report);
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
-        if write_error.is_some() || summary_only {
-            return;
-        }
-        let mut write = || -> io::Result<()> {
-            match format {
-                Format::Quiet => Ok(()),
-                Format::Json => json::write_report(out, &report),
-                Format::Human => write_human(out, &report, style, histogram, show_certs),
-            }?;
-            out.flush()
+    let outcome = run::run(ctx, targets, limits, live, ordered, |event| {
+        // A closed stdout is noticed here and ends the output; the exit code still counts.
+        let _ = match event {
+            Event::Report(report) => {
+                code = exit::worst(code, exit::for_report(report, expect));
+                printer.write(report)
+            }
+            Event::Attempt(report, attempt) => printer.attempt(report, attempt),
         };
-        let written = match &bar {
-            Some(bar) => bar.suspend(write),
-            None => write(),
-        };
-        if let Err(e) = written {
-            write_error = Some(e);
-        }
     })
     .await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
     if outcome.input_errors > 0 {
         code = exit::worst(code, ExitCode::Usage);
     }
@@ -170,27 +126,23 @@ pub async fn run_settings(
         );
         code = exit::worst(code, ExitCode::Filtered);
     }
-    let show_summary = format == Format::Human && (summary.total() > 1 || summary_only);
-    if show_summary && write_error.is_none() {
-        for line in summary.lines() {
-            let _ = human::write_line(out, &line, style);
-        }
-    }
+    let _ = printer.finish();
     code
 }
 
-fn write_human(
-    out: &mut impl Write,
-    report: &Report,
-    style: Style,
-    histogram: bool,
-    show_certs: bool,
-) -> io::Result<()> {
-    human::write_report(out, report, style, show_certs)?;
-    if histogram && let Some(stats) = &report.stats {
-        for line in human::histogram_lines(stats) {
-            human::write_line(out, &line, style)?;
-        }
+/// What the printer needs from the settings.
+fn printer_options(settings: &Settings) -> printer::Options {
+    printer::Options {
+        format: match settings.format {
+            Format::Human => printer::Format::Human,
+            Format::Json => printer::Format::Json,
+            Format::Quiet => printer::Format::Quiet,
+        },
+        style: Style {
+            color: settings.color,
+        },
+        show_certs: settings.tls.keep_pem,
+        histogram: settings.latency.is_some_and(|l| l.histogram),
+        summary_only: settings.summary_only,
     }
-    Ok(())
 }

@@ -21,8 +21,14 @@ use crate::service::{self, StarttlsProto, TlsMode};
 use crate::target::{Host, Target};
 use tls::{TlsContext, TlsRequest};
 
-/// Called with each latency-mode attempt as it completes (for live output).
-pub type AttemptHook = Arc<dyn Fn(&Report, &Attempt) + Send + Sync>;
+/// Called with each latency-mode attempt as it completes (for live output); the series waits
+/// for the returned future, so a slow reader of the output slows the series instead of
+/// queueing lines without bound.
+pub type AttemptHook = Arc<
+    dyn Fn(&Report, &Attempt) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// What one probe is aimed at.
 #[derive(Debug, Clone)]
@@ -326,9 +332,4 @@ fn record_tcp(report: &mut Report, tcp: TcpReport) {
         });
     }
     report.tcp = Some(tcp);
-}
-
-/// Milliseconds in a duration, for reports.
-pub fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

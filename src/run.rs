@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::input::InputError;
 use crate::probe::resolve::Resolver;
 use crate::probe::{self, AttemptHook, Context, ProbeSpec};
-use crate::report::{DnsOutcome, DnsReport, Report};
+use crate::report::{Attempt, DnsOutcome, DnsReport, Report};
 use crate::target::{Host, Target};
 
 /// Probes in flight at once, by default.
@@ -63,8 +63,18 @@ pub struct RunOutcome {
     pub deadline_hit: bool,
 }
 
+/// What a run hands its consumer, in the order it should be shown.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A finished probe.
+    Report(&'a Report),
+    /// One latency-mode attempt of a probe still running (only when asked for, see [`run`]).
+    Attempt(&'a Report, &'a Attempt),
+}
+
 enum Msg {
     Report(Box<Report>),
+    Attempt(Box<(Report, Attempt)>),
     Batch(u64, Vec<Report>),
     InputError(u64, InputError),
 }
@@ -79,7 +89,7 @@ struct Shared {
     per_address: usize,
     addresses: Mutex<HashMap<IpAddr, Weak<Semaphore>>>,
     pace: Option<Pace>,
-    in_flight: AtomicUsize,
+    in_flight: Arc<AtomicUsize>,
 }
 
 /// Spaces new probes evenly to honour `--rate`.
@@ -150,15 +160,20 @@ pub fn fd_budget() -> usize {
 }
 
 /// Runs every probe and calls `sink` with each report. With `ordered`, reports come in input
-/// order (target, then port, address, SNI); otherwise as soon as each finishes.
+/// order (target, then port, address, SNI); otherwise as soon as each finishes. With `live`,
+/// latency-mode attempts come too, as they happen.
 pub async fn run(
     ctx: Arc<Context>,
     targets: Targets,
     limits: Limits,
-    hook: Option<AttemptHook>,
+    live: bool,
     ordered: bool,
-    mut sink: impl FnMut(Report),
+    mut sink: impl FnMut(Event<'_>),
 ) -> RunOutcome {
+    let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(256);
+    let hook = live.then(|| attempt_hook(msg_tx.clone()));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    // The run loop holds no `Shared`: the message channel closes when the last task ends.
     let shared = Arc::new(Shared {
         resolver: std::sync::OnceLock::new(),
         ctx,
@@ -170,7 +185,7 @@ pub async fn run(
             gap: Duration::from_secs_f64(1.0 / r),
             next: Mutex::new(Instant::now()),
         }),
-        in_flight: AtomicUsize::new(0),
+        in_flight: Arc::clone(&in_flight),
     });
     // Targets are pulled on a blocking thread (the input may be a slow stdin) into a small
     // bounded channel: reading never runs far ahead of probing.
@@ -182,9 +197,8 @@ pub async fn run(
             }
         }
     });
-    let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(256);
     let dispatcher = tokio::spawn(dispatch(
-        Arc::clone(&shared),
+        shared,
         target_rx,
         msg_tx,
         limits.concurrency,
@@ -208,7 +222,8 @@ pub async fn run(
         };
         let Some(msg) = msg else { break };
         match msg {
-            Msg::Report(report) => sink(*report),
+            Msg::Report(report) => sink(Event::Report(&report)),
+            Msg::Attempt(attempt) => sink(Event::Attempt(&attempt.0, &attempt.1)),
             Msg::InputError(index, e) => {
                 eprintln!("reach: {e}");
                 outcome.input_errors += 1;
@@ -220,24 +235,36 @@ pub async fn run(
         }
         while let Some(entry) = pending.remove(&next_index) {
             for report in entry.into_iter().flatten() {
-                sink(report);
+                sink(Event::Report(&report));
             }
             next_index += 1;
         }
     }
     if outcome.deadline_hit {
         dispatcher.abort();
-        outcome.unfinished = shared.in_flight.load(Ordering::Relaxed);
+        outcome.unfinished = in_flight.load(Ordering::Relaxed);
     }
     // Whatever is left (only after a deadline) is still worth showing.
     for (_, reports) in pending {
         for report in reports.into_iter().flatten() {
-            sink(report);
+            sink(Event::Report(&report));
         }
     }
     drop(msg_rx);
     reader.abort();
     outcome
+}
+
+/// Sends each latency-mode attempt to the consumer, waiting for room in the channel.
+fn attempt_hook(out: mpsc::Sender<Msg>) -> AttemptHook {
+    Arc::new(move |report: &Report, attempt: &Attempt| {
+        let out = out.clone();
+        let msg = Msg::Attempt(Box::new((report.clone(), attempt.clone())));
+        Box::pin(async move {
+            // The consumer has gone only when the run is over.
+            let _ = out.send(msg).await;
+        })
+    })
 }
 
 /// Takes targets off the input channel and runs one task per target, at most `window` at once.

@@ -66,7 +66,7 @@ pub async fn run(
     for seq in 1u32.. {
         let (tcp, attempt) = attempt(spec, ctx, plan, seq).await;
         if let Some(hook) = hook {
-            hook(&report, &attempt);
+            hook(&report, &attempt).await;
         }
         attempts.push(attempt);
         if tcp.state == TcpState::Open {
