@@ -23,6 +23,8 @@ pub enum ExitCode {
     Local = 7,
     /// Bad flags or targets.
     Usage = 64,
+    /// A probe failed inside reach itself (a panic): its result is unknown (EX_SOFTWARE).
+    Internal = 70,
 }
 
 impl ExitCode {
@@ -44,6 +46,8 @@ impl ExitCode {
             ExitCode::Local => 6,
             ExitCode::Dns => 7,
             ExitCode::Usage => 8,
+            // A bug hides the verdict it should have given: nothing may mask it.
+            ExitCode::Internal => 9,
         }
     }
 }
@@ -51,10 +55,10 @@ impl ExitCode {
 /// The exit code one report stands for. With `expect`, the TCP state is checked against it
 /// instead of requiring `open`.
 pub fn for_report(report: &Report, expect: Option<TcpState>) -> ExitCode {
-    if let Some(stopped) = &report.stopped
-        && stopped.layer == Layer::Dns
-    {
-        return ExitCode::Dns;
+    match report.stopped.as_ref().map(|s| s.layer) {
+        Some(Layer::Dns) => return ExitCode::Dns,
+        Some(Layer::Internal) => return ExitCode::Internal,
+        _ => {}
     }
     let Some(tcp) = &report.tcp else {
         return ExitCode::Dns;
@@ -89,7 +93,8 @@ pub fn for_report(report: &Report, expect: Option<TcpState>) -> ExitCode {
 }
 
 /// The worst code over all reports (`Ok` when there are none).
-pub fn for_all<'a>(
+#[cfg(test)]
+fn for_all<'a>(
     reports: impl IntoIterator<Item = &'a Report>,
     expect: Option<TcpState>,
 ) -> ExitCode {
@@ -177,5 +182,23 @@ mod tests {
         assert_eq!(for_all(&reports, None), ExitCode::Ok);
         assert_eq!(for_all(&[], None), ExitCode::Ok);
         assert_eq!(worst(ExitCode::Certificate, ExitCode::Tls), ExitCode::Tls);
+    }
+
+    #[test]
+    fn a_probe_that_failed_inside_reach_is_code_70_and_the_worst() {
+        let r = Report {
+            stopped: Some(Stopped {
+                layer: Layer::Internal,
+                reason: "panic".into(),
+            }),
+            ..Report::default()
+        };
+        assert_eq!(for_report(&r, None).code(), 70);
+        assert_eq!(for_report(&r, Some(TcpState::Closed)).code(), 70);
+        assert_eq!(
+            worst(ExitCode::Internal, ExitCode::Usage),
+            ExitCode::Internal
+        );
+        assert_eq!(worst(ExitCode::Dns, ExitCode::Internal), ExitCode::Internal);
     }
 }

@@ -33,6 +33,9 @@ pub enum Layer {
     Certificate,
     /// Did the server route the requested name (SNI)?
     Vhost,
+    /// Not a network layer: the probe itself failed (a bug in reach, e.g. a panic). The
+    /// report keeps the probe's identity so that nothing vanishes from the output.
+    Internal,
 }
 
 impl Layer {
@@ -46,6 +49,7 @@ impl Layer {
             Layer::Tls => "tls",
             Layer::Certificate => "certificate",
             Layer::Vhost => "vhost",
+            Layer::Internal => "internal",
         }
     }
 }

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::input::InputError;
 use crate::probe::resolve::Resolver;
 use crate::probe::{self, AttemptHook, Context, ProbeSpec};
-use crate::report::{Attempt, DnsOutcome, DnsReport, Report};
+use crate::report::{Attempt, DnsOutcome, DnsReport, Layer, Report, Stopped};
 use crate::target::{Host, Target};
 
 /// Probes in flight at once, by default.
@@ -129,6 +129,10 @@ impl Shared {
     }
 
     async fn probe(&self, spec: ProbeSpec) -> Report {
+        #[cfg(test)]
+        if spec.sni.as_deref() == Some(PANIC_IN_PROBE) {
+            panic!("test hook: a panic in a probe");
+        }
         let address_limit = self.address_limit(spec.address);
         // Semaphores here are never closed, so acquiring cannot fail.
         let _global = self.probes.acquire().await.ok();
@@ -277,6 +281,8 @@ async fn dispatch(
 ) {
     let window = Arc::new(Semaphore::new(window.max(16)));
     let mut tasks = JoinSet::new();
+    // What each running target task is about, to report it if the task panics.
+    let mut running: HashMap<tokio::task::Id, (u64, Target)> = HashMap::new();
     let mut index = 0u64;
     while let Some(item) = targets.recv().await {
         let this = index;
@@ -291,16 +297,80 @@ async fn dispatch(
         let Ok(permit) = Arc::clone(&window).acquire_owned().await else {
             break;
         };
-        while tasks.try_join_next().is_some() {}
-        let shared = Arc::clone(&shared);
-        let out = out.clone();
-        tasks.spawn(async move {
-            run_target(shared, target, this, out, ordered).await;
+        while let Some(joined) = tasks.try_join_next_with_id() {
+            target_ended(&shared, &mut running, joined, &out).await;
+        }
+        let task_shared = Arc::clone(&shared);
+        let task_out = out.clone();
+        let task_target = target.clone();
+        let task = tasks.spawn(async move {
+            run_target(task_shared, task_target, this, task_out, ordered).await;
             drop(permit);
         });
+        running.insert(task.id(), (this, target));
     }
-    while tasks.join_next().await.is_some() {}
+    while let Some(joined) = tasks.join_next_with_id().await {
+        target_ended(&shared, &mut running, joined, &out).await;
+    }
 }
+
+/// Forgets a finished target task; one that panicked still gets a report (on its first port),
+/// so that a bug never makes a target vanish from the output.
+async fn target_ended(
+    shared: &Shared,
+    running: &mut HashMap<tokio::task::Id, (u64, Target)>,
+    joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+    out: &mpsc::Sender<Msg>,
+) {
+    let (id, panicked) = match &joined {
+        Ok((id, ())) => (*id, false),
+        Err(e) => (e.id(), e.is_panic()),
+    };
+    let Some((index, target)) = running.remove(&id) else {
+        return;
+    };
+    if !panicked {
+        return;
+    }
+    let port = shared
+        .ctx
+        .settings
+        .ports_for(&target)
+        .first()
+        .copied()
+        .unwrap_or(0);
+    let report = internal_failure(
+        Report {
+            target: target.input.clone(),
+            host: target.host.to_string(),
+            port,
+            ..Report::default()
+        },
+        "panic",
+    );
+    // In unordered mode too, a batch keeps the consumer's index sequence whole.
+    let _ = out.send(Msg::Batch(index, vec![report])).await;
+}
+
+/// The report of a probe that failed inside reach: its identity, `stopped` at `internal`.
+fn internal_failure(mut report: Report, reason: &str) -> Report {
+    eprintln!(
+        "reach: internal error: the probe of {}:{} failed ({reason}); its report says so. This is a bug, please report it.",
+        report.host, report.port
+    );
+    report.stopped = Some(Stopped {
+        layer: Layer::Internal,
+        reason: reason.to_string(),
+    });
+    report
+}
+
+/// Test hooks: a probe or a target with these SNI names panics, to show that a panic becomes a
+/// report. Compiled into tests only.
+#[cfg(test)]
+const PANIC_IN_PROBE: &str = "reach-test-panic-in-probe.invalid";
+#[cfg(test)]
+const PANIC_IN_TARGET: &str = "reach-test-panic-in-target.invalid";
 
 /// Resolves one target, runs its probes concurrently and sends their reports.
 async fn run_target(
@@ -310,6 +380,10 @@ async fn run_target(
     out: mpsc::Sender<Msg>,
     ordered: bool,
 ) {
+    #[cfg(test)]
+    if target.sni.as_deref() == Some(PANIC_IN_TARGET) {
+        panic!("test hook: a panic in a target task");
+    }
     let settings = Arc::clone(&shared.ctx.settings);
     let target = Arc::new(target);
     let ports = settings.ports_for(&target);
@@ -352,6 +426,8 @@ async fn run_target(
     } else {
         let snis = settings.snis_for(&target);
         let mut set = JoinSet::new();
+        // What each probe task is aimed at, to report it if the task panics.
+        let mut running: HashMap<tokio::task::Id, (usize, ProbeSpec)> = HashMap::new();
         let mut order = 0usize;
         for port in &ports {
             for address in &addresses {
@@ -367,17 +443,34 @@ async fn run_target(
                     shared.in_flight.fetch_add(1, Ordering::Relaxed);
                     let position = order;
                     order += 1;
-                    set.spawn(async move {
-                        let report = shared.probe(spec).await;
+                    let task_spec = spec.clone();
+                    let task = set.spawn(async move {
+                        let report = shared.probe(task_spec).await;
                         shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-                        (position, report)
+                        report
                     });
+                    running.insert(task.id(), (position, spec));
                 }
             }
         }
-        while let Some(joined) = set.join_next().await {
-            let Ok((position, report)) = joined else {
+        while let Some(joined) = set.join_next_with_id().await {
+            let (id, result) = match joined {
+                Ok((id, report)) => (id, Ok(report)),
+                Err(e) => (e.id(), Err(e.is_panic())),
+            };
+            let Some((position, spec)) = running.remove(&id) else {
                 continue;
+            };
+            let report = match result {
+                Ok(report) => report,
+                // A probe that panicked still gets a report that says so: never a silent loss.
+                Err(panicked) => {
+                    shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    if !panicked {
+                        continue;
+                    }
+                    internal_failure(spec.base_report(), "panic")
+                }
             };
             if ordered {
                 reports.push((position, report));
@@ -400,5 +493,76 @@ async fn run_target(
         }
         // Keeps the index sequence whole for the consumer even in unordered mode.
         let _ = out.send(Msg::Batch(index, Vec::new())).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    /// Runs `args` (targets and flags) through `run` and collects the reports.
+    async fn reports_of(args: &[String], ordered: bool) -> Vec<Report> {
+        let mut argv = vec!["reach".to_string(), "--json".into(), "-4".into()];
+        argv.extend_from_slice(args);
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
+        let settings = Settings::from_cli(&cli, false, true).unwrap();
+        let tls = Arc::new(crate::probe::tls::TlsContext::load(&settings.tls).unwrap());
+        let targets: Targets =
+            Box::new(crate::input::targets(settings.exprs.clone().into_iter()).map(Ok));
+        let limits = settings.limits;
+        let ctx = Arc::new(Context {
+            settings: Arc::new(settings),
+            tls,
+        });
+        let mut reports = Vec::new();
+        run(ctx, targets, limits, false, ordered, |event| {
+            if let Event::Report(report) = event {
+                reports.push(report.clone());
+            }
+        })
+        .await;
+        reports
+    }
+
+    #[tokio::test]
+    async fn a_panicking_probe_or_target_task_becomes_an_internal_report() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let args = vec![
+            format!("127.0.0.1:{closed}"),
+            format!("127.0.0.1:{closed},{PANIC_IN_PROBE}"),
+            format!("127.0.0.1:{closed},{PANIC_IN_TARGET}"),
+        ];
+        for ordered in [true, false] {
+            let reports = reports_of(&args, ordered).await;
+            assert_eq!(reports.len(), 3, "ordered {ordered}: {reports:?}");
+            let of = |name: &str| {
+                reports
+                    .iter()
+                    .find(|r| r.target.ends_with(name))
+                    .unwrap_or_else(|| panic!("no report for {name}: {reports:?}"))
+            };
+            let closed_report = of(&format!("127.0.0.1:{closed}"));
+            assert_eq!(closed_report.stopped.as_ref().unwrap().layer, Layer::Tcp);
+            for name in [PANIC_IN_PROBE, PANIC_IN_TARGET] {
+                let r = of(name);
+                let stopped = r.stopped.as_ref().unwrap();
+                assert_eq!(
+                    (stopped.layer, stopped.reason.as_str()),
+                    (Layer::Internal, "panic")
+                );
+                assert_eq!(r.host, "127.0.0.1");
+                assert_eq!(r.port, closed);
+                assert_eq!(crate::exit::for_report(r, None).code(), 70);
+                let json = serde_json::to_value(r).unwrap();
+                assert_eq!(json["stopped"]["layer"], "internal");
+            }
+            // The probe-level report knows the address it was aimed at.
+            assert_eq!(of(PANIC_IN_PROBE).address, Some([127, 0, 0, 1].into()));
+        }
     }
 }

@@ -120,6 +120,17 @@ pub fn write_attempt(
 }
 
 fn verdict_line(report: &Report) -> (Tone, String) {
+    if let Some(stopped) = &report.stopped
+        && stopped.layer == Layer::Internal
+    {
+        return (
+            Tone::Bad,
+            format!(
+                "INTERNAL {}: the probe failed inside reach, its result is unknown (a bug: please report it)",
+                stopped.reason
+            ),
+        );
+    }
     if let Some(dns) = &report.dns
         && dns.outcome != DnsOutcome::Resolved
     {
