@@ -52,11 +52,16 @@ pub fn target_stream(settings: &Settings) -> Result<Targets, ConfigError> {
             max,
         ))
     } else {
-        let file = std::fs::File::open(path).map_err(|e| ConfigError::File {
+        let unreadable = |problem: String| ConfigError::File {
             what: "input file",
             path: path.clone(),
-            problem: e.to_string(),
-        })?;
+            problem,
+        };
+        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+        // Opening a directory succeeds on Unix; reading it fails on every line.
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(unreadable("it is a directory".into()));
+        }
         Box::new(input::read_lines(BufReader::new(file), path.clone(), max))
     };
     let from_file = lines.flat_map(

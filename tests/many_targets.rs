@@ -225,3 +225,166 @@ fn memory_stays_bounded_on_a_long_streamed_input() {
     );
     assert!(large < 50 * 1024, "10k probes peaked at {large} KiB");
 }
+
+/// Runs reach with `args` and stdin from `stdin`, failing the test if it has not exited within
+/// `limit` (the "does not hang" bound: generous, never a timing measurement).
+fn reach_within(args: &[&str], stdin: Stdio, limit: Duration) -> std::process::Output {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read both pipes as the child writes, keeping at most 1 MiB of each.
+    let drain = |pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut pipe = pipe;
+            let mut kept = Vec::new();
+            let _ = (&mut pipe).take(1 << 20).read_to_end(&mut kept);
+            let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+            kept
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("reach {args:?} was still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+fn stderr_lines(out: &std::process::Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_directory_as_input_fails_once_with_64() {
+    let dir = std::env::temp_dir().join(format!("reach-test-{}-dir", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = reach_within(
+        &["-i", dir.to_str().unwrap()],
+        Stdio::null(),
+        Duration::from_secs(5),
+    );
+    let _ = std::fs::remove_dir(&dir);
+    assert_eq!(out.status.code(), Some(64));
+    let err = stderr_lines(&out);
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(err[0].contains("is a directory"), "{err:?}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn dev_zero_as_input_stops_at_once_with_one_message() {
+    // One endless line of NUL bytes: once a 2 GiB allocation and an abort.
+    let out = reach_within(
+        &["--json", "-i", "/dev/zero"],
+        Stdio::null(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(out.status.code(), Some(64));
+    let err = stderr_lines(&out);
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(err[0].contains("looks binary"), "{err:?}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_binary_file_as_input_stops_after_a_few_lines_with_one_message() {
+    // The reach executable itself: a real binary, with NUL bytes on its first lines.
+    let out = reach_within(
+        &["--json", "-i", env!("CARGO_BIN_EXE_reach")],
+        Stdio::null(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(out.status.code(), Some(64));
+    let err = stderr_lines(&out);
+    assert_eq!(err.len(), 1, "one message, not one per line: {err:?}");
+    assert!(
+        err[0].contains("the input looks binary (5 lines"),
+        "{err:?}"
+    );
+    assert!(out.stdout.is_empty(), "no probe of fragments of the file");
+}
+
+#[test]
+fn an_input_without_targets_says_so_and_exits_64() {
+    let empty = temp_file("empty.txt", "");
+    let comments = temp_file("comments.txt", "# nothing to check yet\n\n");
+    for (path, why) in [
+        (&empty, "the input is empty"),
+        (&comments, "only comments and blank lines"),
+    ] {
+        let out = reach_within(
+            &["-i", path.to_str().unwrap()],
+            Stdio::null(),
+            Duration::from_secs(5),
+        );
+        assert_eq!(out.status.code(), Some(64));
+        let err = stderr_lines(&out);
+        assert_eq!(err.len(), 1, "{err:?}");
+        assert!(err[0].contains(&format!("no targets: {why}")), "{err:?}");
+        let _ = std::fs::remove_file(path);
+    }
+    let out = reach_within(&["-i", "-"], Stdio::null(), Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stdin: no targets"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_100_mb_line_is_skipped_in_bounded_memory() {
+    let port = closed_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(["--json", "-i", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        writeln!(stdin, "127.0.0.1:{port}").unwrap();
+        let block = vec![b'a'; 1 << 20];
+        for _ in 0..100 {
+            stdin.write_all(&block).unwrap();
+        }
+        writeln!(stdin, "\n127.0.0.2:{port}").unwrap();
+    });
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
+    let stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
+    let (peak, status) = peak_rss_kib(child);
+    writer.join().unwrap();
+    let text = reader.join().unwrap();
+    let err = err_reader.join().unwrap();
+    assert_eq!(status.code(), Some(64));
+    assert_eq!(text.lines().count(), 2, "both short lines probed: {text}");
+    assert!(
+        err.contains("line 2: longer than 8192 bytes, skipped"),
+        "{err}"
+    );
+    // Held whole, the line alone would cost 100 MiB.
+    assert!(peak < 40 * 1024, "peaked at {peak} KiB");
+}
