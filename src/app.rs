@@ -4,8 +4,10 @@
 //! run in-process.
 
 use std::io::{self, BufReader, IsTerminal, Write};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
+use crate::cancel::Cancel;
 use crate::cli::{Cli, Command};
 use crate::config::{ConfigError, Format, Settings};
 use crate::exit::{self, ExitCode};
@@ -82,6 +84,17 @@ pub async fn run_settings(
     progress: bool,
     out: &mut (impl Write + Send),
 ) -> ExitCode {
+    run_until(settings, targets, progress, out, Cancel::never()).await
+}
+
+/// [`run_settings`], stopping early when `cancel` is cancelled.
+async fn run_until(
+    settings: Settings,
+    targets: Targets,
+    progress: bool,
+    out: &mut (impl Write + Send),
+    cancel: Cancel,
+) -> ExitCode {
     let mut limits = settings.limits;
     let budget = run::fd_budget();
     if limits.concurrency > budget {
@@ -110,15 +123,23 @@ pub async fn run_settings(
         tls,
     });
     let mut code = ExitCode::Ok;
-    let outcome = run::run(ctx, targets, limits, live, ordered, |event| {
-        // A closed stdout is noticed here and ends the output; the exit code still counts.
-        let _ = match event {
+    let mut write_error: Option<io::Error> = None;
+    let outcome = run::run(ctx, targets, limits, live, ordered, cancel, |event| {
+        let written = match event {
             Event::Report(report) => {
                 code = exit::worst(code, exit::for_report(report, expect));
                 printer.write(report)
             }
             Event::Attempt(report, attempt) => printer.attempt(report, attempt),
         };
+        // Nobody reads the output any more (`| head -1`): stop the run.
+        match written {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                write_error.get_or_insert(e);
+                ControlFlow::Break(())
+            }
+        }
     })
     .await;
     if outcome.input_errors > 0 {
@@ -131,8 +152,18 @@ pub async fn run_settings(
         );
         code = exit::worst(code, ExitCode::Filtered);
     }
-    let _ = printer.finish();
-    code
+    if let Err(e) = printer.finish() {
+        write_error.get_or_insert(e);
+    }
+    match write_error {
+        // Quietly, like a program killed by SIGPIPE.
+        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::OutputClosed,
+        Some(e) => {
+            eprintln!("reach: cannot write the report: {e}");
+            ExitCode::OutputError
+        }
+        None => code,
+    }
 }
 
 /// What the printer needs from the settings.

@@ -25,6 +25,11 @@ pub enum ExitCode {
     Usage = 64,
     /// A probe failed inside reach itself (a panic): its result is unknown (EX_SOFTWARE).
     Internal = 70,
+    /// The report could not be written (other than a closed pipe): EX_IOERR.
+    OutputError = 74,
+    /// stdout was closed by its reader (`reach … | head -1`): the run stopped at once. 141 is
+    /// 128 + SIGPIPE, what the shell reports for a program killed by a closed pipe.
+    OutputClosed = 141,
 }
 
 impl ExitCode {
@@ -46,8 +51,11 @@ impl ExitCode {
             ExitCode::Local => 6,
             ExitCode::Dns => 7,
             ExitCode::Usage => 8,
-            // A bug hides the verdict it should have given: nothing may mask it.
+            // A bug hides the verdict it should have given: no verdict may mask it.
             ExitCode::Internal => 9,
+            // The run did not finish: how it ended says more than any verdict so far.
+            ExitCode::OutputError => 10,
+            ExitCode::OutputClosed => 11,
         }
     }
 }

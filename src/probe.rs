@@ -140,10 +140,17 @@ fn tls_request(spec: &ProbeSpec) -> TlsRequest {
     }
 }
 
-/// Runs one probe (or a latency series) and returns its report.
-pub async fn run(spec: &ProbeSpec, ctx: &Context, hook: Option<&AttemptHook>) -> Report {
+/// Runs one probe (or a latency series) and returns its report. A series stops between
+/// attempts when `stop` is cancelled and reports the attempts made; a single probe is simply
+/// dropped by its caller.
+pub async fn run(
+    spec: &ProbeSpec,
+    ctx: &Context,
+    hook: Option<&AttemptHook>,
+    stop: &crate::cancel::Cancel,
+) -> Report {
     match ctx.settings.latency {
-        Some(latency) => series::run(spec, ctx, latency, hook).await,
+        Some(latency) => series::run(spec, ctx, latency, hook, stop).await,
         None => run_once(spec, ctx).await,
     }
 }

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+use crate::cancel::{self, Cancel};
 use crate::input::InputError;
 use crate::probe::resolve::Resolver;
 use crate::probe::{self, AttemptHook, Context, ProbeSpec};
@@ -57,11 +59,20 @@ impl Default for Limits {
 pub struct RunOutcome {
     /// Input lines that could not be used (already reported on stderr).
     pub input_errors: usize,
-    /// Probes started but cut off by `--deadline`.
+    /// Probes started and stopped before they finished (by `--deadline`, a cancel, or a closed
+    /// output): not reported. Probes never started are not counted.
     pub unfinished: usize,
     /// True when `--deadline` ended the run.
     pub deadline_hit: bool,
+    /// True when the caller's `cancel` ended the run.
+    pub cancelled: bool,
+    /// True when the sink asked to stop (its output is gone).
+    pub sink_stopped: bool,
 }
+
+/// How long tasks may take to wind down once a run is stopped before they are aborted: each
+/// stops at its next await point, so this is a safety net, not a wait.
+const WIND_DOWN: Duration = Duration::from_secs(2);
 
 /// What a run hands its consumer, in the order it should be shown.
 #[derive(Debug, Clone, Copy)]
@@ -89,7 +100,44 @@ struct Shared {
     per_address: usize,
     addresses: Mutex<HashMap<IpAddr, Weak<Semaphore>>>,
     pace: Option<Pace>,
-    in_flight: Arc<AtomicUsize>,
+    /// Set when the run stops: nothing new starts, probes in flight stop.
+    stop: Cancel,
+    counts: Arc<Counts>,
+}
+
+/// Probes that started, for the deadline's message.
+#[derive(Debug, Default)]
+struct Counts {
+    /// Started (past the concurrency, per-address and rate limits) and not yet finished.
+    running: AtomicUsize,
+    /// Started and stopped before they finished.
+    cut: AtomicUsize,
+}
+
+/// A probe that started: counted as running until dropped, then as cut unless it finished
+/// (or panicked: that one is reported).
+struct Started<'a> {
+    counts: &'a Counts,
+    finished: bool,
+}
+
+impl<'a> Started<'a> {
+    fn new(counts: &'a Counts) -> Self {
+        counts.running.fetch_add(1, Ordering::Relaxed);
+        Started {
+            counts,
+            finished: false,
+        }
+    }
+}
+
+impl Drop for Started<'_> {
+    fn drop(&mut self) {
+        if !self.finished && !std::thread::panicking() {
+            self.counts.cut.fetch_add(1, Ordering::Relaxed);
+        }
+        self.counts.running.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Spaces new probes evenly to honour `--rate`.
@@ -128,19 +176,36 @@ impl Shared {
         sem
     }
 
-    async fn probe(&self, spec: ProbeSpec) -> Report {
+    /// Runs one probe within the run's limits; `None` when the run stopped first (before the
+    /// probe started, or while it ran; a latency series still reports its attempts).
+    async fn probe(&self, spec: ProbeSpec) -> Option<Report> {
         #[cfg(test)]
         if spec.sni.as_deref() == Some(PANIC_IN_PROBE) {
             panic!("test hook: a panic in a probe");
         }
         let address_limit = self.address_limit(spec.address);
-        // Semaphores here are never closed, so acquiring cannot fail.
-        let _global = self.probes.acquire().await.ok();
-        let _per_address = address_limit.acquire().await.ok();
-        if let Some(pace) = &self.pace {
-            pace.wait().await;
+        let start = async {
+            // Semaphores here are never closed, so acquiring cannot fail.
+            let global = self.probes.acquire().await.ok();
+            let per_address = address_limit.acquire().await.ok();
+            if let Some(pace) = &self.pace {
+                pace.wait().await;
+            }
+            (global, per_address)
+        };
+        let _permits = self.stop.unless(start).await?;
+        if self.stop.is_cancelled() {
+            return None;
         }
-        probe::run(&spec, &self.ctx, self.hook.as_ref()).await
+        let mut started = Started::new(&self.counts);
+        let run = probe::run(&spec, &self.ctx, self.hook.as_ref(), &self.stop);
+        let report = if self.ctx.settings.latency.is_some() {
+            Some(run.await)
+        } else {
+            self.stop.unless(run).await
+        };
+        started.finished = report.is_some();
+        report
     }
 }
 
@@ -166,17 +231,24 @@ pub fn fd_budget() -> usize {
 /// Runs every probe and calls `sink` with each report. With `ordered`, reports come in input
 /// order (target, then port, address, SNI); otherwise as soon as each finishes. With `live`,
 /// latency-mode attempts come too, as they happen.
+///
+/// The run stops early when `cancel` is cancelled, when `--deadline` runs out, or when `sink`
+/// returns `Break` (its output is gone): no new probe starts, probes in flight stop (latency
+/// series report the attempts they made), and what finished is still handed to `sink` (unless
+/// it asked to stop).
 pub async fn run(
     ctx: Arc<Context>,
     targets: Targets,
     limits: Limits,
     live: bool,
     ordered: bool,
-    mut sink: impl FnMut(Event<'_>),
+    cancel: Cancel,
+    mut sink: impl FnMut(Event<'_>) -> ControlFlow<()>,
 ) -> RunOutcome {
     let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(256);
     let hook = live.then(|| attempt_hook(msg_tx.clone()));
-    let in_flight = Arc::new(AtomicUsize::new(0));
+    let counts = Arc::new(Counts::default());
+    let (stop_all, stop) = cancel::pair();
     // The run loop holds no `Shared`: the message channel closes when the last task ends.
     let shared = Arc::new(Shared {
         resolver: std::sync::OnceLock::new(),
@@ -189,7 +261,8 @@ pub async fn run(
             gap: Duration::from_secs_f64(1.0 / r),
             next: Mutex::new(Instant::now()),
         }),
-        in_flight: Arc::clone(&in_flight),
+        stop: stop.clone(),
+        counts: Arc::clone(&counts),
     });
     // Targets are pulled on a blocking thread (the input may be a slow stdin) into a small
     // bounded channel: reading never runs far ahead of probing.
@@ -209,49 +282,79 @@ pub async fn run(
         ordered,
     ));
 
+    let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
     let deadline = limits.deadline.map(|d| tokio::time::Instant::now() + d);
     let mut outcome = RunOutcome::default();
     let mut pending: BTreeMap<u64, Option<Vec<Report>>> = BTreeMap::new();
     let mut next_index = 0u64;
+    // Set once the run is stopping: tasks wind down until then, and are aborted after it.
+    let mut wound_down: Option<tokio::time::Instant> = None;
+    let mut sink_open = true;
+    let mut give = |event: Event<'_>, sink_open: &mut bool| {
+        if *sink_open && sink(event).is_break() {
+            *sink_open = false;
+        }
+    };
     loop {
-        let msg = match deadline {
-            Some(at) => match tokio::time::timeout_at(at, msg_rx.recv()).await {
-                Ok(m) => m,
-                Err(_) => {
-                    outcome.deadline_hit = true;
-                    break;
-                }
+        let stopping = wound_down.is_some();
+        let msg = tokio::select! {
+            biased;
+            () = cancel.cancelled(), if !stopping => {
+                outcome.cancelled = true;
+                None
+            }
+            () = tokio::time::sleep_until(deadline.unwrap_or(far)), if !stopping && deadline.is_some() => {
+                outcome.deadline_hit = true;
+                None
+            }
+            () = tokio::time::sleep_until(wound_down.unwrap_or(far)), if stopping => {
+                // Something did not stop at its next await point: abort the rest.
+                dispatcher.abort();
+                break;
+            }
+            msg = msg_rx.recv() => match msg {
+                Some(msg) => Some(msg),
+                None => break,
             },
-            None => msg_rx.recv().await,
         };
-        let Some(msg) = msg else { break };
         match msg {
-            Msg::Report(report) => sink(Event::Report(&report)),
-            Msg::Attempt(attempt) => sink(Event::Attempt(&attempt.0, &attempt.1)),
-            Msg::InputError(index, e) => {
-                eprintln!("reach: {e}");
-                outcome.input_errors += 1;
+            None => {}
+            Some(Msg::Report(report)) => give(Event::Report(&report), &mut sink_open),
+            Some(Msg::Attempt(attempt)) => {
+                give(Event::Attempt(&attempt.0, &attempt.1), &mut sink_open);
+            }
+            Some(Msg::InputError(index, e)) => {
+                if !stopping {
+                    eprintln!("reach: {e}");
+                    outcome.input_errors += 1;
+                }
                 pending.insert(index, None);
             }
-            Msg::Batch(index, reports) => {
+            Some(Msg::Batch(index, reports)) => {
                 pending.insert(index, Some(reports));
             }
         }
         while let Some(entry) = pending.remove(&next_index) {
             for report in entry.into_iter().flatten() {
-                sink(Event::Report(&report));
+                give(Event::Report(&report), &mut sink_open);
             }
             next_index += 1;
         }
+        if !sink_open {
+            outcome.sink_stopped = true;
+        }
+        let stop_now = outcome.cancelled || outcome.deadline_hit || outcome.sink_stopped;
+        if stop_now && wound_down.is_none() {
+            stop_all.cancel();
+            wound_down = Some(tokio::time::Instant::now() + WIND_DOWN);
+        }
     }
-    if outcome.deadline_hit {
-        dispatcher.abort();
-        outcome.unfinished = in_flight.load(Ordering::Relaxed);
-    }
-    // Whatever is left (only after a deadline) is still worth showing.
+    outcome.unfinished =
+        counts.cut.load(Ordering::Relaxed) + counts.running.load(Ordering::Relaxed);
+    // Whatever is left (only after a stop) is still worth showing.
     for (_, reports) in pending {
         for report in reports.into_iter().flatten() {
-            sink(Event::Report(&report));
+            give(Event::Report(&report), &mut sink_open);
         }
     }
     drop(msg_rx);
@@ -284,7 +387,8 @@ async fn dispatch(
     // What each running target task is about, to report it if the task panics.
     let mut running: HashMap<tokio::task::Id, (u64, Target)> = HashMap::new();
     let mut index = 0u64;
-    while let Some(item) = targets.recv().await {
+    let stop = shared.stop.clone();
+    while let Some(Some(item)) = stop.unless(targets.recv()).await {
         let this = index;
         index += 1;
         let target = match item {
@@ -294,7 +398,7 @@ async fn dispatch(
                 continue;
             }
         };
-        let Ok(permit) = Arc::clone(&window).acquire_owned().await else {
+        let Some(Ok(permit)) = stop.unless(Arc::clone(&window).acquire_owned()).await else {
             break;
         };
         while let Some(joined) = tasks.try_join_next_with_id() {
@@ -404,7 +508,11 @@ async fn run_target(
             let resolver = shared.resolver.get_or_init(|| {
                 Resolver::new(settings.resolver, settings.family, settings.dns_timeout)
             });
-            let dns = resolver.resolve(name).await;
+            let Some(dns) = shared.stop.unless(resolver.resolve(name)).await else {
+                // Stopped before any probe of this target started.
+                let _ = out.send(Msg::Batch(index, Vec::new())).await;
+                return;
+            };
             (dns.addresses.clone(), Some(dns))
         }
     };
@@ -440,15 +548,10 @@ async fn run_target(
                         sni: sni.clone(),
                     };
                     let shared = Arc::clone(&shared);
-                    shared.in_flight.fetch_add(1, Ordering::Relaxed);
                     let position = order;
                     order += 1;
                     let task_spec = spec.clone();
-                    let task = set.spawn(async move {
-                        let report = shared.probe(task_spec).await;
-                        shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-                        report
-                    });
+                    let task = set.spawn(async move { shared.probe(task_spec).await });
                     running.insert(task.id(), (position, spec));
                 }
             }
@@ -462,15 +565,11 @@ async fn run_target(
                 continue;
             };
             let report = match result {
-                Ok(report) => report,
+                Ok(Some(report)) => report,
+                // Stopped before it finished (counted in `RunOutcome::unfinished`).
+                Ok(None) | Err(false) => continue,
                 // A probe that panicked still gets a report that says so: never a silent loss.
-                Err(panicked) => {
-                    shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-                    if !panicked {
-                        continue;
-                    }
-                    internal_failure(spec.base_report(), "panic")
-                }
+                Err(true) => internal_failure(spec.base_report(), "panic"),
             };
             if ordered {
                 reports.push((position, report));
@@ -516,10 +615,11 @@ mod tests {
             tls,
         });
         let mut reports = Vec::new();
-        run(ctx, targets, limits, false, ordered, |event| {
+        run(ctx, targets, limits, false, ordered, Cancel::never(), |event| {
             if let Event::Report(report) = event {
                 reports.push(report.clone());
             }
+            ControlFlow::Continue(())
         })
         .await;
         reports

@@ -388,3 +388,63 @@ fn a_100_mb_line_is_skipped_in_bounded_memory() {
     // Held whole, the line alone would cost 100 MiB.
     assert!(peak < 40 * 1024, "peaked at {peak} KiB");
 }
+
+/// Runs reach with stdout piped, reads its first line, closes the pipe (as `| head -1` does)
+/// and returns the exit status, failing the test if reach has not exited within 5 s.
+fn first_line_then_close(args: &[&str]) -> (String, std::process::ExitStatus) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here: the pipe is closed.
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (first, status);
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("reach {args:?} still running 5 s after its stdout was closed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_closed_stdout_stops_the_run_at_once_with_141() {
+    let port = closed_port();
+    // 20,000 closed loopback ports, then one listener that sees whether the run got that far.
+    let last = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    last.set_nonblocking(true).unwrap();
+    let mut text = String::new();
+    for i in 0..20_000 {
+        text.push_str(&format!(
+            "127.0.{}.{}:{port}\n",
+            (i / 250) % 250,
+            1 + i % 250
+        ));
+    }
+    text.push_str(&format!("{}\n", last.local_addr().unwrap()));
+    let path = temp_file("20000-closed.txt", &text);
+    for format in ["--color=never", "--json"] {
+        let (first, status) = first_line_then_close(&[format, "-i", path.to_str().unwrap()]);
+        assert!(first.contains(&port.to_string()), "{first}");
+        assert_eq!(status.code(), Some(141), "{format}");
+    }
+    // Neither run reached the end of the input.
+    let accepted = last.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the last target was probed: {accepted:?}"
+    );
+    let _ = std::fs::remove_file(path);
+}

@@ -268,3 +268,41 @@ fn the_demo_shows_open_closed_and_filtered() {
     assert!(text.contains("CERTIFICATE expired"), "{text}");
     assert!(text.contains("CERTIFICATE self_signed"), "{text}");
 }
+
+#[test]
+fn latency_mode_stops_when_stdout_is_closed() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // 1000 attempts 10 ms apart: 10 s if the series ignored the closed pipe.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args([
+            "-n",
+            "1000",
+            "--interval",
+            "10ms",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("#1"), "{first}");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            panic!("the series went on after its stdout was closed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(141));
+}

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::{AttemptHook, Context, Plan, ProbeSpec, record_tcp, tcp};
+use crate::cancel::Cancel;
 use crate::config::{Count, Latency};
 use crate::report::{Attempt, LatencyStats, Report, TcpReport, TcpState};
 
@@ -46,25 +47,39 @@ async fn attempt(spec: &ProbeSpec, ctx: &Context, plan: Plan, seq: u32) -> (TcpR
     (tcp, attempt)
 }
 
-/// Latency mode: repeated attempts, PsPing style.
+/// Latency mode: repeated attempts, PsPing style. When `stop` is cancelled (Ctrl-C, a closed
+/// stdout, `--deadline`), the attempt under way is dropped and the report holds the statistics
+/// of the attempts made so far.
 pub async fn run(
     spec: &ProbeSpec,
     ctx: &Context,
     latency: Latency,
     hook: Option<&AttemptHook>,
+    stop: &Cancel,
 ) -> Report {
     let mut report = spec.base_report();
     let plan = super::plan(spec, &ctx.settings);
     for _ in 0..latency.warmup {
-        drop(attempt(spec, ctx, plan, 0).await);
-        tokio::time::sleep(latency.interval).await;
+        if stop.unless(attempt(spec, ctx, plan, 0)).await.is_none()
+            || stop
+                .unless(tokio::time::sleep(latency.interval))
+                .await
+                .is_none()
+        {
+            break;
+        }
     }
     let started = Instant::now();
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut last_ok: Option<TcpReport> = None;
     let mut last: Option<TcpReport> = None;
     for seq in 1u32.. {
-        let (tcp, attempt) = attempt(spec, ctx, plan, seq).await;
+        if stop.is_cancelled() {
+            break;
+        }
+        let Some((tcp, attempt)) = stop.unless(attempt(spec, ctx, plan, seq)).await else {
+            break;
+        };
         if let Some(hook) = hook {
             hook(&report, &attempt).await;
         }
@@ -77,10 +92,14 @@ pub async fn run(
             Count::Attempts(n) => seq >= n,
             Count::For(d) => started.elapsed() + latency.interval >= d,
         };
-        if done {
+        if done
+            || stop
+                .unless(tokio::time::sleep(latency.interval))
+                .await
+                .is_none()
+        {
             break;
         }
-        tokio::time::sleep(latency.interval).await;
     }
     // The verdict line shows a successful attempt when there was one: partial loss is in the
     // statistics, and "it never connected" keeps the last failure's reason.
