@@ -7,13 +7,13 @@ use std::io::{self, BufReader, IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use crate::cancel::Cancel;
+use crate::cancel::{Cancel, Caught, Signal};
 use crate::cli::{Cli, Command};
 use crate::config::{ConfigError, Format, Settings};
 use crate::exit::{self, ExitCode};
 use crate::input::{self, InputError};
 use crate::render::human::Style;
-use crate::render::printer::{self, Printer};
+use crate::render::printer::{self, Cut, Printer};
 use crate::run::{self, Event, Targets};
 
 /// Runs `cli` and returns the exit code. Usage errors are printed to stderr in one line.
@@ -37,7 +37,17 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
     };
     let progress = io::stderr().is_terminal() && settings.format == Format::Human;
-    run_settings(settings, targets, progress, &mut io::stdout()).await
+    // Ctrl-C and SIGTERM stop the run; what finished is still printed.
+    let (cancel, caught) = crate::cancel::on_signals();
+    run_until(
+        settings,
+        targets,
+        progress,
+        &mut io::stdout(),
+        cancel,
+        Some(&caught),
+    )
+    .await
 }
 
 /// The targets of a run: the command line's, then the input file's, expanded lazily.
@@ -84,16 +94,18 @@ pub async fn run_settings(
     progress: bool,
     out: &mut (impl Write + Send),
 ) -> ExitCode {
-    run_until(settings, targets, progress, out, Cancel::never()).await
+    run_until(settings, targets, progress, out, Cancel::never(), None).await
 }
 
-/// [`run_settings`], stopping early when `cancel` is cancelled.
+/// [`run_settings`], stopping early when `cancel` is cancelled by the signal it will show in
+/// `caught`.
 async fn run_until(
     settings: Settings,
     targets: Targets,
     progress: bool,
     out: &mut (impl Write + Send),
     cancel: Cancel,
+    caught: Option<&Caught>,
 ) -> ExitCode {
     let mut limits = settings.limits;
     let budget = run::fd_budget();
@@ -118,6 +130,7 @@ async fn run_until(
     let expect = settings.expect;
     let live = settings.latency.is_some() && printer.wants_attempts();
     let ordered = settings.format != Format::Json && settings.input.is_none();
+    let human = settings.format == Format::Human;
     let ctx = Arc::new(crate::probe::Context {
         settings: Arc::new(settings),
         tls,
@@ -146,23 +159,39 @@ async fn run_until(
         code = exit::worst(code, ExitCode::Usage);
     }
     if outcome.deadline_hit {
-        eprintln!(
-            "reach: --deadline reached: {} probes cut off, the rest of the input skipped",
-            outcome.unfinished
-        );
+        // No answer in time, as for a filtered port.
         code = exit::worst(code, ExitCode::Filtered);
     }
-    if let Err(e) = printer.finish() {
+    let signal = caught
+        .and_then(|caught| caught.get().copied())
+        .filter(|_| outcome.cancelled);
+    let cut_off = outcome.unfinished;
+    let cut = match signal {
+        Some(signal) => Some(Cut::Signal {
+            name: signal.name(),
+            cut_off,
+        }),
+        None => outcome.deadline_hit.then_some(Cut::Deadline { cut_off }),
+    };
+    // The human summary says it on stdout; other formats carry reports only.
+    if let Some(cut) = cut
+        && !human
+    {
+        eprintln!("reach: {}", cut.sentence());
+    }
+    if let Err(e) = printer.finish(cut) {
         write_error.get_or_insert(e);
     }
-    match write_error {
+    match (write_error, signal) {
         // Quietly, like a program killed by SIGPIPE.
-        Some(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::OutputClosed,
-        Some(e) => {
+        (Some(e), _) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::OutputClosed,
+        (Some(e), _) => {
             eprintln!("reach: cannot write the report: {e}");
             ExitCode::OutputError
         }
-        None => code,
+        (None, Some(Signal::Interrupt)) => ExitCode::Interrupted,
+        (None, Some(Signal::Terminate)) => ExitCode::Terminated,
+        (None, None) => code,
     }
 }
 

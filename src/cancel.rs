@@ -1,9 +1,10 @@
 //! How a run is asked to stop early (a closed stdout, the deadline, Ctrl-C): a flag set once
 //! and seen by every task of the run — the dispatcher stops starting probes, probes in flight
-//! stop, and a latency series stops between attempts and reports what it measured.
+//! stop, and a latency series stops between attempts and reports what it measured. And the
+//! signals that set it.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::watch;
 
@@ -55,6 +56,67 @@ impl Cancel {
             value = work => Some(value),
         }
     }
+}
+
+/// A signal that asked the run to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT: Ctrl-C.
+    Interrupt,
+    /// SIGTERM: `kill`, a service manager stopping us.
+    Terminate,
+}
+
+impl Signal {
+    /// `SIGINT` or `SIGTERM`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+
+    /// 128 + the signal number, as a shell reports a program the signal killed.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Signal::Interrupt => 130,
+            Signal::Terminate => 143,
+        }
+    }
+}
+
+/// The first signal received, once there is one.
+pub type Caught = Arc<OnceLock<Signal>>;
+
+/// Listens for SIGINT and SIGTERM (must be called inside the runtime): the first cancels the
+/// run, which then prints what finished; a second one ends the process at once, for a user who
+/// will not wait even for that.
+pub fn on_signals() -> (Cancel, Caught) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (trigger, cancel) = pair();
+    let caught: Caught = Arc::new(OnceLock::new());
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // No handler could be installed: the signals keep their default action.
+        return (cancel, caught);
+    };
+    let slot = Arc::clone(&caught);
+    tokio::spawn(async move {
+        let mut next = async || {
+            tokio::select! {
+                _ = interrupt.recv() => Signal::Interrupt,
+                _ = terminate.recv() => Signal::Terminate,
+            }
+        };
+        let first = next().await;
+        let _ = slot.set(first);
+        trigger.cancel();
+        let second = next().await;
+        std::process::exit(i32::from(second.exit_code()));
+    });
+    (cancel, caught)
 }
 
 #[cfg(test)]

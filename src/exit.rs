@@ -30,6 +30,10 @@ pub enum ExitCode {
     /// stdout was closed by its reader (`reach … | head -1`): the run stopped at once. 141 is
     /// 128 + SIGPIPE, what the shell reports for a program killed by a closed pipe.
     OutputClosed = 141,
+    /// SIGINT (Ctrl-C) stopped the run; what finished was printed. 128 + 2.
+    Interrupted = 130,
+    /// SIGTERM stopped the run; what finished was printed. 128 + 15.
+    Terminated = 143,
 }
 
 impl ExitCode {
@@ -56,6 +60,7 @@ impl ExitCode {
             // The run did not finish: how it ended says more than any verdict so far.
             ExitCode::OutputError => 10,
             ExitCode::OutputClosed => 11,
+            ExitCode::Interrupted | ExitCode::Terminated => 12,
         }
     }
 }

@@ -615,12 +615,20 @@ mod tests {
             tls,
         });
         let mut reports = Vec::new();
-        run(ctx, targets, limits, false, ordered, Cancel::never(), |event| {
-            if let Event::Report(report) = event {
-                reports.push(report.clone());
-            }
-            ControlFlow::Continue(())
-        })
+        run(
+            ctx,
+            targets,
+            limits,
+            false,
+            ordered,
+            Cancel::never(),
+            |event| {
+                if let Event::Report(report) = event {
+                    reports.push(report.clone());
+                }
+                ControlFlow::Continue(())
+            },
+        )
         .await;
         reports
     }

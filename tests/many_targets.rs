@@ -448,3 +448,43 @@ fn a_closed_stdout_stops_the_run_at_once_with_141() {
     );
     let _ = std::fs::remove_file(path);
 }
+
+#[test]
+fn deadline_counts_the_probes_it_cut_off_and_the_summary_says_so() {
+    // Four filtered ports, at most two probes at once: at the deadline two had started (and
+    // wait for a 5 s connect timeout), two had not. The count is of those that started.
+    let held: Vec<_> = (0..4).map(|_| full_queue_listener()).collect();
+    let ports: Vec<String> = held.iter().map(|(_, _, p)| p.to_string()).collect();
+    let ports = ports.join(",");
+    let args = [
+        "--timeout",
+        "5s",
+        "--deadline",
+        "500ms",
+        "-c",
+        "2",
+        "-p",
+        ports.as_str(),
+        "127.0.0.1",
+    ];
+    let mut human = vec!["--color=never"];
+    human.extend(args);
+    let out = reach_within(&human, Stdio::null(), Duration::from_secs(4));
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("summary    no probe finished"), "{text}");
+    assert!(
+        text.contains("cut short  --deadline reached: 2 probes cut off"),
+        "{text}"
+    );
+    let mut json = vec!["--json"];
+    json.extend(args);
+    let out = reach_within(&json, Stdio::null(), Duration::from_secs(4));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = stderr_lines(&out);
+    assert_eq!(
+        err,
+        ["reach: --deadline reached: 2 probes cut off, no probe started after it"]
+    );
+}

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 
 use super::human::{self, Style};
 use super::json;
+use super::lines::{Line, Tone};
 use super::summary::Summary;
 use crate::report::{Attempt, Report};
 
@@ -36,6 +37,38 @@ pub(crate) struct Options {
     pub histogram: bool,
     /// Print only the closing summary (`--summary-only`).
     pub summary_only: bool,
+}
+
+/// Why a run ended before every probe finished, for the closing summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// `--deadline` ran out; `cut_off` probes had started and were not reported.
+    Deadline {
+        /// Probes started and stopped before they finished.
+        cut_off: usize,
+    },
+    /// A signal (Ctrl-C, `kill`) asked the run to stop.
+    Signal {
+        /// `SIGINT` or `SIGTERM`.
+        name: &'static str,
+        /// Probes started and stopped before they finished.
+        cut_off: usize,
+    },
+}
+
+impl Cut {
+    /// One sentence: what cut the run and what it cost.
+    pub(crate) fn sentence(self) -> String {
+        let (what, cut_off) = match self {
+            Cut::Deadline { cut_off } => ("--deadline reached".to_string(), cut_off),
+            Cut::Signal { name, cut_off } => (format!("interrupted by {name}"), cut_off),
+        };
+        match cut_off {
+            0 => format!("{what}, no probe started after it"),
+            1 => format!("{what}: 1 probe cut off, no probe started after it"),
+            n => format!("{what}: {n} probes cut off, no probe started after it"),
+        }
+    }
 }
 
 /// Writes reports to `out` in one format and closes the run with a summary.
@@ -116,18 +149,22 @@ impl<W: Write> Printer<W> {
     }
 
     /// Clears the spinner and closes the report: the human summary (counts per verdict, the
-    /// IP × SNI matrix, the slowest probes) when there was more than one probe or when only the
-    /// summary was asked for.
-    pub(crate) fn finish(mut self) -> io::Result<()> {
+    /// IP × SNI matrix, the slowest probes) when there was more than one probe, when only the
+    /// summary was asked for, or when the run was cut short (then it says so).
+    pub(crate) fn finish(mut self, cut: Option<Cut>) -> io::Result<()> {
         if let Some(bar) = self.progress.take() {
             bar.finish_and_clear();
         }
         let wanted = self.options.format == Format::Human
-            && (self.summary.total() > 1 || self.options.summary_only);
+            && (self.summary.total() > 1 || self.options.summary_only || cut.is_some());
         if !wanted {
             return self.check();
         }
-        let lines = self.summary.lines();
+        let mut lines = self.summary.lines();
+        if let Some(cut) = cut {
+            let at = lines.len().min(1);
+            lines.insert(at, Line::new(0, "cut short", cut.sentence(), Tone::Warn));
+        }
         let style = self.options.style;
         self.emit(|out| {
             for line in &lines {
@@ -201,33 +238,62 @@ mod tests {
         }
     }
 
-    fn render(format: Format, reports: &[Report]) -> String {
+    fn render(format: Format, reports: &[Report], cut: Option<Cut>) -> String {
         let mut out = Vec::new();
         let mut printer = Printer::new(&mut out, options(format));
         for r in reports {
             printer.write(r).unwrap();
         }
-        printer.finish().unwrap();
+        printer.finish(cut).unwrap();
         String::from_utf8(out).unwrap()
     }
 
     #[test]
     fn human_report_then_a_summary_only_for_several_probes() {
-        let one = render(Format::Human, &[closed(1)]);
+        let one = render(Format::Human, &[closed(1)], None);
         assert!(one.starts_with("192.0.2.1:1  TCP closed: RST"), "{one}");
         assert!(!one.contains("summary"), "{one}");
-        let two = render(Format::Human, &[closed(1), closed(2)]);
+        let two = render(Format::Human, &[closed(1), closed(2)], None);
         assert!(two.contains("summary    2 probes: 2 tcp closed"), "{two}");
     }
 
     #[test]
     fn json_is_one_line_per_report_and_nothing_else() {
-        let text = render(Format::Json, &[closed(1), closed(2)]);
+        let text = render(Format::Json, &[closed(1), closed(2)], None);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2, "{text}");
         let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
         assert_eq!(first["tcp"]["state"], "closed");
-        assert_eq!(render(Format::Quiet, &[closed(1), closed(2)]), "");
+        assert_eq!(render(Format::Quiet, &[closed(1), closed(2)], None), "");
+    }
+
+    #[test]
+    fn a_cut_run_says_so_in_the_summary() {
+        let text = render(
+            Format::Human,
+            &[closed(1)],
+            Some(Cut::Deadline { cut_off: 3 }),
+        );
+        assert!(
+            text.contains("cut short  --deadline reached: 3 probes cut off"),
+            "{text}"
+        );
+        let text = render(
+            Format::Human,
+            &[],
+            Some(Cut::Signal {
+                name: "SIGINT",
+                cut_off: 1,
+            }),
+        );
+        assert!(text.contains("no probe finished"), "{text}");
+        assert!(
+            text.contains("interrupted by SIGINT: 1 probe cut off"),
+            "{text}"
+        );
+        // JSON output carries reports only; the cut is said on stderr.
+        let text = render(Format::Json, &[], Some(Cut::Deadline { cut_off: 1 }));
+        assert_eq!(text, "");
     }
 
     #[test]
@@ -284,7 +350,7 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
         let e = printer.write(&closed(2)).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
-        assert!(printer.finish().is_err());
+        assert!(printer.finish(None).is_err());
         assert_eq!(out.writes, 1, "wrote again after the pipe closed");
     }
 }
