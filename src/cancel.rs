@@ -60,7 +60,7 @@ impl Cancel {
 
 /// A signal that asked the run to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub(crate) enum Signal {
     /// SIGINT: Ctrl-C.
     Interrupt,
     /// SIGTERM: `kill`, a service manager stopping us.
@@ -69,7 +69,7 @@ pub enum Signal {
 
 impl Signal {
     /// `SIGINT` or `SIGTERM`.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Signal::Interrupt => "SIGINT",
             Signal::Terminate => "SIGTERM",
@@ -77,7 +77,7 @@ impl Signal {
     }
 
     /// 128 + the signal number, as a shell reports a program the signal killed.
-    pub fn exit_code(self) -> u8 {
+    pub(crate) fn exit_code(self) -> u8 {
         match self {
             Signal::Interrupt => 130,
             Signal::Terminate => 143,
@@ -86,12 +86,12 @@ impl Signal {
 }
 
 /// The first signal received, once there is one.
-pub type Caught = Arc<OnceLock<Signal>>;
+pub(crate) type Caught = Arc<OnceLock<Signal>>;
 
 /// Listens for SIGINT and SIGTERM (must be called inside the runtime): the first cancels the
 /// run, which then prints what finished; a second one ends the process at once, for a user who
 /// will not wait even for that.
-pub fn on_signals() -> (Cancel, Caught) {
+pub(crate) fn on_signals() -> (Cancel, Caught) {
     use tokio::signal::unix::{SignalKind, signal};
     let (trigger, cancel) = pair();
     let caught: Caught = Arc::new(OnceLock::new());

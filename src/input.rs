@@ -40,11 +40,11 @@ fn line_part(line: usize) -> String {
 
 /// Longest input line kept, in bytes: four times the longest target (2048 characters), with
 /// room for a trailing comment. A longer line is skipped as it streams past, never held whole.
-pub const MAX_LINE: usize = 8 * 1024;
+pub(crate) const MAX_LINE: usize = 8 * 1024;
 
 /// Lines that are not text (a NUL byte, or invalid UTF-8 outside a comment) after which the
 /// input is taken for a binary file and abandoned.
-pub const MAX_BINARY_LINES: usize = 5;
+pub(crate) const MAX_BINARY_LINES: usize = 5;
 
 /// Parses one target expression, enforcing the block cap.
 pub fn parse_expr(text: &str, max_addresses: u128) -> Result<Expr, TargetError> {
@@ -79,8 +79,8 @@ pub fn targets(exprs: impl Iterator<Item = Expr>) -> impl Iterator<Item = Target
 /// Reads target expressions from `reader`, one per line. Blank lines and `#` comments (whole
 /// line or trailing) are skipped; bad lines come out as errors with their line number.
 ///
-/// Reading is bounded: a line longer than [`MAX_LINE`] is skipped with one error without being
-/// held in memory; lines that are not text are skipped, and after [`MAX_BINARY_LINES`] of them
+/// Reading is bounded: a line longer than 8 KiB (`MAX_LINE`) is skipped with one error without being
+/// held in memory; lines that are not text are skipped, and after five of them
 /// (or one endless line of NUL bytes, as `/dev/zero`) the input is abandoned with one error; a
 /// read error ends the input with one error; an input with no target at all says so.
 pub fn read_lines(
