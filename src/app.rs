@@ -1,19 +1,20 @@
-//! Runs a parsed command line: probes, renders as asked, and returns the exit code. Kept out of
-//! `main.rs` so the binary stays a thin shell and tests can drive a whole run in-process.
+//! The composition root: builds the settings, the target stream, the TLS context and the
+//! printer, runs the probes, and wires each report (and each live latency attempt) to the
+//! printer. Kept out of `main.rs` so the binary stays a thin shell and tests can drive a whole
+//! run in-process.
 
 use std::io::{self, BufReader, IsTerminal, Write};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
+use crate::cancel::{Cancel, Caught, Signal};
 use crate::cli::{Cli, Command};
 use crate::config::{ConfigError, Format, Settings};
 use crate::exit::{self, ExitCode};
 use crate::input::{self, InputError};
-use crate::probe::AttemptHook;
-use crate::render::human::{self, Style};
-use crate::render::json;
-use crate::render::summary::Summary;
-use crate::report::Report;
-use crate::run::{self, Targets};
+use crate::render::human::Style;
+use crate::render::printer::{self, Cut, Printer};
+use crate::run::{self, Event, Targets};
 
 /// Runs `cli` and returns the exit code. Usage errors are printed to stderr in one line.
 pub async fn run(cli: Cli) -> ExitCode {
@@ -36,7 +37,17 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
     };
     let progress = io::stderr().is_terminal() && settings.format == Format::Human;
-    run_settings(settings, targets, progress, &mut io::stdout()).await
+    // Ctrl-C and SIGTERM stop the run; what finished is still printed.
+    let (cancel, caught) = crate::cancel::on_signals();
+    run_until(
+        settings,
+        targets,
+        progress,
+        &mut io::stdout(),
+        cancel,
+        Some(&caught),
+    )
+    .await
 }
 
 /// The targets of a run: the command line's, then the input file's, expanded lazily.
@@ -53,11 +64,16 @@ pub fn target_stream(settings: &Settings) -> Result<Targets, ConfigError> {
             max,
         ))
     } else {
-        let file = std::fs::File::open(path).map_err(|e| ConfigError::File {
+        let unreadable = |problem: String| ConfigError::File {
             what: "input file",
             path: path.clone(),
-            problem: e.to_string(),
-        })?;
+            problem,
+        };
+        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+        // Opening a directory succeeds on Unix; reading it fails on every line.
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(unreadable("it is a directory".into()));
+        }
         Box::new(input::read_lines(BufReader::new(file), path.clone(), max))
     };
     let from_file = lines.flat_map(
@@ -78,6 +94,19 @@ pub async fn run_settings(
     progress: bool,
     out: &mut (impl Write + Send),
 ) -> ExitCode {
+    run_until(settings, targets, progress, out, Cancel::never(), None).await
+}
+
+/// [`run_settings`], stopping early when `cancel` is cancelled by the signal it will show in
+/// `caught`.
+async fn run_until(
+    settings: Settings,
+    targets: Targets,
+    progress: bool,
+    out: &mut (impl Write + Send),
+    cancel: Cancel,
+    caught: Option<&Caught>,
+) -> ExitCode {
     let mut run_options = settings.run.clone();
     let budget = run::fd_budget();
     if run_options.limits.concurrency > budget {
@@ -87,101 +116,90 @@ pub async fn run_settings(
         );
         run_options.limits.concurrency = budget;
     }
+    let mut printer = Printer::new(out, printer_options(&settings));
+    if progress {
+        printer.show_progress();
+    }
+    let live = settings.probe.latency.is_some() && printer.wants_attempts();
+    let ordered = settings.format != Format::Json && settings.input.is_none();
+    let human = settings.format == Format::Human;
     let ctx = Arc::new(crate::probe::Context {
         options: settings.probe.clone(),
         tls: Arc::clone(&settings.tls),
     });
-    let style = Style {
-        color: settings.color,
-    };
-    let format = settings.format;
-    let summary_only = settings.summary_only;
-    let hook: Option<AttemptHook> = match (format, &settings.probe.latency, summary_only) {
-        (Format::Human, Some(_), false) => Some(Arc::new(move |report: &Report, attempt| {
-            let mut stdout = io::stdout().lock();
-            // A closed stdout is noticed when the final report is written.
-            let _ = human::write_attempt(&mut stdout, report, attempt, style);
-            let _ = stdout.flush();
-        })),
-        _ => None,
-    };
-    let bar = progress.then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {pos} probes done, {per_sec} {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        bar
-    });
-    let histogram = settings.probe.latency.is_some_and(|l| l.histogram);
-    let show_certs = settings.show_certs;
     let mut code = ExitCode::Ok;
-    let mut summary = Summary::default();
     let mut write_error: Option<io::Error> = None;
-    let ordered = format != Format::Json && settings.input.is_none();
-    let outcome = run::run(ctx, targets, run_options, hook, ordered, |report| {
-        code = exit::worst(code, report.exit);
-        summary.add(&report);
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
-        if write_error.is_some() || summary_only {
-            return;
-        }
-        let mut write = || -> io::Result<()> {
-            match format {
-                Format::Quiet => Ok(()),
-                Format::Json => json::write_report(out, &report),
-                Format::Human => write_human(out, &report, style, histogram, show_certs),
-            }?;
-            out.flush()
+    let outcome = run::run(ctx, targets, run_options, live, ordered, cancel, |event| {
+        let written = match event {
+            Event::Report(report) => {
+                code = exit::worst(code, report.exit);
+                printer.write(report)
+            }
+            Event::Attempt(report, attempt) => printer.attempt(report, attempt),
         };
-        let written = match &bar {
-            Some(bar) => bar.suspend(write),
-            None => write(),
-        };
-        if let Err(e) = written {
-            write_error = Some(e);
+        // Nobody reads the output any more (`| head -1`): stop the run.
+        match written {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                write_error.get_or_insert(e);
+                ControlFlow::Break(())
+            }
         }
     })
     .await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
     if outcome.input_errors > 0 {
         code = exit::worst(code, ExitCode::Usage);
     }
     if outcome.deadline_hit {
-        eprintln!(
-            "reach: --deadline reached: {} probes cut off, the rest of the input skipped",
-            outcome.unfinished
-        );
+        // No answer in time, as for a filtered port.
         code = exit::worst(code, ExitCode::Filtered);
     }
-    let show_summary = format == Format::Human && (summary.total() > 1 || summary_only);
-    if show_summary && write_error.is_none() {
-        for line in summary.lines() {
-            let _ = human::write_line(out, &line, style);
-        }
+    let signal = caught
+        .and_then(|caught| caught.get().copied())
+        .filter(|_| outcome.cancelled);
+    let cut_off = outcome.unfinished;
+    let cut = match signal {
+        Some(signal) => Some(Cut::Signal {
+            name: signal.name(),
+            cut_off,
+        }),
+        None => outcome.deadline_hit.then_some(Cut::Deadline { cut_off }),
+    };
+    // The human summary says it on stdout; other formats carry reports only.
+    if let Some(cut) = cut
+        && !human
+    {
+        eprintln!("reach: {}", cut.sentence());
     }
-    code
+    if let Err(e) = printer.finish(cut) {
+        write_error.get_or_insert(e);
+    }
+    match (write_error, signal) {
+        // Quietly, like a program killed by SIGPIPE.
+        (Some(e), _) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::OutputClosed,
+        (Some(e), _) => {
+            eprintln!("reach: cannot write the report: {e}");
+            ExitCode::OutputError
+        }
+        (None, Some(Signal::Interrupt)) => ExitCode::Interrupted,
+        (None, Some(Signal::Terminate)) => ExitCode::Terminated,
+        (None, None) => code,
+    }
 }
 
-fn write_human(
-    out: &mut impl Write,
-    report: &Report,
-    style: Style,
-    histogram: bool,
-    show_certs: bool,
-) -> io::Result<()> {
-    human::write_report(out, report, style, show_certs)?;
-    if histogram && let Some(stats) = &report.stats {
-        for line in human::histogram_lines(stats) {
-            human::write_line(out, &line, style)?;
-        }
+/// What the printer needs from the settings.
+fn printer_options(settings: &Settings) -> printer::Options {
+    printer::Options {
+        format: match settings.format {
+            Format::Human => printer::Format::Human,
+            Format::Json => printer::Format::Json,
+            Format::Quiet => printer::Format::Quiet,
+        },
+        style: Style {
+            color: settings.color,
+        },
+        show_certs: settings.show_certs,
+        histogram: settings.probe.latency.is_some_and(|l| l.histogram),
+        summary_only: settings.summary_only,
     }
-    Ok(())
 }

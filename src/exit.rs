@@ -22,8 +22,17 @@ pub enum ExitCode {
     Local = 7,
     /// Bad flags or targets.
     Usage = 64,
-    /// reach itself failed (a probe panicked): EX_SOFTWARE.
+    /// A probe failed inside reach itself (a panic): its result is unknown (EX_SOFTWARE).
     Internal = 70,
+    /// The report could not be written (other than a closed pipe): EX_IOERR.
+    OutputError = 74,
+    /// stdout was closed by its reader (`reach … | head -1`): the run stopped at once. 141 is
+    /// 128 + SIGPIPE, what the shell reports for a program killed by a closed pipe.
+    OutputClosed = 141,
+    /// SIGINT (Ctrl-C) stopped the run; what finished was printed. 128 + 2.
+    Interrupted = 130,
+    /// SIGTERM stopped the run; what finished was printed. 128 + 15.
+    Terminated = 143,
 }
 
 impl ExitCode {
@@ -44,8 +53,13 @@ impl ExitCode {
             ExitCode::Filtered => 5,
             ExitCode::Local => 6,
             ExitCode::Dns => 7,
-            ExitCode::Internal => 8,
-            ExitCode::Usage => 9,
+            ExitCode::Usage => 8,
+            // A bug hides the verdict it should have given: no verdict may mask it.
+            ExitCode::Internal => 9,
+            // The run did not finish: how it ended says more than any verdict so far.
+            ExitCode::OutputError => 10,
+            ExitCode::OutputClosed => 11,
+            ExitCode::Interrupted | ExitCode::Terminated => 12,
         }
     }
 }
@@ -70,7 +84,19 @@ mod tests {
             worst(ExitCode::Filtered, ExitCode::NotListening),
             ExitCode::Filtered
         );
+        assert_eq!(
+            worst(ExitCode::Interrupted, ExitCode::Internal),
+            ExitCode::Interrupted
+        );
+    }
+
+    #[test]
+    fn a_probe_that_failed_inside_reach_is_code_70_and_the_worst() {
+        assert_eq!(ExitCode::Internal.code(), 70);
+        assert_eq!(
+            worst(ExitCode::Internal, ExitCode::Usage),
+            ExitCode::Internal
+        );
         assert_eq!(worst(ExitCode::Dns, ExitCode::Internal), ExitCode::Internal);
-        assert_eq!(worst(ExitCode::Usage, ExitCode::Internal), ExitCode::Usage);
     }
 }

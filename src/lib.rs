@@ -5,6 +5,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod app;
+pub mod cancel;
 pub mod cert;
 pub mod cli;
 pub mod config;

@@ -41,5 +41,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     let code = runtime.block_on(reach::app::run(cli));
+    // The run is over; a thread still blocked reading a slow stdin must not hold up the exit.
+    runtime.shutdown_background();
     std::process::ExitCode::from(code.code())
 }

@@ -23,8 +23,14 @@ use series::Latency;
 use tls::{TlsContext, TlsRequest};
 use trace::{TraceOptions, TraceWhen};
 
-/// Called with each latency-mode attempt as it completes (for live output).
-pub type AttemptHook = Arc<dyn Fn(&Report, &Attempt) + Send + Sync>;
+/// Called with each latency-mode attempt as it completes (for live output); the series waits
+/// for the returned future, so a slow reader of the output slows the series instead of
+/// queueing lines without bound.
+pub type AttemptHook = Arc<
+    dyn Fn(&Report, &Attempt) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// What one probe is aimed at.
 #[derive(Debug, Clone)]
@@ -124,11 +130,18 @@ fn tls_request(spec: &ProbeSpec) -> TlsRequest {
     }
 }
 
-/// Runs one probe (or a latency series) and returns its report, its verdict decided.
-pub async fn run(spec: &ProbeSpec, ctx: &Context, hook: Option<&AttemptHook>) -> Report {
+/// Runs one probe (or a latency series) and returns its report, its verdict decided. A
+/// series stops between attempts when `stop` is cancelled and reports the attempts made; a
+/// single probe is simply dropped by its caller.
+pub async fn run(
+    spec: &ProbeSpec,
+    ctx: &Context,
+    hook: Option<&AttemptHook>,
+    stop: &crate::cancel::Cancel,
+) -> Report {
     let profile = Profile::decide(spec.port, spec.target.scheme.as_deref(), ctx.options.plan);
     let mut report = match ctx.options.latency {
-        Some(latency) => series::run(spec, ctx, profile, latency, hook).await,
+        Some(latency) => series::run(spec, ctx, profile, latency, hook, stop).await,
         None => run_once(spec, ctx, profile).await,
     };
     verdict::settle(&mut report, &ctx.options.expect);

@@ -4,6 +4,7 @@ pub mod greeting;
 pub mod human;
 pub mod json;
 pub mod lines;
+pub(crate) mod printer;
 pub mod sanitize;
 pub mod summary;
 pub mod tls;

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -16,11 +17,13 @@ mod expand;
 
 pub use expand::{DEFAULT_PORT, Expansion};
 
+use crate::cancel::{self, Cancel};
 use crate::input::InputError;
 use crate::probe::resolve::{Resolver, ResolverOptions};
 use crate::probe::{self, AttemptHook, Context, ProbeSpec};
-use crate::report::{DnsOutcome, DnsReport, Report};
+use crate::report::{Attempt, DnsOutcome, DnsReport, InternalFault, Report};
 use crate::target::{Host, Target};
+use crate::verdict;
 
 /// Probes in flight at once, by default.
 pub const DEFAULT_CONCURRENCY: usize = 256;
@@ -72,14 +75,33 @@ pub struct RunOptions {
 pub struct RunOutcome {
     /// Input lines that could not be used (already reported on stderr).
     pub input_errors: usize,
-    /// Probes started but cut off by `--deadline`.
+    /// Probes started and stopped before they finished (by `--deadline`, a cancel, or a closed
+    /// output): not reported. Probes never started are not counted.
     pub unfinished: usize,
     /// True when `--deadline` ended the run.
     pub deadline_hit: bool,
+    /// True when the caller's `cancel` ended the run.
+    pub cancelled: bool,
+    /// True when the sink asked to stop (its output is gone).
+    pub sink_stopped: bool,
+}
+
+/// How long tasks may take to wind down once a run is stopped before they are aborted: each
+/// stops at its next await point, so this is a safety net, not a wait.
+const WIND_DOWN: Duration = Duration::from_secs(2);
+
+/// What a run hands its consumer, in the order it should be shown.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A finished probe.
+    Report(&'a Report),
+    /// One latency-mode attempt of a probe still running (only when asked for, see [`run`]).
+    Attempt(&'a Report, &'a Attempt),
 }
 
 enum Msg {
     Report(Box<Report>),
+    Attempt(Box<(Report, Attempt)>),
     Batch(u64, Vec<Report>),
     InputError(u64, InputError),
 }
@@ -96,7 +118,44 @@ struct Shared {
     per_address: usize,
     addresses: Mutex<HashMap<IpAddr, Weak<Semaphore>>>,
     pace: Option<Pace>,
-    in_flight: AtomicUsize,
+    /// Set when the run stops: nothing new starts, probes in flight stop.
+    stop: Cancel,
+    counts: Arc<Counts>,
+}
+
+/// Probes that started, for the deadline's message.
+#[derive(Debug, Default)]
+struct Counts {
+    /// Started (past the concurrency, per-address and rate limits) and not yet finished.
+    running: AtomicUsize,
+    /// Started and stopped before they finished.
+    cut: AtomicUsize,
+}
+
+/// A probe that started: counted as running until dropped, then as cut unless it finished
+/// (or panicked: that one is reported).
+struct Started<'a> {
+    counts: &'a Counts,
+    finished: bool,
+}
+
+impl<'a> Started<'a> {
+    fn new(counts: &'a Counts) -> Self {
+        counts.running.fetch_add(1, Ordering::Relaxed);
+        Started {
+            counts,
+            finished: false,
+        }
+    }
+}
+
+impl Drop for Started<'_> {
+    fn drop(&mut self) {
+        if !self.finished && !std::thread::panicking() {
+            self.counts.cut.fetch_add(1, Ordering::Relaxed);
+        }
+        self.counts.running.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Spaces new probes evenly to honour `--rate`.
@@ -135,15 +194,36 @@ impl Shared {
         sem
     }
 
-    async fn probe(&self, spec: ProbeSpec) -> Report {
-        let address_limit = self.address_limit(spec.address);
-        // Semaphores here are never closed, so acquiring cannot fail.
-        let _global = self.probes.acquire().await.ok();
-        let _per_address = address_limit.acquire().await.ok();
-        if let Some(pace) = &self.pace {
-            pace.wait().await;
+    /// Runs one probe within the run's limits; `None` when the run stopped first (before the
+    /// probe started, or while it ran; a latency series still reports its attempts).
+    async fn probe(&self, spec: ProbeSpec) -> Option<Report> {
+        #[cfg(test)]
+        if spec.sni.as_deref() == Some(PANIC_IN_PROBE) {
+            panic!("test hook: a panic in a probe");
         }
-        probe::run(&spec, &self.ctx, self.hook.as_ref()).await
+        let address_limit = self.address_limit(spec.address);
+        let start = async {
+            // Semaphores here are never closed, so acquiring cannot fail.
+            let global = self.probes.acquire().await.ok();
+            let per_address = address_limit.acquire().await.ok();
+            if let Some(pace) = &self.pace {
+                pace.wait().await;
+            }
+            (global, per_address)
+        };
+        let _permits = self.stop.unless(start).await?;
+        if self.stop.is_cancelled() {
+            return None;
+        }
+        let mut started = Started::new(&self.counts);
+        let run = probe::run(&spec, &self.ctx, self.hook.as_ref(), &self.stop);
+        let report = if self.ctx.options.latency.is_some() {
+            Some(run.await)
+        } else {
+            self.stop.unless(run).await
+        };
+        started.finished = report.is_some();
+        report
     }
 }
 
@@ -167,20 +247,32 @@ pub fn fd_budget() -> usize {
 }
 
 /// Runs every probe and calls `sink` with each report. With `ordered`, reports come in input
-/// order (target, then port, address, SNI); otherwise as soon as each finishes.
+/// order (target, then port, address, SNI); otherwise as soon as each finishes. With `live`,
+/// latency-mode attempts come too, as they happen.
+///
+/// The run stops early when `cancel` is cancelled, when `--deadline` runs out, or when `sink`
+/// returns `Break` (its output is gone): no new probe starts, probes in flight stop (latency
+/// series report the attempts they made), and what finished is still handed to `sink` (unless
+/// it asked to stop).
 pub async fn run(
     ctx: Arc<Context>,
     targets: Targets,
     options: RunOptions,
-    hook: Option<AttemptHook>,
+    live: bool,
     ordered: bool,
-    mut sink: impl FnMut(Report),
+    cancel: Cancel,
+    mut sink: impl FnMut(Event<'_>) -> ControlFlow<()>,
 ) -> RunOutcome {
     let RunOptions {
         limits,
         expand,
         resolver,
     } = options;
+    let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(256);
+    let hook = live.then(|| attempt_hook(msg_tx.clone()));
+    let counts = Arc::new(Counts::default());
+    let (stop_all, stop) = cancel::pair();
+    // The run loop holds no `Shared`: the message channel closes when the last task ends.
     let shared = Arc::new(Shared {
         resolver: std::sync::OnceLock::new(),
         resolver_options: resolver,
@@ -194,7 +286,8 @@ pub async fn run(
             gap: Duration::from_secs_f64(1.0 / r),
             next: Mutex::new(Instant::now()),
         }),
-        in_flight: AtomicUsize::new(0),
+        stop: stop.clone(),
+        counts: Arc::clone(&counts),
     });
     // Targets are pulled on a blocking thread (the input may be a slow stdin) into a small
     // bounded channel: reading never runs far ahead of probing.
@@ -206,62 +299,104 @@ pub async fn run(
             }
         }
     });
-    let (msg_tx, mut msg_rx) = mpsc::channel::<Msg>(256);
     let dispatcher = tokio::spawn(dispatch(
-        Arc::clone(&shared),
+        shared,
         target_rx,
         msg_tx,
         limits.concurrency,
         ordered,
     ));
 
+    let far = tokio::time::Instant::now() + Duration::from_secs(86400 * 365);
     let deadline = limits.deadline.map(|d| tokio::time::Instant::now() + d);
     let mut outcome = RunOutcome::default();
     let mut pending: BTreeMap<u64, Option<Vec<Report>>> = BTreeMap::new();
     let mut next_index = 0u64;
+    // Set once the run is stopping: tasks wind down until then, and are aborted after it.
+    let mut wound_down: Option<tokio::time::Instant> = None;
+    let mut sink_open = true;
+    let mut give = |event: Event<'_>, sink_open: &mut bool| {
+        if *sink_open && sink(event).is_break() {
+            *sink_open = false;
+        }
+    };
     loop {
-        let msg = match deadline {
-            Some(at) => match tokio::time::timeout_at(at, msg_rx.recv()).await {
-                Ok(m) => m,
-                Err(_) => {
-                    outcome.deadline_hit = true;
-                    break;
-                }
+        let stopping = wound_down.is_some();
+        let msg = tokio::select! {
+            biased;
+            () = cancel.cancelled(), if !stopping => {
+                outcome.cancelled = true;
+                None
+            }
+            () = tokio::time::sleep_until(deadline.unwrap_or(far)), if !stopping && deadline.is_some() => {
+                outcome.deadline_hit = true;
+                None
+            }
+            () = tokio::time::sleep_until(wound_down.unwrap_or(far)), if stopping => {
+                // Something did not stop at its next await point: abort the rest.
+                dispatcher.abort();
+                break;
+            }
+            msg = msg_rx.recv() => match msg {
+                Some(msg) => Some(msg),
+                None => break,
             },
-            None => msg_rx.recv().await,
         };
-        let Some(msg) = msg else { break };
         match msg {
-            Msg::Report(report) => sink(*report),
-            Msg::InputError(index, e) => {
-                eprintln!("reach: {e}");
-                outcome.input_errors += 1;
+            None => {}
+            Some(Msg::Report(report)) => give(Event::Report(&report), &mut sink_open),
+            Some(Msg::Attempt(attempt)) => {
+                give(Event::Attempt(&attempt.0, &attempt.1), &mut sink_open);
+            }
+            Some(Msg::InputError(index, e)) => {
+                if !stopping {
+                    eprintln!("reach: {e}");
+                    outcome.input_errors += 1;
+                }
                 pending.insert(index, None);
             }
-            Msg::Batch(index, reports) => {
+            Some(Msg::Batch(index, reports)) => {
                 pending.insert(index, Some(reports));
             }
         }
         while let Some(entry) = pending.remove(&next_index) {
             for report in entry.into_iter().flatten() {
-                sink(report);
+                give(Event::Report(&report), &mut sink_open);
             }
             next_index += 1;
         }
+        if !sink_open {
+            outcome.sink_stopped = true;
+        }
+        let stop_now = outcome.cancelled || outcome.deadline_hit || outcome.sink_stopped;
+        if stop_now && wound_down.is_none() {
+            stop_all.cancel();
+            wound_down = Some(tokio::time::Instant::now() + WIND_DOWN);
+        }
     }
-    if outcome.deadline_hit {
-        dispatcher.abort();
-        outcome.unfinished = shared.in_flight.load(Ordering::Relaxed);
-    }
-    // Whatever is left (only after a deadline) is still worth showing.
+    outcome.unfinished =
+        counts.cut.load(Ordering::Relaxed) + counts.running.load(Ordering::Relaxed);
+    // Whatever is left (only after a stop) is still worth showing.
     for (_, reports) in pending {
         for report in reports.into_iter().flatten() {
-            sink(report);
+            give(Event::Report(&report), &mut sink_open);
         }
     }
     drop(msg_rx);
     reader.abort();
     outcome
+}
+
+/// Sends each latency-mode attempt to the consumer, waiting for room in the channel.
+fn attempt_hook(out: mpsc::Sender<Msg>) -> AttemptHook {
+    Arc::new(move |report: &Report, attempt: &Attempt| {
+        let out = out.clone();
+        let msg = Msg::Attempt(Box::new((report.clone(), attempt.clone())));
+        Box::pin(async move {
+            // The consumer has gone only when the run is over.
+            let _ = out.send(msg).await;
+        })
+    })
 }
 
 /// Takes targets off the input channel and runs one task per target, at most `window` at once.
@@ -274,8 +409,11 @@ async fn dispatch(
 ) {
     let window = Arc::new(Semaphore::new(window.max(16)));
     let mut tasks = JoinSet::new();
+    // What each running target task is about, to report it if the task panics.
+    let mut running: HashMap<tokio::task::Id, (u64, Target)> = HashMap::new();
     let mut index = 0u64;
-    while let Some(item) = targets.recv().await {
+    let stop = shared.stop.clone();
+    while let Some(Some(item)) = stop.unless(targets.recv()).await {
         let this = index;
         index += 1;
         let target = match item {
@@ -285,19 +423,79 @@ async fn dispatch(
                 continue;
             }
         };
-        let Ok(permit) = Arc::clone(&window).acquire_owned().await else {
+        let Some(Ok(permit)) = stop.unless(Arc::clone(&window).acquire_owned()).await else {
             break;
         };
-        while tasks.try_join_next().is_some() {}
-        let shared = Arc::clone(&shared);
-        let out = out.clone();
-        tasks.spawn(async move {
-            run_target(shared, target, this, out, ordered).await;
+        while let Some(joined) = tasks.try_join_next_with_id() {
+            target_ended(&shared, &mut running, joined, &out).await;
+        }
+        let task_shared = Arc::clone(&shared);
+        let task_out = out.clone();
+        let task_target = target.clone();
+        let task = tasks.spawn(async move {
+            run_target(task_shared, task_target, this, task_out, ordered).await;
             drop(permit);
         });
+        running.insert(task.id(), (this, target));
     }
-    while tasks.join_next().await.is_some() {}
+    while let Some(joined) = tasks.join_next_with_id().await {
+        target_ended(&shared, &mut running, joined, &out).await;
+    }
 }
+
+/// Forgets a finished target task; one that panicked still gets a report (on its first port),
+/// so that a bug never makes a target vanish from the output.
+async fn target_ended(
+    shared: &Shared,
+    running: &mut HashMap<tokio::task::Id, (u64, Target)>,
+    joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+    out: &mpsc::Sender<Msg>,
+) {
+    let (id, panicked) = match &joined {
+        Ok((id, ())) => (*id, false),
+        Err(e) => (e.id(), e.is_panic()),
+    };
+    let Some((index, target)) = running.remove(&id) else {
+        return;
+    };
+    if !panicked {
+        return;
+    }
+    let port = shared
+        .expand
+        .ports_for(&target)
+        .first()
+        .copied()
+        .unwrap_or(0);
+    let report = internal_failure(
+        Report {
+            target: target.input.clone(),
+            host: target.host.to_string(),
+            port,
+            ..Report::default()
+        },
+        "the target task panicked",
+    );
+    // In unordered mode too, a batch keeps the consumer's index sequence whole.
+    let _ = out.send(Msg::Batch(index, vec![report])).await;
+}
+
+/// The report of a probe that failed inside reach: its identity, `stopped` at `internal`.
+fn internal_failure(mut report: Report, detail: &str) -> Report {
+    eprintln!(
+        "reach: internal error: the probe of {}:{} failed ({detail}); its report says so. This is a bug, please report it.",
+        report.host, report.port
+    );
+    verdict::fault(&mut report, InternalFault::Panic, detail.to_string());
+    report
+}
+
+/// Test hooks: a probe or a target with these SNI names panics, to show that a panic becomes a
+/// report. Compiled into tests only.
+#[cfg(test)]
+const PANIC_IN_PROBE: &str = "reach-test-panic-in-probe.invalid";
+#[cfg(test)]
+const PANIC_IN_TARGET: &str = "reach-test-panic-in-target.invalid";
 
 /// Resolves one target, runs its probes concurrently and sends their reports.
 async fn run_target(
@@ -307,6 +505,10 @@ async fn run_target(
     out: mpsc::Sender<Msg>,
     ordered: bool,
 ) {
+    #[cfg(test)]
+    if target.sni.as_deref() == Some(PANIC_IN_TARGET) {
+        panic!("test hook: a panic in a target task");
+    }
     let target = Arc::new(target);
     let ports = shared.expand.ports_for(&target);
     let family = shared.resolver_options.family;
@@ -326,7 +528,11 @@ async fn run_target(
             let resolver = shared
                 .resolver
                 .get_or_init(|| Resolver::new(shared.resolver_options));
-            let dns = resolver.resolve(name).await;
+            let Some(dns) = shared.stop.unless(resolver.resolve(name)).await else {
+                // Stopped before any probe of this target started.
+                let _ = out.send(Msg::Batch(index, Vec::new())).await;
+                return;
+            };
             (dns.addresses.clone(), Some(dns))
         }
     };
@@ -348,6 +554,8 @@ async fn run_target(
     } else {
         let snis = shared.expand.snis_for(&target);
         let mut set = JoinSet::new();
+        // What each probe task is aimed at, to report it if the task panics.
+        let mut running: HashMap<tokio::task::Id, (usize, ProbeSpec)> = HashMap::new();
         let mut order = 0usize;
         for port in &ports {
             for address in &addresses {
@@ -360,20 +568,28 @@ async fn run_target(
                         sni: sni.clone(),
                     };
                     let shared = Arc::clone(&shared);
-                    shared.in_flight.fetch_add(1, Ordering::Relaxed);
                     let position = order;
                     order += 1;
-                    set.spawn(async move {
-                        let report = shared.probe(spec).await;
-                        shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-                        (position, report)
-                    });
+                    let task_spec = spec.clone();
+                    let task = set.spawn(async move { shared.probe(task_spec).await });
+                    running.insert(task.id(), (position, spec));
                 }
             }
         }
-        while let Some(joined) = set.join_next().await {
-            let Ok((position, report)) = joined else {
+        while let Some(joined) = set.join_next_with_id().await {
+            let (id, result) = match joined {
+                Ok((id, report)) => (id, Ok(report)),
+                Err(e) => (e.id(), Err(e.is_panic())),
+            };
+            let Some((position, spec)) = running.remove(&id) else {
                 continue;
+            };
+            let report = match result {
+                Ok(Some(report)) => report,
+                // Stopped before it finished (counted in `RunOutcome::unfinished`).
+                Ok(None) | Err(false) => continue,
+                // A probe that panicked still gets a report that says so: never a silent loss.
+                Err(true) => internal_failure(spec.base_report(), "the probe task panicked"),
             };
             if ordered {
                 reports.push((position, report));
@@ -396,5 +612,85 @@ async fn run_target(
         }
         // Keeps the index sequence whole for the consumer even in unordered mode.
         let _ = out.send(Msg::Batch(index, Vec::new())).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::report::Layer;
+
+    /// Runs `args` (targets and flags) through `run` and collects the reports.
+    async fn reports_of(args: &[String], ordered: bool) -> Vec<Report> {
+        let mut argv = vec!["reach".to_string(), "--json".into(), "-4".into()];
+        argv.extend_from_slice(args);
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
+        let settings = Settings::from_cli(&cli, false, true).unwrap();
+        let targets: Targets =
+            Box::new(crate::input::targets(settings.exprs.clone().into_iter()).map(Ok));
+        let options = settings.run.clone();
+        let ctx = Arc::new(Context {
+            options: settings.probe.clone(),
+            tls: Arc::clone(&settings.tls),
+        });
+        let mut reports = Vec::new();
+        run(
+            ctx,
+            targets,
+            options,
+            false,
+            ordered,
+            Cancel::never(),
+            |event| {
+                if let Event::Report(report) = event {
+                    reports.push(report.clone());
+                }
+                ControlFlow::Continue(())
+            },
+        )
+        .await;
+        reports
+    }
+
+    #[tokio::test]
+    async fn a_panicking_probe_or_target_task_becomes_an_internal_report() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let args = vec![
+            format!("127.0.0.1:{closed}"),
+            format!("127.0.0.1:{closed},{PANIC_IN_PROBE}"),
+            format!("127.0.0.1:{closed},{PANIC_IN_TARGET}"),
+        ];
+        for ordered in [true, false] {
+            let reports = reports_of(&args, ordered).await;
+            assert_eq!(reports.len(), 3, "ordered {ordered}: {reports:?}");
+            let of = |name: &str| {
+                reports
+                    .iter()
+                    .find(|r| r.target.ends_with(name))
+                    .unwrap_or_else(|| panic!("no report for {name}: {reports:?}"))
+            };
+            let closed_report = of(&format!("127.0.0.1:{closed}"));
+            assert_eq!(closed_report.stopped.as_ref().unwrap().layer, Layer::Tcp);
+            for name in [PANIC_IN_PROBE, PANIC_IN_TARGET] {
+                let r = of(name);
+                let stopped = r.stopped.as_ref().unwrap();
+                assert_eq!(
+                    (stopped.layer, stopped.reason.word().as_str()),
+                    (Layer::Internal, "panic")
+                );
+                assert_eq!(r.host, "127.0.0.1");
+                assert_eq!(r.port, closed);
+                assert_eq!(r.exit.code(), 70);
+                let json = serde_json::to_value(r).unwrap();
+                assert_eq!(json["stopped"]["layer"], "internal");
+            }
+            // The probe-level report knows the address it was aimed at.
+            assert_eq!(of(PANIC_IN_PROBE).address, Some([127, 0, 0, 1].into()));
+        }
     }
 }

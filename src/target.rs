@@ -1,6 +1,11 @@
 //! Target syntax: `host`, `host:port`, `[v6]:port`, bare IPv6, `scheme://host:port/…`, and
 //! `address,name` pairs; plus `-p` port lists and ranges. Parse, don't validate: a `Target`
 //! that exists is well-formed.
+//!
+//! URLs are parsed as browsers parse them (the WHATWG URL standard, with the `url` crate), so
+//! a URL pasted from a browser goes where the browser would go: `https://localhost\@evil/` is
+//! `localhost`, percent-encoding and international names are decoded to the ASCII name that is
+//! looked up, `http://0x7f.1/` is 127.0.0.1.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -79,36 +84,89 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
         target.input = text.to_string();
         return Ok(target);
     }
-    let (scheme, rest) = match text.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme.to_ascii_lowercase()), rest),
-        None => (None, text),
-    };
-    // A URL's authority ends at the path, query or fragment; userinfo is dropped.
-    let authority = if scheme.is_some() {
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let authority = &rest[..end];
-        authority
-            .rsplit_once('@')
-            .map_or(authority, |(_, host)| host)
-    } else {
-        rest
-    };
-    let (host, port) = split_host_port(text, authority)?;
-    let port = match (port, &scheme) {
-        (Some(p), _) => Some(parse_port(text, p)?),
-        (None, Some(s)) => match crate::service::scheme(s) {
-            Some(info) => Some(info.port),
-            None => return Err(bad(text, format!("unknown scheme {s:?} and no port given"))),
-        },
-        (None, None) => None,
-    };
+    if let Some((scheme, _)) = text.split_once("://") {
+        return parse_url(text, scheme);
+    }
+    let (host, port) = split_host_port(text, text)?;
+    let port = port.map(|p| parse_port(text, p)).transpose()?;
     Ok(Target {
         input: text.to_string(),
         host,
         port,
-        scheme,
+        scheme: None,
         sni: None,
     })
+}
+
+/// Parses `scheme://…` as the WHATWG URL standard says (what browsers do). The scheme must be
+/// one reach knows (it decides the port, TLS and what to send first); userinfo, path, query
+/// and fragment are ignored.
+fn parse_url(text: &str, scheme: &str) -> Result<Target, TargetError> {
+    let well_formed = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !well_formed {
+        return Err(bad(text, format!("{scheme:?} is not a URL scheme")));
+    }
+    let scheme = scheme.to_ascii_lowercase();
+    let Some(info) = crate::service::scheme(&scheme) else {
+        return Err(bad(
+            text,
+            format!(
+                "unknown scheme {scheme:?}: reach knows the usual ones (https, smtp, imaps, ssh, \
+                 postgres, …); write HOST:PORT for any other service"
+            ),
+        ));
+    };
+    let url = url::Url::parse(text).map_err(|e| bad(text, url_problem(e)))?;
+    let host = match url.host() {
+        None => return Err(bad(text, "no host")),
+        // http, https, ws, wss and ftp hosts are parsed by the URL parser itself; other
+        // schemes keep an "opaque" host, which is parsed here with the same rules.
+        Some(url::Host::Domain(domain)) if !url.is_special() => {
+            if domain.is_empty() {
+                return Err(bad(text, "no host"));
+            }
+            url::Host::parse(domain).map_err(|e| bad(text, url_problem(e)))?
+        }
+        Some(host) => host.to_owned(),
+    };
+    let host = match host {
+        url::Host::Ipv4(v4) => Host::Ip(IpAddr::V4(v4)),
+        url::Host::Ipv6(v6) => Host::Ip(IpAddr::V6(v6)),
+        url::Host::Domain(name) => {
+            validate_dns_name(&name).map_err(|p| bad(text, p))?;
+            Host::Name(name.trim_end_matches('.').to_ascii_lowercase())
+        }
+    };
+    // The URL parser drops a port equal to the scheme's default; reach's default is the same.
+    let port = match url.port() {
+        Some(0) => return Err(bad(text, "port 0 is out of range (1-65535)")),
+        Some(port) => port,
+        None => info.port,
+    };
+    Ok(Target {
+        input: text.to_string(),
+        host,
+        port: Some(port),
+        scheme: Some(scheme),
+        sni: None,
+    })
+}
+
+/// A URL parse error in the words of this module.
+fn url_problem(e: url::ParseError) -> String {
+    use url::ParseError as E;
+    match e {
+        E::EmptyHost => "no host".into(),
+        E::InvalidPort => "the port is not a number in 1-65535".into(),
+        E::IdnaError => "the host is not a valid (international) domain name".into(),
+        E::InvalidDomainCharacter => "the host holds a character not allowed in a host".into(),
+        E::InvalidIpv4Address => "not a valid IPv4 address".into(),
+        E::InvalidIpv6Address => "not a valid IPv6 address".into(),
+        other => format!("not a valid URL: {other}"),
+    }
 }
 
 fn split_host_port<'a>(
@@ -414,6 +472,96 @@ mod tests {
             ok("https://[2001:db8::5]/").host,
             Host::Ip("2001:db8::5".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn urls_are_parsed_as_browsers_parse_them() {
+        let name = |s: &str| Host::Name(s.into());
+        let ip = |s: &str| Host::Ip(s.parse().unwrap());
+        for (url, host, port) in [
+            // A backslash ends the authority of a special URL: the browser goes to localhost.
+            (r"https://localhost\@127.0.0.2/", name("localhost"), 443),
+            (
+                r"https://localhost:8443\@127.0.0.2/",
+                name("localhost"),
+                8443,
+            ),
+            // Only in special schemes (http, https, ws, wss, ftp): elsewhere the standard
+            // keeps a backslash in the userinfo, as it does for every other character.
+            (r"smtp://localhost\@127.0.0.2/", ip("127.0.0.2"), 25),
+            // Userinfo is not the host; the last '@' ends it.
+            (
+                "https://user:p@ss@host.example:8443/x",
+                name("host.example"),
+                8443,
+            ),
+            ("ssh://git@shell.example", name("shell.example"), 22),
+            // Percent-encoding in the host is decoded, case folded, a trailing dot dropped.
+            ("https://%6C%6Fcal%68ost/", name("localhost"), 443),
+            ("HTTPS://WWW.Example.COM./", name("www.example.com"), 443),
+            // International names become the punycode that DNS is asked for.
+            (
+                "https://bücher.example/",
+                name("xn--bcher-kva.example"),
+                443,
+            ),
+            ("imaps://Bücher.example", name("xn--bcher-kva.example"), 993),
+            (
+                "smtp://b%C3%BCcher.example",
+                name("xn--bcher-kva.example"),
+                25,
+            ),
+            // IPv4 in the forms browsers accept, on special and other schemes alike.
+            ("http://0x7f.1/", ip("127.0.0.1"), 80),
+            ("http://2130706433:8080/", ip("127.0.0.1"), 8080),
+            ("ldap://127.0.0.1", ip("127.0.0.1"), 389),
+            // IPv6 in brackets, compressed as usual.
+            ("https://[2001:DB8:0::5]:8443/", ip("2001:db8::5"), 8443),
+            ("imap://[::ffff:127.0.0.1]", ip("::ffff:127.0.0.1"), 143),
+            // Default ports per scheme; an explicit default port is the same port.
+            ("https://host.example:443/", name("host.example"), 443),
+            ("http://host.example:443/", name("host.example"), 443),
+            ("ws://host.example", name("host.example"), 80),
+            ("wss://host.example", name("host.example"), 443),
+            ("ftp://host.example:21", name("host.example"), 21),
+            ("submission://mail.example?x#y", name("mail.example"), 587),
+        ] {
+            let t = ok(url);
+            assert_eq!((&t.host, t.port), (&host, Some(port)), "{url}");
+            assert_eq!(t.input, url);
+        }
+        assert_eq!(ok("HTTPS://h.example").scheme.as_deref(), Some("https"));
+    }
+
+    #[test]
+    fn bad_urls_are_usage_errors_naming_the_problem() {
+        for (input, needle) in [
+            ("no such scheme!://127.0.0.1:1", "is not a URL scheme"),
+            ("1http://host", "is not a URL scheme"),
+            ("://host", "is not a URL scheme"),
+            // An unknown scheme is refused even with a port: reach would not know what to say.
+            ("gopherx://127.0.0.1:70", "unknown scheme \"gopherx\""),
+            ("https://host.example:99999/", "port is not a number"),
+            ("https://host.example:0/", "port 0"),
+            ("https://host.example:https/", "port is not a number"),
+            ("https:///", "no host"),
+            ("smtp://", "no host"),
+            ("smtp://:25", "no host"),
+            ("https://[::1/", "IPv6"),
+            ("imap://[::1", "IPv6"),
+            (
+                "https://exa mple.com/",
+                "not a valid (international) domain name",
+            ),
+            ("https://a..b/", "empty label"),
+            ("https://bad_host!.example/", "not allowed"),
+            ("https://999.1.1.1/", "IPv4"),
+        ] {
+            let e = parse(input).expect_err(input);
+            let msg = e.to_string();
+            assert!(msg.contains(needle), "{input:?} gave {msg:?}");
+            assert!(!msg.contains('\n'));
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::plan::{Plan, Profile};
 use super::{AttemptHook, Context, ProbeSpec, tcp};
+use crate::cancel::Cancel;
 use crate::report::{
     Attempt, LatencyStats, Layer, LayerTally, ReasonCount, Report, Stopped, TcpReason, TcpState,
     TimingSummary,
@@ -36,25 +37,39 @@ pub struct Latency {
 }
 
 /// Latency mode: repeated attempts; the report carries the worst attempt's layers (so its
-/// verdict is the worst attempt's) and the statistics of all of them.
+/// verdict is the worst attempt's) and the statistics of all of them. When `stop` is
+/// cancelled (Ctrl-C, a closed stdout, `--deadline`), the attempt under way is dropped and
+/// the report holds what the attempts made so far measured.
 pub async fn run(
     spec: &ProbeSpec,
     ctx: &Context,
     profile: Profile,
     latency: Latency,
     hook: Option<&AttemptHook>,
+    stop: &Cancel,
 ) -> Report {
     let base = spec.base_report();
     for _ in 0..latency.warmup {
-        drop(attempt(spec, ctx, profile).await);
-        tokio::time::sleep(latency.interval).await;
+        if stop.unless(attempt(spec, ctx, profile)).await.is_none()
+            || stop
+                .unless(tokio::time::sleep(latency.interval))
+                .await
+                .is_none()
+        {
+            break;
+        }
     }
     let started = Instant::now();
     let mut attempts: Vec<Attempt> = Vec::new();
     let mut walked: Vec<Walked> = Vec::new();
     let mut worst: Option<Report> = None;
     for seq in 1u32.. {
-        let report = attempt(spec, ctx, profile).await;
+        if stop.is_cancelled() {
+            break;
+        }
+        let Some(report) = stop.unless(attempt(spec, ctx, profile)).await else {
+            break;
+        };
         let tcp = report.tcp.as_ref();
         let tls = report.tls.as_ref();
         let one = Attempt {
@@ -69,7 +84,7 @@ pub async fn run(
             stopped: report.stopped,
         };
         if let Some(hook) = hook {
-            hook(&base, &one);
+            hook(&base, &one).await;
         }
         attempts.push(one);
         // Ties go to the latest attempt: the freshest evidence of the same verdict.
@@ -84,10 +99,14 @@ pub async fn run(
             Count::Attempts(n) => seq >= n,
             Count::For(d) => started.elapsed() + latency.interval >= d,
         };
-        if done {
+        if done
+            || stop
+                .unless(tokio::time::sleep(latency.interval))
+                .await
+                .is_none()
+        {
             break;
         }
-        tokio::time::sleep(latency.interval).await;
     }
     let mut report = worst.unwrap_or(base);
     // The virtual-host verdict costs a second handshake (the default certificate): made once

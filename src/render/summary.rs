@@ -147,11 +147,20 @@ impl Summary {
         counts.sort();
         let counts: Vec<String> = counts.iter().map(|(w, n)| format!("{n} {w}")).collect();
         let all_ok = self.by_verdict.keys().all(Option::is_none);
+        let text = if self.total == 0 {
+            "no probe finished".to_string()
+        } else {
+            format!("{} probes: {}", self.total, counts.join(", "))
+        };
         let mut lines = vec![Line::new(
             0,
             "summary",
-            format!("{} probes: {}", self.total, counts.join(", ")),
-            if all_ok { Tone::Good } else { Tone::Warn },
+            text,
+            if all_ok && self.total > 0 {
+                Tone::Good
+            } else {
+                Tone::Warn
+            },
         )];
         lines.extend(self.matrix_lines());
         if self.total > 1 && !self.slowest.is_empty() {

@@ -217,3 +217,268 @@ fn memory_stays_bounded_on_a_long_streamed_input() {
     );
     assert!(large < 50 * 1024, "10k probes peaked at {large} KiB");
 }
+
+/// Runs reach with `args` and stdin from `stdin`, failing the test if it has not exited within
+/// `limit` (the "does not hang" bound: generous, never a timing measurement).
+fn reach_within(args: &[&str], stdin: Stdio, limit: Duration) -> std::process::Output {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read both pipes as the child writes, keeping at most 1 MiB of each.
+    let drain = |pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut pipe = pipe;
+            let mut kept = Vec::new();
+            let _ = (&mut pipe).take(1 << 20).read_to_end(&mut kept);
+            let _ = std::io::copy(&mut pipe, &mut std::io::sink());
+            kept
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("reach {args:?} was still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+fn stderr_lines(out: &std::process::Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_directory_as_input_fails_once_with_64() {
+    let dir = std::env::temp_dir().join(format!("reach-test-{}-dir", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = reach_within(
+        &["-i", dir.to_str().unwrap()],
+        Stdio::null(),
+        Duration::from_secs(5),
+    );
+    let _ = std::fs::remove_dir(&dir);
+    assert_eq!(out.status.code(), Some(64));
+    let err = stderr_lines(&out);
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(err[0].contains("is a directory"), "{err:?}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn dev_zero_as_input_stops_at_once_with_one_message() {
+    // One endless line of NUL bytes: once a 2 GiB allocation and an abort.
+    let out = reach_within(
+        &["--json", "-i", "/dev/zero"],
+        Stdio::null(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(out.status.code(), Some(64));
+    let err = stderr_lines(&out);
+    assert_eq!(err.len(), 1, "{err:?}");
+    assert!(err[0].contains("looks binary"), "{err:?}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_binary_file_as_input_stops_after_a_few_lines_with_one_message() {
+    // The reach executable itself: a real binary, with NUL bytes on its first lines.
+    let out = reach_within(
+        &["--json", "-i", env!("CARGO_BIN_EXE_reach")],
+        Stdio::null(),
+        Duration::from_secs(5),
+    );
+    assert_eq!(out.status.code(), Some(64));
+    let err = stderr_lines(&out);
+    assert_eq!(err.len(), 1, "one message, not one per line: {err:?}");
+    assert!(
+        err[0].contains("the input looks binary (5 lines"),
+        "{err:?}"
+    );
+    assert!(out.stdout.is_empty(), "no probe of fragments of the file");
+}
+
+#[test]
+fn an_input_without_targets_says_so_and_exits_64() {
+    let temp_dir = TempDir::new("input");
+    let empty = temp_dir.write("empty.txt", "");
+    let comments = temp_dir.write("comments.txt", "# nothing to check yet\n\n");
+    for (path, why) in [
+        (&empty, "the input is empty"),
+        (&comments, "only comments and blank lines"),
+    ] {
+        let out = reach_within(
+            &["-i", path.to_str().unwrap()],
+            Stdio::null(),
+            Duration::from_secs(5),
+        );
+        assert_eq!(out.status.code(), Some(64));
+        let err = stderr_lines(&out);
+        assert_eq!(err.len(), 1, "{err:?}");
+        assert!(err[0].contains(&format!("no targets: {why}")), "{err:?}");
+        let _ = std::fs::remove_file(path);
+    }
+    let out = reach_within(&["-i", "-"], Stdio::null(), Duration::from_secs(5));
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stdin: no targets"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_100_mb_line_is_skipped_in_bounded_memory() {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(["--json", "-i", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        writeln!(stdin, "127.0.0.1:{port}").unwrap();
+        let block = vec![b'a'; 1 << 20];
+        for _ in 0..100 {
+            stdin.write_all(&block).unwrap();
+        }
+        writeln!(stdin, "\n127.0.0.2:{port}").unwrap();
+    });
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
+    let stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap());
+    let (peak, status) = peak_rss_kib(child);
+    writer.join().unwrap();
+    let text = reader.join().unwrap();
+    let err = err_reader.join().unwrap();
+    assert_eq!(status.code(), Some(64));
+    assert_eq!(text.lines().count(), 2, "both short lines probed: {text}");
+    assert!(
+        err.contains("line 2: longer than 8192 bytes, skipped"),
+        "{err}"
+    );
+    // Held whole, the line alone would cost 100 MiB.
+    assert!(peak < 40 * 1024, "peaked at {peak} KiB");
+}
+
+/// Runs reach with stdout piped, reads its first line, closes the pipe (as `| head -1` does)
+/// and returns the exit status, failing the test if reach has not exited within 5 s.
+fn first_line_then_close(args: &[&str]) -> (String, std::process::ExitStatus) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here: the pipe is closed.
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (first, status);
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("reach {args:?} still running 5 s after its stdout was closed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_closed_stdout_stops_the_run_at_once_with_141() {
+    let port = free_port();
+    // 20,000 closed loopback ports, then one listener that sees whether the run got that far.
+    let last = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    last.set_nonblocking(true).unwrap();
+    let mut text = String::new();
+    for i in 0..20_000 {
+        text.push_str(&format!(
+            "127.0.{}.{}:{port}\n",
+            (i / 250) % 250,
+            1 + i % 250
+        ));
+    }
+    text.push_str(&format!("{}\n", last.local_addr().unwrap()));
+    let temp_dir = TempDir::new("input");
+    let path = temp_dir.write("20000-closed.txt", &text);
+    for format in ["--color=never", "--json"] {
+        let (first, status) = first_line_then_close(&[format, "-i", path.to_str().unwrap()]);
+        assert!(first.contains(&port.to_string()), "{first}");
+        assert_eq!(status.code(), Some(141), "{format}");
+    }
+    // Neither run reached the end of the input.
+    let accepted = last.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the last target was probed: {accepted:?}"
+    );
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn deadline_counts_the_probes_it_cut_off_and_the_summary_says_so() {
+    // Four filtered ports, at most two probes at once: at the deadline two had started (and
+    // wait for a 5 s connect timeout), two had not. The count is of those that started.
+    let held: Vec<_> = (0..4).map(|_| full_queue_listener()).collect();
+    let ports: Vec<String> = held.iter().map(|(_, _, p)| p.to_string()).collect();
+    let ports = ports.join(",");
+    let args = [
+        "--timeout",
+        "5s",
+        "--deadline",
+        "500ms",
+        "-c",
+        "2",
+        "-p",
+        ports.as_str(),
+        "127.0.0.1",
+    ];
+    let mut human = vec!["--color=never"];
+    human.extend(args);
+    let out = reach_within(&human, Stdio::null(), Duration::from_secs(4));
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("summary    no probe finished"), "{text}");
+    assert!(
+        text.contains("cut short  --deadline reached: 2 probes cut off"),
+        "{text}"
+    );
+    let mut json = vec!["--json"];
+    json.extend(args);
+    let out = reach_within(&json, Stdio::null(), Duration::from_secs(4));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    let err = stderr_lines(&out);
+    assert_eq!(
+        err,
+        ["reach: --deadline reached: 2 probes cut off, no probe started after it"]
+    );
+}

@@ -67,3 +67,42 @@ fn http_scheme_sends_head_on_any_port() {
     assert_eq!(r["greeting"]["http"]["server"], "scheme-test/1.0", "{r}");
     assert!(r["tls"].is_null());
 }
+
+#[test]
+fn a_url_pasted_from_a_browser_goes_where_the_browser_goes() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    // A browser reads `\` as `/`: the host is localhost, `@127.0.0.2` is in the path. The hand
+    // parser took 127.0.0.2 (and port 80) from it.
+    let url = format!(r"http://localhost:{port}\@127.0.0.2/");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(["--json", "-4", "--greeting-timeout", "200ms", &url])
+        .output()
+        .unwrap();
+    let r = first_line(&out);
+    assert_eq!(r["target"], url.as_str(), "{r}");
+    assert_eq!(r["host"], "localhost", "{r}");
+    assert_eq!(r["address"], "127.0.0.1", "{r}");
+    assert_eq!(r["port"], port, "{r}");
+    assert_eq!(r["tcp"]["state"], "open", "{r}");
+}
+
+#[test]
+fn a_malformed_or_unknown_scheme_is_a_usage_error() {
+    for target in ["no such scheme!://127.0.0.1:1", "gopherx://127.0.0.1:1"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_reach"))
+            .args(["--json", target])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{target}");
+        assert!(out.stdout.is_empty(), "{target}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("scheme"), "{err}");
+    }
+}

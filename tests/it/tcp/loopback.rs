@@ -266,3 +266,187 @@ fn the_demo_shows_open_closed_and_filtered() {
     assert!(text.contains("CERTIFICATE expired"), "{text}");
     assert!(text.contains("CERTIFICATE self_signed"), "{text}");
 }
+
+#[test]
+fn latency_mode_stops_when_stdout_is_closed() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // 1000 attempts 10 ms apart: 10 s if the series ignored the closed pipe.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args([
+            "-n",
+            "1000",
+            "--interval",
+            "10ms",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("#1"), "{first}");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            let _ = child.kill();
+            panic!("the series went on after its stdout was closed");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(141));
+}
+
+/// How a test knows that reach has started (and installed its signal handlers).
+enum Ready<'a> {
+    /// It printed a line.
+    FirstLine,
+    /// It connected to this listener.
+    Connected(&'a std::net::TcpListener),
+}
+
+/// Starts reach with `args` (and `input` on stdin), sends `signal` `after` it is `ready`, and
+/// returns its exit code and stdout, failing the test if it has not exited 5 s after the signal.
+fn signalled(
+    args: &[&str],
+    input: &str,
+    ready: Ready<'_>,
+    signal: nix::sys::signal::Signal,
+    after: std::time::Duration,
+) -> (Option<i32>, String) {
+    use std::io::{BufRead, Write};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    let stdout = child.stdout.take().unwrap();
+    let (first_tx, first_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            text.push_str(&line.unwrap());
+            text.push('\n');
+            let _ = first_tx.send(());
+        }
+        text
+    });
+    match ready {
+        Ready::FirstLine => first_rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a first line of output"),
+        Ready::Connected(listener) => drop(listener.accept().unwrap()),
+    }
+    std::thread::sleep(after);
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, signal).unwrap();
+    let sent = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if sent.elapsed() > std::time::Duration::from_secs(5) {
+            let _ = child.kill();
+            panic!("reach {args:?} still running 5 s after {signal}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    (status.code(), reader.join().unwrap())
+}
+
+#[test]
+fn ctrl_c_in_latency_mode_prints_the_statistics_so_far_and_exits_130() {
+    use nix::sys::signal::Signal;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    // 100 attempts 100 ms apart would take 10 s: interrupted after about 5.
+    let args = ["-n", "100", "--interval", "100ms", target.as_str()];
+    let (code, out) = signalled(
+        &args,
+        "",
+        Ready::FirstLine,
+        Signal::SIGINT,
+        std::time::Duration::from_millis(400),
+    );
+    assert_eq!(code, Some(130), "{out}");
+    let sent: u32 = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("attempts   sent "))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no statistics block: {out}"));
+    assert!((1..100).contains(&sent), "sent {sent}: {out}");
+    assert!(out.contains("connect    min "), "{out}");
+    assert!(out.contains("interrupted by SIGINT"), "{out}");
+    // SIGTERM: the same, 143; in JSON the report carries the statistics. A fresh listener, so
+    // that its first connection is this run's.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let args = [
+        "--json",
+        "-n",
+        "100",
+        "--interval",
+        "100ms",
+        target.as_str(),
+    ];
+    let (code, out) = signalled(
+        &args,
+        "",
+        Ready::Connected(&listener),
+        Signal::SIGTERM,
+        std::time::Duration::from_millis(400),
+    );
+    assert_eq!(code, Some(143), "{out}");
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let sent = report["stats"]["sent"].as_u64().unwrap();
+    assert!((1..100).contains(&sent), "{report}");
+    assert_eq!(
+        report["stats"]["attempts"].as_array().unwrap().len() as u64,
+        sent
+    );
+}
+
+#[test]
+fn sigint_stops_probes_in_flight_and_prints_what_finished() {
+    use nix::sys::signal::Signal;
+    let (_l1, _f1, p1) = full_queue_listener();
+    let (_l2, _f2, p2) = full_queue_listener();
+    let closed = free_port();
+    // Two probes wait for a 10 s deadline; the closed one is done (and printed: input from
+    // stdin is printed as it finishes) at once.
+    let input = format!("127.0.0.1:{p1}\n127.0.0.1:{p2}\n127.0.0.1:{closed}\n");
+    let args = ["--color=never", "--timeout", "10s", "-i", "-"];
+    let started = Instant::now();
+    let (code, out) = signalled(
+        &args,
+        &input,
+        Ready::FirstLine,
+        Signal::SIGINT,
+        std::time::Duration::from_millis(300),
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(code, Some(130), "{out}");
+    assert!(
+        out.contains(&format!("127.0.0.1:{closed}  TCP closed")),
+        "{out}"
+    );
+    assert!(out.contains("summary    1 probes: 1 tcp closed"), "{out}");
+    assert!(
+        out.contains("cut short  interrupted by SIGINT: 2 probes cut off"),
+        "{out}"
+    );
+}
