@@ -8,8 +8,8 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use crate::cancel::{Cancel, Caught, Signal};
-use crate::cli::{Cli, Command};
-use crate::config::{ConfigError, Format, Settings};
+use crate::cli::Cli;
+use crate::config::{ConfigError, Format, InputSource, Settings};
 use crate::exit::{self, ExitCode};
 use crate::input::{self, InputError};
 use crate::render::human::Style;
@@ -18,9 +18,6 @@ use crate::run::{self, Event, Targets};
 
 /// Runs `cli` and returns the exit code. Usage errors are printed to stderr in one line.
 pub async fn run(cli: Cli) -> ExitCode {
-    if let Some(Command::Demo { json }) = cli.command {
-        return crate::demo::run(json).await;
-    }
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let settings = match Settings::from_cli(&cli, io::stdout().is_terminal(), no_color) {
         Ok(s) => s,
@@ -53,28 +50,24 @@ pub async fn run(cli: Cli) -> ExitCode {
 /// The targets of a run: the command line's, then the input file's, expanded lazily.
 pub fn target_stream(settings: &Settings) -> Result<Targets, ConfigError> {
     let from_args = input::targets(settings.exprs.clone().into_iter()).map(Ok);
-    let Some(path) = &settings.input else {
+    let Some(source) = &settings.input else {
         return Ok(Box::new(from_args));
     };
     let max = settings.max_addresses;
-    let lines: Box<dyn Iterator<Item = Result<input::Expr, InputError>> + Send> = if path == "-" {
-        Box::new(input::read_lines(
+    let lines: Box<dyn Iterator<Item = Result<input::Expr, InputError>> + Send> = match source {
+        InputSource::Stdin => Box::new(input::read_lines(
             BufReader::new(io::stdin()),
             "stdin".into(),
             max,
-        ))
-    } else {
-        let unreadable = |problem: String| ConfigError::File {
-            what: "input file",
-            path: path.clone(),
-            problem,
-        };
-        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
-        // Opening a directory succeeds on Unix; reading it fails on every line.
-        if file.metadata().is_ok_and(|m| m.is_dir()) {
-            return Err(unreadable("it is a directory".into()));
+        )),
+        InputSource::File { path, file } => {
+            let file = file.try_clone().map_err(|e| ConfigError::File {
+                what: "input file",
+                path: path.clone(),
+                problem: e.to_string(),
+            })?;
+            Box::new(input::read_lines(BufReader::new(file), path.clone(), max))
         }
-        Box::new(input::read_lines(BufReader::new(file), path.clone(), max))
     };
     let from_file = lines.flat_map(
         |item| -> Box<dyn Iterator<Item = Result<crate::target::Target, InputError>> + Send> {

@@ -71,14 +71,52 @@ pub enum Format {
     Quiet,
 }
 
+/// Where `-i` reads targets from, opened while the settings are built.
+#[derive(Debug, Clone)]
+pub enum InputSource {
+    /// `-i -`.
+    Stdin,
+    /// `-i FILE`, open for reading.
+    File {
+        /// As given, for messages.
+        path: String,
+        /// The open file (shared: settings are cloned, the file is read once).
+        file: Arc<std::fs::File>,
+    },
+}
+
+impl InputSource {
+    /// Opens `path` (`-` is stdin); a directory or an unreadable file is a usage error here,
+    /// before anything is probed.
+    pub fn open(path: &str) -> Result<InputSource, ConfigError> {
+        if path == "-" {
+            return Ok(InputSource::Stdin);
+        }
+        let unreadable = |problem: String| ConfigError::File {
+            what: "input file",
+            path: path.to_string(),
+            problem,
+        };
+        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+        // Opening a directory succeeds on Unix; reading it fails on every line.
+        if file.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(unreadable("it is a directory".into()));
+        }
+        Ok(InputSource::File {
+            path: path.to_string(),
+            file: Arc::new(file),
+        })
+    }
+}
+
 /// Everything a run needs, checked and loaded: once a `Settings` exists, every value in it is
 /// usable as is (the CA files and client certificate are already read).
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Targets from the command line, in order (blocks not yet expanded).
     pub exprs: Vec<Expr>,
-    /// A target file to stream (`-` for stdin).
-    pub input: Option<String>,
+    /// The target file to stream (`-i`), already opened.
+    pub input: Option<InputSource>,
     /// Largest accepted CIDR block.
     pub max_addresses: u128,
     /// What each probe does.
@@ -221,7 +259,12 @@ impl Settings {
         };
         Ok(Settings {
             exprs,
-            input: cli.scan.input.clone(),
+            input: cli
+                .scan
+                .input
+                .as_deref()
+                .map(InputSource::open)
+                .transpose()?,
             max_addresses,
             probe,
             tls: Arc::new(TlsContext::load(&tls_options)?),

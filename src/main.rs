@@ -40,7 +40,12 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(reach::exit::ExitCode::Local.code());
         }
     };
-    let code = runtime.block_on(reach::app::run(cli));
+    // `main` is the composition root: the demo and a run of probes are siblings (the demo
+    // drives runs of its own through `app`).
+    let code = match cli.command {
+        Some(reach::cli::Command::Demo { json }) => runtime.block_on(reach::demo::run(json)),
+        None => runtime.block_on(reach::app::run(cli)),
+    };
     // The run is over; a thread still blocked reading a slow stdin must not hold up the exit.
     runtime.shutdown_background();
     std::process::ExitCode::from(code.code())

