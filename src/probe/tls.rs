@@ -27,22 +27,28 @@ pub use context::{TlsConfigError, TlsContext, TlsOptions, TlsVersion};
 pub use records::ServerFlight;
 
 use crate::cert::{self, CertSummary};
-use crate::report::tls::{LegacyReport, TlsFailure, TlsFailureKind, TlsReport};
+use crate::report::tls::{
+    LegacyReport, ReferenceKind, TlsFailure, TlsFailureKind, TlsReport, Vhost,
+};
 use handshake::Attempt;
 
 /// The note a legacy-only result carries.
 pub const LEGACY_NOTE: &str = "legacy TLS only: handshake not completed";
 
 /// What one TLS probe should do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsRequest {
     /// Name to send as SNI (`None`: send none). Must be a DNS name: see [`sni_is_valid`].
     pub sni: Option<String>,
     /// Name or IP address (text) the leaf certificate must cover.
     pub verify_name: String,
-    /// Also fetch the default certificate (no SNI) and decide the virtual-host verdict.
+    /// Also decide the virtual-host verdict (reference handshakes on fresh connections).
     /// Only meaningful when `sni` is set.
     pub want_vhost: bool,
+    /// Compare with the references even when the name is covered (`matched_default`).
+    pub reference_always: bool,
+    /// Another name of the run, to tell "this name is turned away" from "TLS fails here".
+    pub other_name: Option<String>,
 }
 
 impl TlsRequest {
@@ -55,6 +61,8 @@ impl TlsRequest {
             want_vhost: sni.is_some(),
             sni,
             verify_name: bare.to_string(),
+            reference_always: false,
+            other_name: None,
         }
     }
 }
@@ -99,25 +107,29 @@ where
     let (negotiation_failed, captured) = (attempt.negotiation_failed, attempt.captured.clone());
     let stream = record_attempt(&mut report, attempt, req, ctx);
     if negotiation_failed {
-        legacy_fallback(
+        Box::pin(legacy_fallback(
             &mut report,
             &captured,
             &open_fresh,
             sni.as_deref(),
             req,
             ctx,
-        )
+        ))
         .await;
     }
     if req.want_vhost {
-        decide_vhost(&mut report, &open_fresh, req, ctx).await;
+        Box::pin(decide_vhost(&mut report, &open_fresh, req, ctx)).await;
     }
     (report, stream)
 }
 
 /// The virtual-host verdict for a probe that sent SNI. Separate from [`probe`] so a caller
 /// that keeps the session open (to read a greeting inside TLS) can close it first: a
-/// single-threaded server would not answer the default-certificate fetch meanwhile.
+/// single-threaded server would not answer the reference handshakes meanwhile.
+///
+/// A covered name is `matched` without more handshakes (unless `reference_always`): only an
+/// uncovered name, or a name turned away, needs references, so the common case costs one
+/// handshake. The references run concurrently, so a silent server costs one deadline.
 pub async fn decide_vhost<S, F, Fut>(
     report: &mut TlsReport,
     open_fresh: &F,
@@ -128,19 +140,63 @@ pub async fn decide_vhost<S, F, Fut>(
     F: Fn() -> Fut,
     Fut: Future<Output = Option<S>>,
 {
-    if report.sni.is_none() || !vhost::decidable(report) {
+    if !vhost::decidable(report) {
         return;
     }
-    // A certificate that covers the name is `matched` whatever the default is; only a name
-    // left uncovered needs the default certificate, to tell a fallback to it from some other
-    // virtual host. Skipping it halves the work of the common case.
-    let default = if vhost::name_covered(report) {
-        None
+    if vhost::refused_by_name(report) {
+        report.vhost = Some(Vhost::UnrecognizedName);
+        return;
+    }
+    let fallback = default_connect_name(req);
+    let no_sni = vhost::fetch(
+        open_fresh,
+        ReferenceKind::NoSni,
+        None,
+        fallback.clone(),
+        ctx,
+    );
+    let mut references = if vhost::routing_failure(report).is_some() {
+        let other = req
+            .other_name
+            .as_deref()
+            .filter(|o| Some(*o) != report.sni.as_deref());
+        match other {
+            Some(name) => {
+                let other = vhost::fetch(
+                    open_fresh,
+                    ReferenceKind::OtherName,
+                    Some(name),
+                    fallback,
+                    ctx,
+                );
+                let (a, b) = tokio::join!(no_sni, other);
+                vec![a, b]
+            }
+            None => vec![no_sni.await],
+        }
+    } else if report.leaf().is_none() {
+        return;
+    } else if vhost::name_covered(report) && !req.reference_always {
+        report.vhost = Some(Vhost::Matched);
+        return;
     } else {
-        vhost::fetch_default(open_fresh, default_connect_name(req), ctx).await
+        let name = vhost::unknown_name();
+        let unknown = vhost::fetch(
+            open_fresh,
+            ReferenceKind::UnknownName,
+            Some(&name),
+            fallback,
+            ctx,
+        );
+        let (a, b) = tokio::join!(no_sni, unknown);
+        vec![a, b]
     };
-    report.vhost = vhost::verdict(report, default.as_ref());
-    report.default_cert = default;
+    report.vhost = vhost::verdict(report, &mut references);
+    report.default_cert = references
+        .iter()
+        .find(|r| r.kind == ReferenceKind::NoSni)
+        .and_then(|r| r.cert.clone());
+    report.references = references;
 }
 
 /// A bare handshake for latency mode: its duration in milliseconds, or why it failed.

@@ -389,6 +389,7 @@ mod mirror {
         pub ocsp: Nullable<Ocsp>,
         pub vhost: Nullable<Vhost>,
         pub default_cert: Nullable<DefaultCert>,
+        pub references: Vec<VhostReference>,
         pub legacy: Nullable<Legacy>,
         pub error: Nullable<TlsError>,
     }
@@ -400,6 +401,28 @@ mod mirror {
         DefaultFallback,
         UnrecognizedName,
         Mismatch,
+        Refused,
+        NotRouted,
+        MatchedDefault,
+    }
+
+    /// `tls.references[]`.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct VhostReference {
+        pub kind: ReferenceKind,
+        pub sni: Nullable<String>,
+        pub cert: Nullable<DefaultCert>,
+        pub error: Nullable<String>,
+        pub same_as_served: bool,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ReferenceKind {
+        NoSni,
+        UnknownName,
+        OtherName,
     }
 
     /// `tls.chain[]`; the documentation gives no types for the keys it says are "as named".
