@@ -40,7 +40,8 @@ pub fn settle(report: &mut Report, expect: &Expectations) {
     report.reached = reached(report);
     let mut problems = problems(report);
     problems.sort_by_key(rank);
-    report.stopped = problems.first().map(|p| Stopped {
+    // A notice (a chain sent out of order but trusted) is listed, never the stop.
+    report.stopped = problems.first().filter(|p| !is_notice(p)).map(|p| Stopped {
         layer: p.layer,
         reason: p.reason,
     });
@@ -249,9 +250,15 @@ fn problems(report: &Report) -> Vec<Problem> {
     found
 }
 
+/// A problem that is worth saying but does not fail the probe.
+fn is_notice(problem: &Problem) -> bool {
+    matches!(problem.reason, Reason::Certificate(c) if c.is_notice())
+}
+
 /// Precedence: the lower, the more it explains the others.
 fn rank(problem: &Problem) -> u8 {
     match problem.reason {
+        Reason::Certificate(c) if c.is_notice() => 11,
         Reason::Internal(_) => 0,
         Reason::Dns(_) => 1,
         Reason::Tcp(_) => 2,

@@ -28,12 +28,14 @@ pub use records::ServerFlight;
 
 use crate::cert::{self, CertSummary};
 use crate::report::tls::{
-    LegacyReport, ReferenceKind, TlsFailure, TlsFailureKind, TlsReport, Vhost,
+    CertProblem, LegacyReport, ReferenceKind, TlsFailure, TlsFailureKind, TlsReport, Vhost,
 };
 use handshake::Attempt;
 
-/// The note a legacy-only result carries.
-pub const LEGACY_NOTE: &str = "legacy TLS only: handshake not completed";
+/// The note of a server that speaks only TLS 1.0/1.1 (or SSL 3).
+pub const LEGACY_VERSION_NOTE: &str = "legacy TLS only: handshake not completed";
+/// The note of a TLS 1.2 server whose choice the TLS library does not implement.
+pub const UNSUPPORTED_SUITE_NOTE: &str = "TLS 1.2 with a cipher suite or group this TLS library does not implement: handshake not completed";
 
 /// What one TLS probe should do.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -285,6 +287,18 @@ fn record_attempt<S>(
     }
     let ders: Vec<&[u8]> = attempt.seen.chain.iter().map(|c| c.as_ref()).collect();
     judge_chain(report, &ders, req, ctx);
+    if attempt.seen.weak_signature_key.is_some()
+        && let Some(verify) = report.verify.as_mut()
+        && let Some(i) = verify
+            .errors
+            .iter()
+            .position(|p| *p == CertProblem::WeakKey)
+    {
+        verify.notes[i].push_str(
+            "; the handshake was completed without verifying its signature, which this key is \
+             too weak for",
+        );
+    }
     attempt.stream
 }
 
@@ -321,6 +335,47 @@ fn judge_chain(report: &mut TlsReport, ders: &[&[u8]], req: &TlsRequest, ctx: &T
     report.chain = summaries;
 }
 
+/// How much of a TLS 1.2 flight is read to see an oversized certificate message whole.
+const OVERSIZED_LIMIT: usize = 4 * 1024 * 1024;
+
+/// The certificate message was too large for rustls: read it from a TLS 1.2 flight, where it is
+/// plaintext, say how large it is, and judge the chain anyway.
+async fn oversized<S, F, Fut>(
+    report: &mut TlsReport,
+    open_fresh: &F,
+    sni: Option<&str>,
+    req: &TlsRequest,
+    ctx: &TlsContext,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<S>>,
+{
+    let Some(fresh) = open_fresh().await else {
+        return;
+    };
+    let (flight, _) = legacy::probe(fresh, sni, ctx.timeout, OVERSIZED_LIMIT).await;
+    let read = if flight.certs.is_empty() {
+        "it could not be read from a TLS 1.2 retry either".to_string()
+    } else {
+        let ders: Vec<&[u8]> = flight.certs.iter().map(Vec::as_slice).collect();
+        judge_chain(report, &ders, req, ctx);
+        format!(
+            "the {} certificates shown were read from a TLS 1.2 retry",
+            flight.certs.len()
+        )
+    };
+    if let Some(error) = report.error.as_mut() {
+        error.detail = match flight.certificate_bytes {
+            Some(bytes) => format!(
+                "the server's certificate message is {bytes} bytes, beyond the 64 KiB this TLS \
+                 library accepts; {read}"
+            ),
+            None => format!("{}; {read}", error.detail),
+        };
+    }
+}
+
 /// The server refused every modern offer: learn what it would pick from its plaintext
 /// ServerHello (already captured, or from a hand-built legacy ClientHello on a fresh
 /// connection) and report it, with the certificate it sent.
@@ -336,10 +391,24 @@ async fn legacy_fallback<S, F, Fut>(
     F: Fn() -> Fut,
     Fut: Future<Output = Option<S>>,
 {
+    if report
+        .error
+        .as_ref()
+        .is_some_and(|e| e.kind == TlsFailureKind::Oversized)
+    {
+        return oversized(report, open_fresh, sni, req, ctx).await;
+    }
     let mut flight = records::parse_server_flight(captured);
+    // A server that answered our ClientHello and then closed or reset broke the handshake;
+    // it did not refuse our versions. What a legacy retry finds is then only a side note.
+    let broke_after_hello = flight.version.is_some()
+        && matches!(
+            report.error.as_ref().map(|e| e.kind),
+            Some(TlsFailureKind::Closed | TlsFailureKind::Reset)
+        );
     let incomplete = flight.version.is_none() || flight.certs.is_empty();
     if let Some(fresh) = if incomplete { open_fresh().await } else { None } {
-        let (active, _) = legacy::probe(fresh, sni, ctx.timeout).await;
+        let (active, _) = legacy::probe(fresh, sni, ctx.timeout, capture::CAPTURE_LIMIT).await;
         if active.version.is_some() {
             flight = active;
         }
@@ -348,13 +417,29 @@ async fn legacy_fallback<S, F, Fut>(
         return;
     };
     let (version_name, cipher_name) = (names::version(version), names::cipher(cipher));
+    if broke_after_hello {
+        if let Some(error) = report.error.as_mut() {
+            error.detail = format!(
+                "{}, after its ServerHello; a retry with a TLS 1.2 ClientHello got {version_name} \
+                 {cipher_name}",
+                error.detail
+            );
+        }
+        return;
+    }
+    let legacy_version = version < 0x0303;
+    let note = if legacy_version {
+        LEGACY_VERSION_NOTE
+    } else {
+        UNSUPPORTED_SUITE_NOTE
+    };
     report.version = Some(version_name.clone());
     report.cipher = Some(cipher_name.clone());
     report.group = flight.group.map(names::group);
     report.legacy = Some(LegacyReport {
         version: version_name.clone(),
         cipher: cipher_name.clone(),
-        note: LEGACY_NOTE.into(),
+        note: note.into(),
     });
     if report.chain.is_empty() {
         let ders: Vec<&[u8]> = flight.certs.iter().map(Vec::as_slice).collect();
@@ -376,11 +461,15 @@ async fn legacy_fallback<S, F, Fut>(
             error.detail
         );
     } else {
-        error.kind = TlsFailureKind::LegacyOnly;
+        error.kind = if legacy_version {
+            TlsFailureKind::LegacyVersion
+        } else {
+            TlsFailureKind::UnsupportedSuite
+        };
         let group = flight
             .group
             .map(|g| format!(" {}", names::group(g)))
             .unwrap_or_default();
-        error.detail = format!("{LEGACY_NOTE} (server chose {version_name} {cipher_name}{group})");
+        error.detail = format!("{note} (server chose {version_name} {cipher_name}{group})");
     }
 }

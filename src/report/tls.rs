@@ -16,8 +16,12 @@ pub enum TlsFailureKind {
     Timeout,
     /// The server answered with something that is not TLS.
     NotTls,
-    /// The server speaks only versions or ciphers reach does not complete (TLS 1.0/1.1…).
-    LegacyOnly,
+    /// The server speaks only TLS 1.0/1.1 (or SSL 3): version, cipher and certificate are read
+    /// from its plaintext ServerHello and Certificate.
+    LegacyVersion,
+    /// A TLS 1.2 server chose a cipher suite or group the TLS library does not implement
+    /// (CBC, DHE, static RSA, RC4, 3DES, P-521…): not old, just unimplemented here.
+    UnsupportedSuite,
     /// The server closed the connection during the handshake.
     Closed,
     /// The connection was reset during the handshake.
@@ -30,6 +34,9 @@ pub enum TlsFailureKind {
     BadSignature,
     /// The server broke the protocol.
     Protocol,
+    /// The server's handshake message (its certificate chain) is larger than the TLS library
+    /// accepts (64 KiB); the chain is read from a TLS 1.2 retry when it can be.
+    Oversized,
     /// The SNI name cannot be sent (not a DNS name).
     InvalidSni,
 }
@@ -138,15 +145,25 @@ pub enum CertProblem {
     Revoked,
     /// The server sent no certificate.
     NoCertificate,
+    /// A key too small to be trusted (RSA below 2048 bits, EC below 224).
+    WeakKey,
+    /// A certificate signed with a broken algorithm (MD5, SHA-1).
+    WeakSignatureAlgorithm,
+    /// The chain was sent out of order (the leaf is not first).
+    ChainOrder,
     /// Untrusted for another reason (the note says which).
     Untrusted,
 }
 
 impl CertProblem {
-    /// A problem of trust (the chain), as opposed to the name: `name_mismatch` is the only
-    /// problem that does not make the chain untrusted.
+    /// A problem of trust (the chain), as opposed to the name or a notice.
     pub fn is_trust(self) -> bool {
-        self != CertProblem::NameMismatch
+        !matches!(self, CertProblem::NameMismatch | CertProblem::ChainOrder)
+    }
+
+    /// Worth saying, but not a failure: the probe still reached what was asked.
+    pub fn is_notice(self) -> bool {
+        self == CertProblem::ChainOrder
     }
 }
 

@@ -480,6 +480,9 @@ mod mirror {
         UnhandledCriticalExtension,
         Revoked,
         NoCertificate,
+        WeakKey,
+        WeakSignatureAlgorithm,
+        ChainOrder,
         Untrusted,
     }
 
@@ -524,13 +527,15 @@ mod mirror {
         Alert,
         Timeout,
         NotTls,
-        LegacyOnly,
+        LegacyVersion,
+        UnsupportedSuite,
         Closed,
         Reset,
         Io,
         Incompatible,
         BadSignature,
         Protocol,
+        Oversized,
         InvalidSni,
     }
 
@@ -1039,7 +1044,7 @@ fn legacy_tls_lines_match_the_documented_json() {
     let r = &probe(&args, &mut omitted)[0];
     let tls = r.tls.expect("tls");
     assert_eq!(tls.legacy.expect("legacy").version, "TLSv1.0");
-    assert_eq!(tls.error.expect("error").kind, TlsErrorKind::LegacyOnly);
+    assert_eq!(tls.error.expect("error").kind, TlsErrorKind::LegacyVersion);
     report_omissions(&omitted);
 }
 
