@@ -338,6 +338,7 @@ mod mirror {
         pub reply: Nullable<String>,
         pub error: Nullable<String>,
         pub ms: Nullable<f64>,
+        pub from_greeting: bool,
     }
 
     #[derive(Debug, Deserialize, PartialEq)]
