@@ -621,21 +621,24 @@ async fn run_target(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
+    use crate::probe::ProbeOptions;
+    use crate::probe::resolve::Family;
+    use crate::probe::tls::{TlsContext, TlsOptions};
     use crate::report::Layer;
 
-    /// Runs `args` (targets and flags) through `run` and collects the reports.
+    /// Runs `targets` through `run` with the probe's and the run's own options (IPv4 only) and
+    /// collects the reports.
     async fn reports_of(args: &[String], ordered: bool) -> Vec<Report> {
-        let mut argv = vec!["reach".to_string(), "--json".into(), "-4".into()];
-        argv.extend_from_slice(args);
-        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
-        let settings = Settings::from_cli(&cli, false, true).unwrap();
-        let targets: Targets =
-            Box::new(crate::input::targets(settings.exprs.clone().into_iter()).map(Ok));
-        let options = settings.run.clone();
+        let exprs = args
+            .iter()
+            .map(|a| crate::input::parse_expr(a, 16).unwrap())
+            .collect::<Vec<_>>();
+        let targets: Targets = Box::new(crate::input::targets(exprs.into_iter()).map(Ok));
+        let mut options = RunOptions::default();
+        options.resolver.family = Family::V4;
         let ctx = Arc::new(Context {
-            options: settings.probe.clone(),
-            tls: Arc::clone(&settings.tls),
+            options: ProbeOptions::default(),
+            tls: Arc::new(TlsContext::load(&TlsOptions::default()).unwrap()),
         });
         let mut reports = Vec::new();
         run(
