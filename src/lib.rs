@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cancel;
 pub mod cert;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod demo;
