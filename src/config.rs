@@ -10,6 +10,7 @@ pub mod checks;
 pub(crate) mod expect;
 pub(crate) mod file;
 mod layers;
+pub mod serve;
 
 use layers::{implies_tls, sni_name, tls_options, trace_options};
 

@@ -17,6 +17,7 @@ pub mod probe;
 pub mod render;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod service;
 pub mod stats;
 pub mod target;

@@ -73,10 +73,7 @@ fn main() -> std::process::ExitCode {
     let code: reach::exit::Exit = match cli.command {
         Some(reach::cli::Command::Demo { json }) => runtime.block_on(reach::demo::run(json)).into(),
         Some(reach::cli::Command::Check(args)) => runtime.block_on(reach::check::run(args)),
-        Some(reach::cli::Command::Serve(_)) => {
-            eprintln!("reach: serve is not built yet");
-            reach::exit::ExitCode::Usage.into()
-        }
+        Some(reach::cli::Command::Serve(args)) => runtime.block_on(reach::serve::run(args)).into(),
         None => runtime.block_on(reach::app::run(cli)),
     };
     // The run is over; a thread still blocked reading a slow stdin must not hold up the exit.
