@@ -325,11 +325,7 @@ pub fn fault(report: &mut Report, fault: InternalFault, detail: String) {
 
 /// What the headline is about: a failed expectation, else the stop, else the layer reached.
 pub fn headline(report: &Report) -> Headline<'_> {
-    if let Some(failed) = report
-        .expect
-        .iter()
-        .find(|e| !e.ok && !e.check.warns_only())
-    {
+    if let Some(failed) = report.expect.iter().find(|e| decides(report, e)) {
         return Headline::Expectation(failed);
     }
     match &report.stopped {
@@ -674,6 +670,22 @@ fn check(report: &Report, expect: &Expectations) -> Vec<ExpectResult> {
     results
 }
 
+/// Whether a failed expectation decides the headline and the exit code (6). A warning never
+/// does; nor does an expectation about a layer the probe stopped at or below, because the
+/// stop explains it (an expired certificate explains `--min-days`, a closed port explains
+/// the missing certificate) and the stop is the cause to show. `--expect-state` is about the
+/// stop itself, so it always decides.
+fn decides(report: &Report, e: &ExpectResult) -> bool {
+    if e.ok || e.check.warns_only() {
+        return false;
+    }
+    let explained = e.check != ExpectCheck::State
+        && report
+            .stopped
+            .is_some_and(|s| s.layer != Layer::Expect && s.layer <= e.check.layer());
+    !explained
+}
+
 /// `TLSv1.2` → (1, 2); `SSLv3` → (0, 3).
 fn tls_version(text: &str) -> Option<(u8, u8)> {
     if let Some(rest) = text.strip_prefix("TLSv") {
@@ -721,7 +733,7 @@ fn first_line(text: &str) -> &str {
 /// A failed expectation decides (6); otherwise the stop does, unless an expectation asked for
 /// exactly that TCP state (`--expect closed` on a closed port exits 0).
 fn exit_code(report: &Report) -> ExitCode {
-    if report.expect.iter().any(|e| !e.ok && !e.check.warns_only()) {
+    if report.expect.iter().any(|e| decides(report, e)) {
         return ExitCode::Expectation;
     }
     let Some(stopped) = &report.stopped else {

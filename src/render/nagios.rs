@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use super::human::{headline_text, probe_label};
 use super::sanitize::escape;
 use crate::exit::PluginStatus;
-use crate::report::{Report, word};
+use crate::report::{ExpectCheck, Report, word};
 use crate::verdict;
 
 /// Longest long output kept (probes beyond it are counted, not listed).
@@ -153,14 +153,22 @@ fn probe_text(report: &Report) -> String {
         .tls
         .as_ref()
         .and_then(|t| t.chain.iter().filter_map(|c| c.days_left).min());
-    if let Some(days) = earliest {
+    let days_said = report.expect.iter().any(|e| {
+        !e.ok
+            && matches!(
+                e.check,
+                ExpectCheck::MinDays | ExpectCheck::CritDays | ExpectCheck::WarnDays
+            )
+    });
+    if let Some(days) = earliest.filter(|_| !days_said) {
         text.push_str(&format!(", {days} days left"));
     }
-    for warning in report
+    // A warning is said when it is what the status is about.
+    let warnings = report
         .expect
         .iter()
-        .filter(|e| !e.ok && e.check.warns_only())
-    {
+        .filter(|e| !e.ok && e.check.warns_only() && report.exit.code() == 0);
+    for warning in warnings {
         text.push_str(&format!(
             "; {} crossed: wanted {}, saw {}",
             word(&warning.check),

@@ -131,7 +131,7 @@ async fn each_expectation_names_wanted_and_seen_and_fails_with_6() {
         );
     }
 
-    // A banner that does not match; an expectation above a layer never reached says where.
+    // Expectations above a layer never reached fail and say where the probe stopped.
     let closed = crate::support::free_port();
     let out = reach(&[
         &format!("127.0.0.1:{closed}"),
@@ -143,7 +143,9 @@ async fn each_expectation_names_wanted_and_seen_and_fails_with_6() {
     ])
     .await;
     let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(out.status.code(), Some(6));
+    // The stop explains them: the headline and the exit code are the closed port's.
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json["stopped"]["reason"], "closed");
     assert_eq!(
         json["expect"][0]["seen"],
         "no greeting (stopped at tcp: closed)"
