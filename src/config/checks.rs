@@ -172,3 +172,17 @@ fn entry_targets(entry: &Entry) -> Result<Vec<Target>, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_checks_file_reads() {
+        let file: File = toml::from_str(include_str!("../../examples/deploy.toml")).unwrap();
+        assert_eq!(file.check.len(), 4);
+        let web = entry_targets(&file.check[0]).unwrap();
+        assert_eq!(web.len(), 6);
+        assert_eq!(web[0].input, "192.0.2.10:443,www.example.com");
+    }
+}

@@ -299,3 +299,12 @@ mod tests {
         assert!(NamePattern::parse("bad name").is_err());
     }
 }
+
+#[cfg(test)]
+mod example {
+    #[test]
+    fn the_example_exporter_config_reads() {
+        let file: super::File = toml::from_str(include_str!("../../examples/reach.toml")).unwrap();
+        assert_eq!(file.module.len(), 3);
+    }
+}

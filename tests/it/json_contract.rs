@@ -979,8 +979,16 @@ fn tls_lines_match_the_documented_json() {
     .concat();
     let r = &probe(&args, &mut omitted)[0];
     assert_eq!(r.expect.len(), 13, "{:?}", r.expect);
-    assert!(r.expect.iter().any(|e| e.check == ExpectCheck::SameCert && e.ok));
-    assert!(r.expect.iter().any(|e| e.check == ExpectCheck::Fingerprint && !e.ok));
+    assert!(
+        r.expect
+            .iter()
+            .any(|e| e.check == ExpectCheck::SameCert && e.ok)
+    );
+    assert!(
+        r.expect
+            .iter()
+            .any(|e| e.check == ExpectCheck::Fingerprint && !e.ok)
+    );
 
     // `https://`: the greeting is read inside TLS.
     let url = format!("https://{target}/");

@@ -221,8 +221,17 @@ scrape_configs:
         .arg("--log.level=warn");
     let prometheus = Daemon::start("prometheus", cmd, &dir, &[prometheus_port]);
 
-    // Wait (bounded) until every allowed target has been scraped.
+    // Wait (bounded) until Prometheus is ready (it answers 503 while it starts), then until
+    // every allowed target has been scraped.
     let started = Instant::now();
+    while get(prometheus_port, "/-/ready").await.0 != 200 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "Prometheus not ready after 60 s:\n{}",
+            prometheus.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let wanted = shards.len();
     loop {
         let got = query(prometheus_port, "probe_success").await;
