@@ -510,6 +510,9 @@ async fn run_target(
         panic!("test hook: a panic in a target task");
     }
     let target = Arc::new(target);
+    // `--expect-same-cert` compares the addresses of this target: its reports wait for
+    // each other and are judged together (`verdict::same_cert`).
+    let together = ordered || shared.ctx.options.expect.same_cert;
     let ports = shared.expand.ports_for(&target);
     let family = shared.resolver_options.family;
     let (addresses, dns) = match &target.host {
@@ -594,15 +597,20 @@ async fn run_target(
                 // A probe that panicked still gets a report that says so: never a silent loss.
                 Err(true) => internal_failure(spec.base_report(), "the probe task panicked"),
             };
-            if ordered {
+            if together {
                 reports.push((position, report));
             } else if out.send(Msg::Report(Box::new(report))).await.is_err() {
                 return;
             }
         }
     }
+    reports.sort_by_key(|(position, _)| *position);
+    if shared.ctx.options.expect.same_cert {
+        let mut judged: Vec<Report> = reports.drain(..).map(|(_, r)| r).collect();
+        verdict::same_cert(&mut judged);
+        reports = judged.into_iter().enumerate().collect();
+    }
     if ordered {
-        reports.sort_by_key(|(position, _)| *position);
         let _ = out
             .send(Msg::Batch(
                 index,
