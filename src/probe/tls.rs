@@ -19,7 +19,7 @@ pub mod legacy;
 pub mod names;
 pub mod ocsp;
 pub mod records;
-mod verify;
+pub(crate) mod verify;
 mod vhost;
 
 pub use capture::Tap;
