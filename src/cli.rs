@@ -180,7 +180,8 @@ pub struct PathArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub probes_per_hop: u8,
 
-    /// A port of the same host known to answer, to tell a middlebox RST from the server's.
+    /// A port the host itself answers (open or closed), to tell a middlebox RST from the
+    /// server's; without it, reach picks one (a port open in this run, 443/80/22, a random one).
     #[arg(long, value_name = "PORT")]
     pub reference_port: Option<u16>,
 

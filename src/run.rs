@@ -633,6 +633,7 @@ mod tests {
         let ctx = Arc::new(Context {
             options: settings.probe.clone(),
             tls: Arc::clone(&settings.tls),
+            open_ports: Default::default(),
         });
         let mut reports = Vec::new();
         run(

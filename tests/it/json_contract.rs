@@ -580,7 +580,19 @@ mod mirror {
     #[serde(deny_unknown_fields)]
     pub struct Reference {
         pub port: u16,
-        pub hops: u8,
+        pub hops: Nullable<u8>,
+        pub reply: Nullable<HopReply>,
+        pub source: ReferenceSource,
+        pub tried: Vec<u16>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ReferenceSource {
+        Given,
+        OpenInRun,
+        CommonPort,
+        RandomPort,
     }
 
     #[derive(Debug, Deserialize)]
@@ -890,7 +902,9 @@ fn trace_lines_through_the_lab_match_the_documented_json() {
     assert!(trace.hops.iter().any(|h| h.icmp.0.is_some()));
     let trace = by_port(reset.port()).trace.expect("trace");
     assert_eq!(trace.diagnosis.word, DiagnosisWord::MiddleboxReset);
-    assert_eq!(trace.reference.expect("reference").hops, 3);
+    let reference = trace.reference.expect("reference");
+    assert_eq!(*reference.hops.expect("hops"), 3);
+    assert_eq!(reference.source, ReferenceSource::Given);
     report_omissions(&omitted);
 }
 
