@@ -124,6 +124,12 @@ pub struct Cli {
     #[arg(long, conflicts_with_all = ["sni", "sni_file"])]
     pub no_sni: bool,
 
+    /// When to compare the served certificate with the server's default: `auto` (only when
+    /// it does not cover the name) or `always` (also for covered names: `matched_default`
+    /// when the name only has the catch-all certificate).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = VhostReference::Auto)]
+    pub vhost_reference: VhostReference,
+
     /// Path options.
     #[command(flatten)]
     pub path: PathArgs,
@@ -247,6 +253,15 @@ pub enum ColorChoice {
     Always,
     /// Never colour.
     Never,
+}
+
+/// `--vhost-reference` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VhostReference {
+    /// Only when the served certificate does not cover the name.
+    Auto,
+    /// For every SNI probe.
+    Always,
 }
 
 /// `--expect` values.

@@ -12,7 +12,7 @@ use layers::{implies_tls, sni_name, tls_options, trace_options};
 
 use std::sync::Arc;
 
-use crate::cli::{Cli, ColorChoice, ExpectState};
+use crate::cli::{Cli, ColorChoice, ExpectState, VhostReference};
 use crate::input::{self, Expr};
 use crate::probe::ProbeOptions;
 use crate::probe::plan::{PlanOptions, TlsWanted};
@@ -240,6 +240,7 @@ impl Settings {
             expect: Expectations {
                 state: cli.expect.map(expected_state),
             },
+            vhost_reference_always: cli.vhost_reference == VhostReference::Always,
         };
         let run = RunOptions {
             limits,

@@ -436,12 +436,17 @@ pub fn tls_probe(data: &[u8]) {
         async move { next.map(|steps| Scripted::new(steps, end)) }
     };
     let request = if flags & 2 == 0 {
-        TlsRequest::for_host("server.reach.test")
+        TlsRequest {
+            // The vhost references: the no-SNI and `.invalid` handshakes, and another name.
+            reference_always: flags & 8 != 0,
+            other_name: (flags & 16 != 0).then(|| "other.reach.test".to_string()),
+            ..TlsRequest::for_host("server.reach.test")
+        }
     } else {
         TlsRequest {
             sni: None,
             verify_name: "192.0.2.1".into(),
-            want_vhost: false,
+            ..TlsRequest::default()
         }
     };
     let ctx = tls_context(flags & 4 != 0);

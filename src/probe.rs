@@ -45,6 +45,8 @@ pub struct ProbeSpec {
     pub dns: Option<DnsReport>,
     /// The SNI name to send (`None`: no SNI).
     pub sni: Option<String>,
+    /// Another SNI name probed on the same target, as a reference for the vhost verdict.
+    pub other_sni: Option<String>,
 }
 
 impl ProbeSpec {
@@ -92,6 +94,9 @@ pub struct ProbeOptions {
     pub latency: Option<Latency>,
     /// What the user expects of each probe.
     pub expect: Expectations,
+    /// Compare a covered name's certificate with the server's default too
+    /// (`--vhost-reference always`): `matched_default` when they are the same.
+    pub vhost_reference_always: bool,
 }
 
 impl Default for ProbeOptions {
@@ -104,6 +109,7 @@ impl Default for ProbeOptions {
             trace_options: TraceOptions::default(),
             latency: None,
             expect: Expectations::default(),
+            vhost_reference_always: false,
         }
     }
 }
@@ -120,7 +126,7 @@ pub struct Context {
 }
 
 /// The name the leaf must cover: the SNI name, else the host (name or address).
-fn tls_request(spec: &ProbeSpec) -> TlsRequest {
+fn tls_request(spec: &ProbeSpec, options: &ProbeOptions) -> TlsRequest {
     let verify_name = match (&spec.sni, &spec.target.host) {
         (Some(name), _) => name.clone(),
         (None, Host::Name(name)) => name.clone(),
@@ -130,6 +136,8 @@ fn tls_request(spec: &ProbeSpec) -> TlsRequest {
         sni: spec.sni.clone(),
         verify_name,
         want_vhost: spec.sni.is_some(),
+        reference_always: options.vhost_reference_always,
+        other_name: spec.other_sni.clone(),
     }
 }
 
@@ -144,7 +152,8 @@ pub async fn run(
 ) -> Report {
     let profile = Profile::decide(spec.port, spec.target.scheme.as_deref(), ctx.options.plan);
     let mut report = match ctx.options.latency {
-        Some(latency) => series::run(spec, ctx, profile, latency, hook, stop).await,
+        // Boxed: a latency series is a large future that single probes need not carry.
+        Some(latency) => Box::pin(series::run(spec, ctx, profile, latency, hook, stop)).await,
         None => run_once(spec, ctx, profile).await,
     };
     verdict::settle(&mut report, &ctx.options.expect);
@@ -229,7 +238,7 @@ fn reset_after_accept(report: &mut Report, spec: &ProbeSpec, profile: Profile) {
         }
         Plan::Implicit => {
             report.tls = Some(crate::report::TlsReport {
-                sni: tls_request(spec).sni,
+                sni: spec.sni.clone(),
                 error: Some(crate::report::tls::TlsFailure {
                     kind: crate::report::TlsFailureKind::Reset,
                     alert: None,
@@ -260,8 +269,8 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
     };
     report.tcp = Some(connected.report);
     if wants_trace {
-        let traced = trace::trace_in_run(addr, &options.trace_options, &ctx.open_ports).await;
-        report.trace = Some(traced);
+        let traced = trace::trace_in_run(addr, &options.trace_options, &ctx.open_ports);
+        report.trace = Some(Box::pin(traced).await);
     }
     let Some(stream) = connected.stream.filter(|_| open) else {
         if open {
@@ -270,7 +279,7 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
         return report;
     };
     let opts = preamble_options(spec, options, profile);
-    let done = preamble::run(stream, &opts).await;
+    let done = Box::pin(preamble::run(stream, &opts)).await;
     report.service = Some(done.service);
     report.greeting = done.greeting;
     report.starttls = done.starttls;
@@ -278,13 +287,14 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
     let Some(stream) = done.stream.filter(|_| done.tls_ready && !profile.tls_off) else {
         return report;
     };
-    let request = tls_request(spec);
+    let request = tls_request(spec, &ctx.options);
     let open_fresh = || open_for_tls(spec, options, profile);
     let first_pass = TlsRequest {
         want_vhost: false,
         ..request.clone()
     };
-    let (mut tls_report, session) = tls::probe(stream, open_fresh, &first_pass, &ctx.tls).await;
+    let (mut tls_report, session) =
+        Box::pin(tls::probe(stream, open_fresh, &first_pass, &ctx.tls)).await;
     if let (Some(mut session), Some(ask)) = (session, profile.inside) {
         // What the service says once inside TLS (the IMAPS banner, the HTTPS status line).
         let greeting_opts = greeting::GreetingOptions {
@@ -299,7 +309,15 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
     }
     // The session is closed by now: the default-certificate fetch gets the server to itself.
     if request.want_vhost {
-        tls::decide_vhost(&mut tls_report, &open_fresh, &request, &ctx.tls).await;
+        // Boxed: the reference handshakes are a large future, needed by few probes; inline
+        // they would enlarge every probe task in flight.
+        Box::pin(tls::decide_vhost(
+            &mut tls_report,
+            &open_fresh,
+            &request,
+            &ctx.tls,
+        ))
+        .await;
     }
     report.tls = Some(tls_report);
     report

@@ -560,12 +560,15 @@ async fn run_target(
         for port in &ports {
             for address in &addresses {
                 for sni in &snis {
+                    // Another name of this target, should the probe's own be turned away.
+                    let other_sni = snis.iter().flatten().find(|o| Some(*o) != sni.as_ref());
                     let spec = ProbeSpec {
                         target: Arc::clone(&target),
                         address: *address,
                         port: *port,
                         dns: dns.clone(),
                         sni: sni.clone(),
+                        other_sni: other_sni.cloned(),
                     };
                     let shared = Arc::clone(&shared);
                     let position = order;

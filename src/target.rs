@@ -80,7 +80,8 @@ pub fn parse(input: &str) -> Result<Target, TargetError> {
         let mut target = parse(left).map_err(|e| bad(text, e.problem))?;
         let name = name.trim();
         validate_dns_name(name).map_err(|p| bad(text, format!("SNI name {name:?}: {p}")))?;
-        target.sni = Some(name.trim_end_matches('.').to_ascii_lowercase());
+        // As given: the SNI is sent with its case (see `--sni`).
+        target.sni = Some(name.trim_end_matches('.').to_string());
         target.input = text.to_string();
         return Ok(target);
     }
@@ -568,7 +569,8 @@ mod tests {
     fn address_name_pairs_set_the_sni() {
         let t = ok("203.0.113.10:443,A.Example");
         assert_eq!(t.host, Host::Ip("203.0.113.10".parse().unwrap()));
-        assert_eq!(t.sni.as_deref(), Some("a.example"));
+        // The case is kept: the SNI goes out as given.
+        assert_eq!(t.sni.as_deref(), Some("A.Example"));
         assert!(parse("203.0.113.10,bad name").is_err());
     }
 

@@ -40,7 +40,8 @@ pub fn settle(report: &mut Report, expect: &Expectations) {
     report.reached = reached(report);
     let mut problems = problems(report);
     problems.sort_by_key(rank);
-    report.stopped = problems.first().map(|p| Stopped {
+    // A notice (a chain sent out of order but trusted) is listed, never the stop.
+    report.stopped = problems.first().filter(|p| !is_notice(p)).map(|p| Stopped {
         layer: p.layer,
         reason: p.reason,
     });
@@ -137,7 +138,7 @@ fn reached(report: &Report) -> Option<Layer> {
         return deepest;
     }
     deepest = Some(Layer::Certificate);
-    if tls.vhost == Some(Vhost::Matched) {
+    if tls.vhost.is_some_and(Vhost::routed) {
         deepest = Some(Layer::Vhost);
     }
     deepest
@@ -192,17 +193,25 @@ fn problems(report: &Report) -> Vec<Problem> {
     };
     let mut vhost_said = false;
     if let Some(error) = &tls.error {
-        // An SNI name refused with `unrecognized_name` is a routing verdict, not a broken
-        // handshake: it stops at the vhost layer (the alert stays in `tls.error`).
-        if error.alert == Some(TlsAlert::UNRECOGNIZED_NAME) && tls.sni.is_some() {
-            vhost_said = true;
-            add(
-                Layer::Vhost,
-                Reason::Vhost(Vhost::UnrecognizedName),
-                error.detail.clone(),
-            );
-        } else {
-            add(Layer::Tls, Reason::Tls(error.kind), error.detail.clone());
+        // A name turned away (`unrecognized_name`, another alert or a dropped connection while
+        // the address serves other names) is a routing verdict, not a broken handshake: it
+        // stops at the vhost layer (the alert or close stays in `tls.error`).
+        let refused_by_alert =
+            error.alert == Some(TlsAlert::UNRECOGNIZED_NAME) && tls.sni.is_some();
+        let turned_away = tls
+            .vhost
+            .filter(|v| v.not_routed())
+            .or(refused_by_alert.then_some(Vhost::UnrecognizedName));
+        match turned_away {
+            Some(vhost) => {
+                vhost_said = true;
+                let detail = match vhost {
+                    Vhost::UnrecognizedName => error.detail.clone(),
+                    _ => format!("{}, while the address serves other names", error.detail),
+                };
+                add(Layer::Vhost, Reason::Vhost(vhost), detail);
+            }
+            None => add(Layer::Tls, Reason::Tls(error.kind), error.detail.clone()),
         }
     }
     if let Some(verify) = &tls.verify {
@@ -214,8 +223,14 @@ fn problems(report: &Report) -> Vec<Problem> {
             );
         }
     }
-    if let Some(vhost) = tls.vhost.filter(|v| *v != Vhost::Matched && !vhost_said) {
+    if let Some(vhost) = tls.vhost.filter(|v| !v.routed() && !vhost_said) {
+        let nothing_to_compare = tls.references.iter().all(|r| r.cert.is_none());
         let detail = match (vhost, &tls.default_cert) {
+            (Vhost::Mismatch, _) if nothing_to_compare && !tls.references.is_empty() => {
+                "the certificate is not for this name, and no reference certificate could be \
+                 fetched (no SNI, unknown name) to tell a fallback apart"
+                    .to_string()
+            }
             (Vhost::DefaultFallback, Some(default)) => format!(
                 "the server answered with its default certificate ({})",
                 default.subject
@@ -235,9 +250,15 @@ fn problems(report: &Report) -> Vec<Problem> {
     found
 }
 
+/// A problem that is worth saying but does not fail the probe.
+fn is_notice(problem: &Problem) -> bool {
+    matches!(problem.reason, Reason::Certificate(c) if c.is_notice())
+}
+
 /// Precedence: the lower, the more it explains the others.
 fn rank(problem: &Problem) -> u8 {
     match problem.reason {
+        Reason::Certificate(c) if c.is_notice() => 11,
         Reason::Internal(_) => 0,
         Reason::Dns(_) => 1,
         Reason::Tcp(_) => 2,

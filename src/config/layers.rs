@@ -107,5 +107,6 @@ pub(super) fn sni_name(name: &str) -> Result<String, ConfigError> {
         value: name.to_string(),
         problem,
     })?;
-    Ok(name.trim_end_matches('.').to_ascii_lowercase())
+    // Sent as given: some front ends route case-sensitively; the name check ignores case.
+    Ok(name.trim_end_matches('.').to_string())
 }

@@ -112,10 +112,16 @@ pub async fn run(
     // The virtual-host verdict costs a second handshake (the default certificate): made once
     // for the series, on the attempt that stands for it.
     if let Some(tls) = report.tls.as_mut().filter(|t| t.error.is_none()) {
-        let request = super::tls_request(spec);
+        let request = super::tls_request(spec, &ctx.options);
         if request.want_vhost {
             let open_fresh = || super::open_for_tls(spec, &ctx.options, profile);
-            super::tls::decide_vhost(tls, &open_fresh, &request, &ctx.tls).await;
+            Box::pin(super::tls::decide_vhost(
+                tls,
+                &open_fresh,
+                &request,
+                &ctx.tls,
+            ))
+            .await;
         }
     }
     report.stats = Some(stats(latency.warmup, attempts, &walked, profile.plan));
@@ -148,7 +154,7 @@ async fn attempt(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
     if let Some(stream) = stream {
         let request = super::TlsRequest {
             want_vhost: false,
-            ..super::tls_request(spec)
+            ..super::tls_request(spec, &ctx.options)
         };
         let open_fresh = || super::open_for_tls(spec, options, profile);
         let (tls, session) = super::tls::probe(stream, open_fresh, &request, &ctx.tls).await;

@@ -27,22 +27,30 @@ pub use context::{TlsConfigError, TlsContext, TlsOptions, TlsVersion};
 pub use records::ServerFlight;
 
 use crate::cert::{self, CertSummary};
-use crate::report::tls::{LegacyReport, TlsFailure, TlsFailureKind, TlsReport};
+use crate::report::tls::{
+    CertProblem, LegacyReport, ReferenceKind, TlsFailure, TlsFailureKind, TlsReport, Vhost,
+};
 use handshake::Attempt;
 
-/// The note a legacy-only result carries.
-pub const LEGACY_NOTE: &str = "legacy TLS only: handshake not completed";
+/// The note of a server that speaks only TLS 1.0/1.1 (or SSL 3).
+pub const LEGACY_VERSION_NOTE: &str = "legacy TLS only: handshake not completed";
+/// The note of a TLS 1.2 server whose choice the TLS library does not implement.
+pub const UNSUPPORTED_SUITE_NOTE: &str = "TLS 1.2 with a cipher suite or group this TLS library does not implement: handshake not completed";
 
 /// What one TLS probe should do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsRequest {
     /// Name to send as SNI (`None`: send none). Must be a DNS name: see [`sni_is_valid`].
     pub sni: Option<String>,
     /// Name or IP address (text) the leaf certificate must cover.
     pub verify_name: String,
-    /// Also fetch the default certificate (no SNI) and decide the virtual-host verdict.
+    /// Also decide the virtual-host verdict (reference handshakes on fresh connections).
     /// Only meaningful when `sni` is set.
     pub want_vhost: bool,
+    /// Compare with the references even when the name is covered (`matched_default`).
+    pub reference_always: bool,
+    /// Another name of the run, to tell "this name is turned away" from "TLS fails here".
+    pub other_name: Option<String>,
 }
 
 impl TlsRequest {
@@ -55,6 +63,8 @@ impl TlsRequest {
             want_vhost: sni.is_some(),
             sni,
             verify_name: bare.to_string(),
+            reference_always: false,
+            other_name: None,
         }
     }
 }
@@ -99,25 +109,29 @@ where
     let (negotiation_failed, captured) = (attempt.negotiation_failed, attempt.captured.clone());
     let stream = record_attempt(&mut report, attempt, req, ctx);
     if negotiation_failed {
-        legacy_fallback(
+        Box::pin(legacy_fallback(
             &mut report,
             &captured,
             &open_fresh,
             sni.as_deref(),
             req,
             ctx,
-        )
+        ))
         .await;
     }
     if req.want_vhost {
-        decide_vhost(&mut report, &open_fresh, req, ctx).await;
+        Box::pin(decide_vhost(&mut report, &open_fresh, req, ctx)).await;
     }
     (report, stream)
 }
 
 /// The virtual-host verdict for a probe that sent SNI. Separate from [`probe`] so a caller
 /// that keeps the session open (to read a greeting inside TLS) can close it first: a
-/// single-threaded server would not answer the default-certificate fetch meanwhile.
+/// single-threaded server would not answer the reference handshakes meanwhile.
+///
+/// A covered name is `matched` without more handshakes (unless `reference_always`): only an
+/// uncovered name, or a name turned away, needs references, so the common case costs one
+/// handshake. The references run concurrently, so a silent server costs one deadline.
 pub async fn decide_vhost<S, F, Fut>(
     report: &mut TlsReport,
     open_fresh: &F,
@@ -128,19 +142,63 @@ pub async fn decide_vhost<S, F, Fut>(
     F: Fn() -> Fut,
     Fut: Future<Output = Option<S>>,
 {
-    if report.sni.is_none() || !vhost::decidable(report) {
+    if !vhost::decidable(report) {
         return;
     }
-    // A certificate that covers the name is `matched` whatever the default is; only a name
-    // left uncovered needs the default certificate, to tell a fallback to it from some other
-    // virtual host. Skipping it halves the work of the common case.
-    let default = if vhost::name_covered(report) {
-        None
+    if vhost::refused_by_name(report) {
+        report.vhost = Some(Vhost::UnrecognizedName);
+        return;
+    }
+    let fallback = default_connect_name(req);
+    let no_sni = vhost::fetch(
+        open_fresh,
+        ReferenceKind::NoSni,
+        None,
+        fallback.clone(),
+        ctx,
+    );
+    let mut references = if vhost::routing_failure(report).is_some() {
+        let other = req
+            .other_name
+            .as_deref()
+            .filter(|o| Some(*o) != report.sni.as_deref());
+        match other {
+            Some(name) => {
+                let other = vhost::fetch(
+                    open_fresh,
+                    ReferenceKind::OtherName,
+                    Some(name),
+                    fallback,
+                    ctx,
+                );
+                let (a, b) = tokio::join!(no_sni, other);
+                vec![a, b]
+            }
+            None => vec![no_sni.await],
+        }
+    } else if report.leaf().is_none() {
+        return;
+    } else if vhost::name_covered(report) && !req.reference_always {
+        report.vhost = Some(Vhost::Matched);
+        return;
     } else {
-        vhost::fetch_default(open_fresh, default_connect_name(req), ctx).await
+        let name = vhost::unknown_name();
+        let unknown = vhost::fetch(
+            open_fresh,
+            ReferenceKind::UnknownName,
+            Some(&name),
+            fallback,
+            ctx,
+        );
+        let (a, b) = tokio::join!(no_sni, unknown);
+        vec![a, b]
     };
-    report.vhost = vhost::verdict(report, default.as_ref());
-    report.default_cert = default;
+    report.vhost = vhost::verdict(report, &mut references);
+    report.default_cert = references
+        .iter()
+        .find(|r| r.kind == ReferenceKind::NoSni)
+        .and_then(|r| r.cert.clone());
+    report.references = references;
 }
 
 /// A bare handshake for latency mode: its duration in milliseconds, or why it failed.
@@ -229,6 +287,18 @@ fn record_attempt<S>(
     }
     let ders: Vec<&[u8]> = attempt.seen.chain.iter().map(|c| c.as_ref()).collect();
     judge_chain(report, &ders, req, ctx);
+    if attempt.seen.weak_signature_key.is_some()
+        && let Some(verify) = report.verify.as_mut()
+        && let Some(i) = verify
+            .errors
+            .iter()
+            .position(|p| *p == CertProblem::WeakKey)
+    {
+        verify.notes[i].push_str(
+            "; the handshake was completed without verifying its signature, which this key is \
+             too weak for",
+        );
+    }
     attempt.stream
 }
 
@@ -265,6 +335,47 @@ fn judge_chain(report: &mut TlsReport, ders: &[&[u8]], req: &TlsRequest, ctx: &T
     report.chain = summaries;
 }
 
+/// How much of a TLS 1.2 flight is read to see an oversized certificate message whole.
+const OVERSIZED_LIMIT: usize = 4 * 1024 * 1024;
+
+/// The certificate message was too large for rustls: read it from a TLS 1.2 flight, where it is
+/// plaintext, say how large it is, and judge the chain anyway.
+async fn oversized<S, F, Fut>(
+    report: &mut TlsReport,
+    open_fresh: &F,
+    sni: Option<&str>,
+    req: &TlsRequest,
+    ctx: &TlsContext,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<S>>,
+{
+    let Some(fresh) = open_fresh().await else {
+        return;
+    };
+    let (flight, _) = legacy::probe(fresh, sni, ctx.timeout, OVERSIZED_LIMIT).await;
+    let read = if flight.certs.is_empty() {
+        "it could not be read from a TLS 1.2 retry either".to_string()
+    } else {
+        let ders: Vec<&[u8]> = flight.certs.iter().map(Vec::as_slice).collect();
+        judge_chain(report, &ders, req, ctx);
+        format!(
+            "the {} certificates shown were read from a TLS 1.2 retry",
+            flight.certs.len()
+        )
+    };
+    if let Some(error) = report.error.as_mut() {
+        error.detail = match flight.certificate_bytes {
+            Some(bytes) => format!(
+                "the server's certificate message is {bytes} bytes, beyond the 64 KiB this TLS \
+                 library accepts; {read}"
+            ),
+            None => format!("{}; {read}", error.detail),
+        };
+    }
+}
+
 /// The server refused every modern offer: learn what it would pick from its plaintext
 /// ServerHello (already captured, or from a hand-built legacy ClientHello on a fresh
 /// connection) and report it, with the certificate it sent.
@@ -280,10 +391,24 @@ async fn legacy_fallback<S, F, Fut>(
     F: Fn() -> Fut,
     Fut: Future<Output = Option<S>>,
 {
+    if report
+        .error
+        .as_ref()
+        .is_some_and(|e| e.kind == TlsFailureKind::Oversized)
+    {
+        return oversized(report, open_fresh, sni, req, ctx).await;
+    }
     let mut flight = records::parse_server_flight(captured);
+    // A server that answered our ClientHello and then closed or reset broke the handshake;
+    // it did not refuse our versions. What a legacy retry finds is then only a side note.
+    let broke_after_hello = flight.version.is_some()
+        && matches!(
+            report.error.as_ref().map(|e| e.kind),
+            Some(TlsFailureKind::Closed | TlsFailureKind::Reset)
+        );
     let incomplete = flight.version.is_none() || flight.certs.is_empty();
     if let Some(fresh) = if incomplete { open_fresh().await } else { None } {
-        let (active, _) = legacy::probe(fresh, sni, ctx.timeout).await;
+        let (active, _) = legacy::probe(fresh, sni, ctx.timeout, capture::CAPTURE_LIMIT).await;
         if active.version.is_some() {
             flight = active;
         }
@@ -292,13 +417,29 @@ async fn legacy_fallback<S, F, Fut>(
         return;
     };
     let (version_name, cipher_name) = (names::version(version), names::cipher(cipher));
+    if broke_after_hello {
+        if let Some(error) = report.error.as_mut() {
+            error.detail = format!(
+                "{}, after its ServerHello; a retry with a TLS 1.2 ClientHello got {version_name} \
+                 {cipher_name}",
+                error.detail
+            );
+        }
+        return;
+    }
+    let legacy_version = version < 0x0303;
+    let note = if legacy_version {
+        LEGACY_VERSION_NOTE
+    } else {
+        UNSUPPORTED_SUITE_NOTE
+    };
     report.version = Some(version_name.clone());
     report.cipher = Some(cipher_name.clone());
     report.group = flight.group.map(names::group);
     report.legacy = Some(LegacyReport {
         version: version_name.clone(),
         cipher: cipher_name.clone(),
-        note: LEGACY_NOTE.into(),
+        note: note.into(),
     });
     if report.chain.is_empty() {
         let ders: Vec<&[u8]> = flight.certs.iter().map(Vec::as_slice).collect();
@@ -320,11 +461,15 @@ async fn legacy_fallback<S, F, Fut>(
             error.detail
         );
     } else {
-        error.kind = TlsFailureKind::LegacyOnly;
+        error.kind = if legacy_version {
+            TlsFailureKind::LegacyVersion
+        } else {
+            TlsFailureKind::UnsupportedSuite
+        };
         let group = flight
             .group
             .map(|g| format!(" {}", names::group(g)))
             .unwrap_or_default();
-        error.detail = format!("{LEGACY_NOTE} (server chose {version_name} {cipher_name}{group})");
+        error.detail = format!("{note} (server chose {version_name} {cipher_name}{group})");
     }
 }

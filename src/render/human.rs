@@ -368,10 +368,12 @@ fn verdict_lines(report: &Report) -> Vec<Line> {
         ));
     }
     // The stop explains the rest; the rest stays visible.
+    // The first problem is the stop (already the headline), unless nothing stopped the probe.
+    let shown = usize::from(report.stopped.is_some());
     for problem in report
         .problems
         .iter()
-        .skip(1)
+        .skip(shown)
         .filter(|p| p.layer != Layer::Expect)
     {
         lines.push(Line::new(

@@ -3,7 +3,7 @@
 
 use super::lines::{Line, Tone};
 use crate::cert::CertSummary;
-use crate::report::tls::{CertProblem, TlsReport, VerifyReport, Vhost};
+use crate::report::tls::{CertProblem, ReferenceKind, TlsReport, VerifyReport, Vhost};
 use crate::report::word;
 
 /// Certificates expiring within this many days are flagged.
@@ -62,8 +62,9 @@ pub fn tls_lines(tls: &TlsReport, show_certs: bool) -> Vec<Line> {
         lines.push(Line::new(0, "ocsp", value, tone));
     }
     if let Some(vhost) = tls.vhost {
-        vhost_lines(&mut lines, tls, vhost);
+        vhost_lines(&mut lines, vhost);
     }
+    reference_lines(&mut lines, tls);
     lines
 }
 
@@ -230,7 +231,7 @@ fn check_lines(lines: &mut Vec<Line>, verify: &VerifyReport) {
     }
 }
 
-fn vhost_lines(lines: &mut Vec<Line>, tls: &TlsReport, vhost: Vhost) {
+fn vhost_lines(lines: &mut Vec<Line>, vhost: Vhost) {
     let (value, tone) = match vhost {
         Vhost::Matched => ("matched: the certificate covers the name", Tone::Good),
         Vhost::DefaultFallback => (
@@ -239,23 +240,49 @@ fn vhost_lines(lines: &mut Vec<Line>, tls: &TlsReport, vhost: Vhost) {
         ),
         Vhost::UnrecognizedName => ("unrecognized_name: the server refused the name", Tone::Bad),
         Vhost::Mismatch => ("mismatch: a certificate for other names", Tone::Bad),
+        Vhost::Refused => (
+            "refused: the server turned this name away, while it serves others",
+            Tone::Bad,
+        ),
+        Vhost::NotRouted => (
+            "not_routed: the connection was dropped for this name, while the address serves others",
+            Tone::Bad,
+        ),
+        Vhost::MatchedDefault => (
+            "matched_default: covered, but by the certificate everyone gets (no virtual host of its own)",
+            Tone::Warn,
+        ),
     };
     lines.push(Line::new(0, "vhost", value, tone));
-    if let Some(default) = &tls.default_cert {
-        let differs = tls.leaf().is_none_or(|leaf| leaf.sha256 != default.sha256);
-        if differs {
-            let short: String = default
-                .sha256
-                .chars()
-                .filter(|c| *c != ':')
-                .take(8)
-                .collect();
-            lines.push(Line::new(
-                1,
-                "default cert",
-                format!("{} ({short})", default.subject),
-                Tone::Dim,
-            ));
-        }
+}
+
+/// The reference handshakes behind the vhost verdict, one line each.
+fn reference_lines(lines: &mut Vec<Line>, tls: &TlsReport) {
+    for reference in &tls.references {
+        let asked = match (&reference.kind, &reference.sni) {
+            (ReferenceKind::NoSni, _) => "no SNI".to_string(),
+            (ReferenceKind::UnknownName, Some(name)) => format!("unknown name {name}"),
+            (_, Some(name)) => format!("SNI {name}"),
+            (_, None) => "?".to_string(),
+        };
+        let (answer, tone) = match (&reference.cert, &reference.error) {
+            (Some(cert), _) => {
+                let short: String = cert.sha256.chars().filter(|c| *c != ':').take(8).collect();
+                let same = if reference.same_as_served {
+                    ", the one served"
+                } else {
+                    ""
+                };
+                (format!("{} ({short}){same}", cert.subject), Tone::Dim)
+            }
+            (None, Some(error)) => (format!("no certificate: {error}"), Tone::Dim),
+            (None, None) => ("no certificate".to_string(), Tone::Dim),
+        };
+        lines.push(Line::new(
+            1,
+            "reference",
+            format!("{asked} → {answer}"),
+            tone,
+        ));
     }
 }

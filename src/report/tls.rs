@@ -16,8 +16,12 @@ pub enum TlsFailureKind {
     Timeout,
     /// The server answered with something that is not TLS.
     NotTls,
-    /// The server speaks only versions or ciphers reach does not complete (TLS 1.0/1.1…).
-    LegacyOnly,
+    /// The server speaks only TLS 1.0/1.1 (or SSL 3): version, cipher and certificate are read
+    /// from its plaintext ServerHello and Certificate.
+    LegacyVersion,
+    /// A TLS 1.2 server chose a cipher suite or group the TLS library does not implement
+    /// (CBC, DHE, static RSA, RC4, 3DES, P-521…): not old, just unimplemented here.
+    UnsupportedSuite,
     /// The server closed the connection during the handshake.
     Closed,
     /// The connection was reset during the handshake.
@@ -30,6 +34,9 @@ pub enum TlsFailureKind {
     BadSignature,
     /// The server broke the protocol.
     Protocol,
+    /// The server's handshake message (its certificate chain) is larger than the TLS library
+    /// accepts (64 KiB); the chain is read from a TLS 1.2 retry when it can be.
+    Oversized,
     /// The SNI name cannot be sent (not a DNS name).
     InvalidSni,
 }
@@ -138,15 +145,25 @@ pub enum CertProblem {
     Revoked,
     /// The server sent no certificate.
     NoCertificate,
+    /// A key too small to be trusted (RSA below 2048 bits, EC below 224).
+    WeakKey,
+    /// A certificate signed with a broken algorithm (MD5, SHA-1).
+    WeakSignatureAlgorithm,
+    /// The chain was sent out of order (the leaf is not first).
+    ChainOrder,
     /// Untrusted for another reason (the note says which).
     Untrusted,
 }
 
 impl CertProblem {
-    /// A problem of trust (the chain), as opposed to the name: `name_mismatch` is the only
-    /// problem that does not make the chain untrusted.
+    /// A problem of trust (the chain), as opposed to the name or a notice.
     pub fn is_trust(self) -> bool {
-        self != CertProblem::NameMismatch
+        !matches!(self, CertProblem::NameMismatch | CertProblem::ChainOrder)
+    }
+
+    /// Worth saying, but not a failure: the probe still reached what was asked.
+    pub fn is_notice(self) -> bool {
+        self == CertProblem::ChainOrder
     }
 }
 
@@ -225,14 +242,58 @@ pub enum Vhost {
     UnrecognizedName,
     /// A non-default certificate that does not cover the name.
     Mismatch,
+    /// Another alert for this name, while the address serves a certificate to other names
+    /// (Caddy answers `internal_error`).
+    Refused,
+    /// The connection was closed, reset or left silent for this name, while the address
+    /// serves a certificate to other names (a TCP-mode SNI router with no default backend).
+    NotRouted,
+    /// The name is covered, but by the certificate the server gives everyone (no SNI, or an
+    /// unknown name): no virtual host of its own (`--vhost-reference always`).
+    MatchedDefault,
 }
 
 impl Vhost {
-    /// The name was not routed: the server fell back to its default or refused the name.
+    /// The name was not routed: the server fell back to its default or turned the name away.
     /// That explains a name mismatch instead of being explained by it.
     pub fn not_routed(self) -> bool {
-        matches!(self, Vhost::DefaultFallback | Vhost::UnrecognizedName)
+        matches!(
+            self,
+            Vhost::DefaultFallback | Vhost::UnrecognizedName | Vhost::Refused | Vhost::NotRouted
+        )
     }
+
+    /// The name reached a certificate that covers it.
+    pub fn routed(self) -> bool {
+        matches!(self, Vhost::Matched | Vhost::MatchedDefault)
+    }
+}
+
+/// Which reference handshake a [`VhostReference`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceKind {
+    /// No SNI at all.
+    NoSni,
+    /// A random name under `.invalid`, which no server can have configured.
+    UnknownName,
+    /// Another SNI name of the same run (when the probe's own name was turned away).
+    OtherName,
+}
+
+/// One reference handshake made for the virtual-host verdict.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VhostReference {
+    /// Which reference.
+    pub kind: ReferenceKind,
+    /// The SNI it sent (`null`: none).
+    pub sni: Option<String>,
+    /// The leaf it got.
+    pub cert: Option<CertRef>,
+    /// Why it got none (`alert internal_error`, `closed`, `timeout`, `no connection`…).
+    pub error: Option<String>,
+    /// Its leaf is the one served for the probe's name.
+    pub same_as_served: bool,
 }
 
 /// The TLS layer of one probe.
@@ -268,6 +329,8 @@ pub struct TlsReport {
     pub vhost: Option<Vhost>,
     /// The certificate served without SNI, when it was fetched for the vhost verdict.
     pub default_cert: Option<CertRef>,
+    /// The reference handshakes behind the vhost verdict (empty when none was needed).
+    pub references: Vec<VhostReference>,
     /// Set when only a legacy handshake was possible (read from the plaintext messages).
     pub legacy: Option<LegacyReport>,
     /// Set when the handshake failed.

@@ -389,6 +389,7 @@ mod mirror {
         pub ocsp: Nullable<Ocsp>,
         pub vhost: Nullable<Vhost>,
         pub default_cert: Nullable<DefaultCert>,
+        pub references: Vec<VhostReference>,
         pub legacy: Nullable<Legacy>,
         pub error: Nullable<TlsError>,
     }
@@ -400,6 +401,28 @@ mod mirror {
         DefaultFallback,
         UnrecognizedName,
         Mismatch,
+        Refused,
+        NotRouted,
+        MatchedDefault,
+    }
+
+    /// `tls.references[]`.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct VhostReference {
+        pub kind: ReferenceKind,
+        pub sni: Nullable<String>,
+        pub cert: Nullable<DefaultCert>,
+        pub error: Nullable<String>,
+        pub same_as_served: bool,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ReferenceKind {
+        NoSni,
+        UnknownName,
+        OtherName,
     }
 
     /// `tls.chain[]`; the documentation gives no types for the keys it says are "as named".
@@ -457,6 +480,9 @@ mod mirror {
         UnhandledCriticalExtension,
         Revoked,
         NoCertificate,
+        WeakKey,
+        WeakSignatureAlgorithm,
+        ChainOrder,
         Untrusted,
     }
 
@@ -501,13 +527,15 @@ mod mirror {
         Alert,
         Timeout,
         NotTls,
-        LegacyOnly,
+        LegacyVersion,
+        UnsupportedSuite,
         Closed,
         Reset,
         Io,
         Incompatible,
         BadSignature,
         Protocol,
+        Oversized,
         InvalidSni,
     }
 
@@ -1030,7 +1058,7 @@ fn legacy_tls_lines_match_the_documented_json() {
     let r = &probe(&args, &mut omitted)[0];
     let tls = r.tls.expect("tls");
     assert_eq!(tls.legacy.expect("legacy").version, "TLSv1.0");
-    assert_eq!(tls.error.expect("error").kind, TlsErrorKind::LegacyOnly);
+    assert_eq!(tls.error.expect("error").kind, TlsErrorKind::LegacyVersion);
     report_omissions(&omitted);
 }
 

@@ -8,6 +8,7 @@
 
 mod cli;
 mod dns;
+mod frontends;
 mod fuzz_seeds;
 mod greeting;
 mod json_contract;

@@ -112,6 +112,7 @@ async fn no_sni_sends_none_and_gets_the_default() {
         sni: None,
         verify_name: "a.test".into(),
         want_vhost: true,
+        ..TlsRequest::default()
     };
     let report = probe(srv.addr(), &req, &ctx).await;
     assert_eq!(report.sni, None);

@@ -175,7 +175,10 @@ fn classify_error(error: &io::Error, captured: &[u8]) -> (TlsFailure, bool) {
             ),
             true,
         ),
-        io::ErrorKind::ConnectionReset => (
+        // A write that meets a closed socket during the handshake: the peer reset it.
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::BrokenPipe
+        | io::ErrorKind::ConnectionAborted => (
             failure(
                 TlsFailureKind::Reset,
                 None,
@@ -228,6 +231,16 @@ fn classify_tls(error: &rustls::Error, captured: &[u8]) -> (TlsFailure, bool) {
                 TlsFailureKind::Protocol,
                 None,
                 format!("server misbehaved: {why:?}"),
+            ),
+            true,
+        ),
+        E::InvalidMessage(rustls::InvalidMessage::HandshakePayloadTooLarge) => (
+            failure(
+                TlsFailureKind::Oversized,
+                None,
+                "the server's certificate message is larger than the 64 KiB this TLS library \
+                 accepts"
+                    .into(),
             ),
             true,
         ),

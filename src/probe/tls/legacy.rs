@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::capture::CAPTURE_LIMIT;
 use super::records::{ServerFlight, parse_server_flight};
 
 /// Cipher suites offered: modern AEAD first, then every legacy family a server might insist on.
@@ -88,12 +87,14 @@ pub fn client_hello(sni: Option<&str>) -> Vec<u8> {
 }
 
 /// Sends the legacy ClientHello on `stream` and reads the server's flight until it is
-/// complete, the peer closes, [`CAPTURE_LIMIT`] bytes arrived or `deadline` passes.
+/// complete, the peer closes, `limit` bytes arrived (the TLS library's own bound,
+/// `capture::CAPTURE_LIMIT`, unless a larger certificate message is expected) or `deadline` passes.
 /// Returns the flight and the raw bytes.
 pub async fn probe<S>(
     mut stream: S,
     sni: Option<&str>,
     deadline: Duration,
+    limit: usize,
 ) -> (ServerFlight, Vec<u8>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -109,10 +110,10 @@ where
             if n == 0 {
                 return Ok::<_, std::io::Error>(());
             }
-            let room = CAPTURE_LIMIT.saturating_sub(received.len());
+            let room = limit.saturating_sub(received.len());
             received.extend_from_slice(&buf[..n.min(room)]);
             let flight = parse_server_flight(&received);
-            if flight.complete || flight.not_tls || received.len() >= CAPTURE_LIMIT {
+            if flight.complete || flight.not_tls || received.len() >= limit {
                 return Ok(());
             }
         }

@@ -23,6 +23,8 @@ pub struct ServerFlight {
     pub complete: bool,
     /// The bytes do not start like a TLS record.
     pub not_tls: bool,
+    /// Size of the Certificate message, from its header (even when it did not arrive whole).
+    pub certificate_bytes: Option<usize>,
 }
 
 /// Whether `bytes` could be the start of a TLS record stream.
@@ -74,6 +76,9 @@ pub fn parse_server_flight(bytes: &[u8]) -> ServerFlight {
 fn read_handshake_messages(mut buf: &[u8], flight: &mut ServerFlight) {
     while buf.len() >= 4 {
         let len = usize::from(buf[1]) << 16 | usize::from(buf[2]) << 8 | usize::from(buf[3]);
+        if buf[0] == 11 {
+            flight.certificate_bytes = Some(len);
+        }
         let Some(message) = buf.get(..4 + len) else {
             return;
         };

@@ -29,6 +29,10 @@ pub struct Seen {
     pub client_cert_requested: bool,
     /// We had one to offer for its signature schemes.
     pub client_cert_sent: bool,
+    /// The handshake signature was made with a key too weak for the TLS library to verify
+    /// (RSA below 2048 bits): its size. The handshake went on, unverified, so the certificate
+    /// can be judged and named `weak_key` instead of looking like tampering.
+    pub weak_signature_key: Option<u32>,
 }
 
 /// A `ServerCertVerifier` that records everything and accepts any chain; the verdicts are
@@ -53,6 +57,72 @@ impl Recorder {
     pub fn seen(&self) -> Arc<Mutex<Seen>> {
         self.seen.clone()
     }
+}
+
+impl Recorder {
+    /// A signature the library refused because the leaf's RSA key is below 2048 bits is let
+    /// through, recorded: the key is the finding (`weak_key`, an untrusted certificate), not a
+    /// forged handshake. Any other failure stands.
+    fn unless_weak_key(
+        &self,
+        verified: Result<HandshakeSignatureValid, Error>,
+        cert: &CertificateDer<'_>,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        let Err(error) = verified else {
+            return verified;
+        };
+        match weak_rsa_bits(cert) {
+            Some(bits) => {
+                lock(&self.seen).weak_signature_key = Some(bits);
+                Ok(HandshakeSignatureValid::assertion())
+            }
+            None => Err(error),
+        }
+    }
+}
+
+/// The RSA modulus size of `cert`'s key when it is below the 2048-bit minimum.
+fn weak_rsa_bits(cert: &CertificateDer<'_>) -> Option<u32> {
+    let summary = crate::cert::summarize(cert, 0);
+    weak_key(&summary)
+}
+
+/// Key too small to be trusted: RSA (or DSA) below 2048 bits, an elliptic curve below 224.
+fn weak_key(summary: &CertSummary) -> Option<u32> {
+    let bits = summary.key_bits?;
+    let weak = match summary.key_type.as_str() {
+        "RSA" | "DSA" => bits < 2048,
+        "ECDSA" => bits < 224,
+        _ => false,
+    };
+    weak.then_some(bits)
+}
+
+/// The chain is out of order when a certificate is not followed by its issuer although the
+/// issuer was sent further down (TLS 1.2 requires the order; TLS 1.3 clients should cope).
+fn chain_order(summaries: &[CertSummary]) -> Option<String> {
+    for (i, pair) in summaries.windows(2).enumerate() {
+        let (cert, next) = (&pair[0], &pair[1]);
+        if cert.self_issued || next.subject == cert.issuer {
+            continue;
+        }
+        let later = summaries[i + 2..]
+            .iter()
+            .position(|c| c.subject == cert.issuer)?;
+        return Some(format!(
+            "the chain is out of order: the issuer of {} is certificate #{} instead of #{}",
+            cert.subject,
+            i + 2 + later,
+            i + 1
+        ));
+    }
+    None
+}
+
+/// A signature algorithm broken for certificates (MD5, SHA-1).
+fn weak_signature_algorithm(summary: &CertSummary) -> bool {
+    let name = summary.signature_algorithm.to_ascii_lowercase();
+    name.contains("md5") || name.contains("md2") || name.contains("sha1")
 }
 
 /// Locks a record, ignoring poisoning (the data stays usable).
@@ -86,12 +156,13 @@ impl ServerCertVerifier for Recorder {
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
         lock(&self.seen).scheme = Some(dss.scheme);
-        verify_tls12_signature(
+        let verified = verify_tls12_signature(
             message,
             cert,
             dss,
             &self.provider.signature_verification_algorithms,
-        )
+        );
+        self.unless_weak_key(verified, cert)
     }
 
     fn verify_tls13_signature(
@@ -101,12 +172,13 @@ impl ServerCertVerifier for Recorder {
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
         lock(&self.seen).scheme = Some(dss.scheme);
-        verify_tls13_signature(
+        let verified = verify_tls13_signature(
             message,
             cert,
             dss,
             &self.provider.signature_verification_algorithms,
-        )
+        );
+        self.unless_weak_key(verified, cert)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -167,11 +239,16 @@ pub fn judge(
     let parsed = match ParsedCertificate::try_from(leaf_der) {
         Ok(p) => p,
         Err(e) => {
-            add(
-                &mut v,
-                CertProblem::BadEncoding,
-                format!("the leaf certificate cannot be used: {e}"),
-            );
+            let note = if leaf_der.len() > usize::from(u16::MAX) {
+                format!(
+                    "the leaf certificate is {} bytes, larger than the 64 KiB the certificate \
+                     verifier accepts",
+                    leaf_der.len()
+                )
+            } else {
+                format!("the leaf certificate cannot be used: {e}")
+            };
+            add(&mut v, CertProblem::BadEncoding, note);
             return v;
         }
     };
@@ -197,6 +274,40 @@ pub fn judge(
             format!("{:?} is not a DNS name or IP address", j.name_text),
         ),
     }
+    // Weak keys and broken signature algorithms are named as such; the library would
+    // otherwise report them as an unsupported algorithm or a bad signature.
+    let mut weak = false;
+    for cert in summaries {
+        if let Some(bits) = weak_key(cert) {
+            weak = true;
+            add(
+                &mut v,
+                CertProblem::WeakKey,
+                format!(
+                    "{} has a {bits}-bit {} key (the minimum is {})",
+                    cert.subject,
+                    cert.key_type,
+                    if cert.key_type == "ECDSA" { 224 } else { 2048 }
+                ),
+            );
+        }
+    }
+    for cert in summaries.iter().filter(|c| !c.self_signed) {
+        if weak_signature_algorithm(cert) {
+            weak = true;
+            add(
+                &mut v,
+                CertProblem::WeakSignatureAlgorithm,
+                format!(
+                    "{} is signed with {}",
+                    cert.subject, cert.signature_algorithm
+                ),
+            );
+        }
+    }
+    if let Some(note) = chain_order(summaries) {
+        add(&mut v, CertProblem::ChainOrder, note);
+    }
     let algs = j.provider.signature_verification_algorithms.all;
     let at = |t: i64| {
         UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.max(0).unsigned_abs()))
@@ -204,7 +315,7 @@ pub fn judge(
     let intermediates = &chain[1..];
     let key: String = summaries.iter().map(|s| s.sha256.as_str()).collect();
     if j.cache.trusted_at(&key, j.now) {
-        v.trusted = true;
+        v.trusted = !weak;
         return v;
     }
     match client::verify_server_cert_signed_by_trust_anchor(
@@ -215,8 +326,8 @@ pub fn judge(
         algs,
     ) {
         Ok(()) => {
-            v.trusted = true;
-            if let Some((from, until)) = validity_window(summaries) {
+            v.trusted = !weak;
+            if let Some((from, until)) = validity_window(summaries).filter(|_| !weak) {
                 j.cache.remember(key, from, until);
             }
         }
@@ -264,6 +375,19 @@ pub fn judge(
                 explain(&mut v, &err, summaries);
             }
         }
+    }
+    if weak {
+        // What the library called an unsupported algorithm or a bad signature is the weak
+        // key or algorithm already named.
+        let explained = [CertProblem::UnsupportedAlgorithm, CertProblem::BadSignature];
+        let kept: Vec<(CertProblem, String)> = v
+            .errors
+            .iter()
+            .copied()
+            .zip(v.notes.iter().cloned())
+            .filter(|(p, _)| !explained.contains(p))
+            .collect();
+        (v.errors, v.notes) = kept.into_iter().unzip();
     }
     v
 }
@@ -396,6 +520,18 @@ fn unknown_issuer(v: &mut VerifyReport, summaries: &[CertSummary]) {
                 top.subject,
                 top.issuer,
                 top.ca_issuers_url.as_deref().unwrap_or("?")
+            ),
+        );
+    } else if summaries.len() == 1 {
+        // Only the leaf came: the issuer may be an intermediate the server forgot or a private
+        // CA; saying "not a trusted root" alone sends users after the wrong fix.
+        add(
+            v,
+            CertProblem::UnknownIssuer,
+            format!(
+                "the server sent no intermediate: issuer {} is either a missing intermediate \
+                 (configure the full chain on the server) or a private CA (give it with --ca-file)",
+                top.issuer
             ),
         );
     } else {

@@ -1,5 +1,9 @@
-//! The virtual-host verdict: compare the certificate served for the SNI name with the one the
-//! server hands out when no SNI is sent (its default).
+//! The virtual-host verdict: did the server route the SNI name? The certificate served for the
+//! name is compared with reference handshakes on fresh connections: no SNI at all, and a name
+//! nobody can have configured (a random label under `.invalid`). Front ends differ in which of
+//! the two their catch-all answers (HAProxy can send each to a different backend), so a match
+//! with either is a fallback. When the name's own handshake fails, another name of the same
+//! run tells a refusal of this name from a server that refuses everything.
 
 use std::future::Future;
 
@@ -9,34 +13,13 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::context::TlsContext;
 use super::handshake;
 use crate::cert;
-use crate::report::tls::{CertRef, TlsAlert, TlsReport, Vhost};
+use crate::report::tls::{
+    CertRef, ReferenceKind, TlsAlert, TlsFailureKind, TlsReport, Vhost, VhostReference,
+};
 
-/// Fetches the default certificate (no SNI) on a fresh connection; `None` when the connection
-/// could not be opened or the server sent no certificate.
-pub async fn fetch_default<S, F, Fut>(
-    open_fresh: &F,
-    connect_name: ServerName<'static>,
-    ctx: &TlsContext,
-) -> Option<CertRef>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    F: Fn() -> Fut,
-    Fut: Future<Output = Option<S>>,
-{
-    let stream = open_fresh().await?;
-    let attempt = handshake::run(stream, connect_name, false, ctx).await;
-    let leaf = attempt.seen.chain.first()?;
-    let summary = cert::summarize(leaf, cert::now_unix());
-    Some(CertRef {
-        subject: summary.subject,
-        sha256: summary.sha256,
-    })
-}
-
-/// Whether the probe got far enough for a verdict (a certificate, or a refusal of the name);
-/// otherwise the default certificate is not worth another connection.
+/// Whether the probe sent SNI and got far enough for a verdict to be worth more handshakes.
 pub fn decidable(report: &TlsReport) -> bool {
-    refused(report) || (report.legacy.is_none() && report.leaf().is_some())
+    report.sni.is_some() && report.legacy.is_none()
 }
 
 /// The served certificate covers the requested name.
@@ -44,27 +27,113 @@ pub fn name_covered(report: &TlsReport) -> bool {
     report.verify.as_ref().is_some_and(|v| v.name_match)
 }
 
-fn refused(report: &TlsReport) -> bool {
+/// The name was refused with `unrecognized_name`: a verdict without any comparison.
+pub fn refused_by_name(report: &TlsReport) -> bool {
     report
         .error
         .as_ref()
         .is_some_and(|e| e.alert == Some(TlsAlert::UNRECOGNIZED_NAME))
 }
 
-/// The verdict for a probe that sent SNI, given the default certificate (if fetched).
-pub fn verdict(report: &TlsReport, default: Option<&CertRef>) -> Option<Vhost> {
-    if refused(report) {
+/// A failure that a front end gives a name it does not route: an alert, a close, a reset or
+/// silence. (Not `not_tls`, `legacy`… which say something about the server, not the name.)
+pub fn routing_failure(report: &TlsReport) -> Option<TlsFailureKind> {
+    let kind = report.error.as_ref()?.kind;
+    matches!(
+        kind,
+        TlsFailureKind::Alert
+            | TlsFailureKind::Closed
+            | TlsFailureKind::Reset
+            | TlsFailureKind::Timeout
+    )
+    .then_some(kind)
+}
+
+/// One reference handshake on a fresh connection from `open_fresh`: the leaf it got, or why
+/// it got none.
+pub async fn fetch<S, F, Fut>(
+    open_fresh: &F,
+    kind: ReferenceKind,
+    sni: Option<&str>,
+    fallback_name: ServerName<'static>,
+    ctx: &TlsContext,
+) -> VhostReference
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<S>>,
+{
+    let mut reference = VhostReference {
+        kind,
+        sni: sni.map(str::to_string),
+        cert: None,
+        error: None,
+        same_as_served: false,
+    };
+    let Some(stream) = open_fresh().await else {
+        reference.error = Some("no connection".into());
+        return reference;
+    };
+    let connect_name = sni
+        .and_then(|name| ServerName::try_from(name.to_string()).ok())
+        .unwrap_or(fallback_name);
+    let attempt = handshake::run(stream, connect_name, sni.is_some(), ctx).await;
+    match attempt.seen.chain.first() {
+        Some(leaf) => {
+            let summary = cert::summarize(leaf, cert::now_unix());
+            reference.cert = Some(CertRef {
+                subject: summary.subject,
+                sha256: summary.sha256,
+            });
+        }
+        None => {
+            reference.error = Some(match attempt.failure {
+                Some(failure) => match failure.alert {
+                    Some(alert) => format!("alert {}", alert.name()),
+                    None => crate::report::word(&failure.kind),
+                },
+                None => "no certificate".into(),
+            });
+        }
+    }
+    reference
+}
+
+/// A name no server can have configured (RFC 2606 `.invalid`), different on every run.
+pub fn unknown_name() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("reach-{:x}{:x}.invalid", std::process::id(), nanos)
+}
+
+/// The verdict once the references are in: `report` has the served leaf (or the failure).
+pub fn verdict(report: &TlsReport, references: &mut [VhostReference]) -> Option<Vhost> {
+    if refused_by_name(report) {
         return Some(Vhost::UnrecognizedName);
     }
-    if report.legacy.is_some() {
-        return None;
+    if let Some(kind) = routing_failure(report) {
+        // The address serves a certificate to another name (or to no name): this name is
+        // turned away, not TLS in general.
+        let serves_others = references.iter().any(|r| r.cert.is_some());
+        return serves_others.then_some(if kind == TlsFailureKind::Alert {
+            Vhost::Refused
+        } else {
+            Vhost::NotRouted
+        });
     }
     let leaf = report.leaf()?;
-    if name_covered(report) {
-        Some(Vhost::Matched)
-    } else if default.is_some_and(|d| d.sha256 == leaf.sha256) {
-        Some(Vhost::DefaultFallback)
-    } else {
-        Some(Vhost::Mismatch)
+    for reference in references.iter_mut() {
+        reference.same_as_served = reference
+            .cert
+            .as_ref()
+            .is_some_and(|c| c.sha256 == leaf.sha256);
     }
+    let is_default = references.iter().any(|r| r.same_as_served);
+    Some(match (name_covered(report), is_default) {
+        (true, true) => Vhost::MatchedDefault,
+        (true, false) => Vhost::Matched,
+        (false, true) => Vhost::DefaultFallback,
+        (false, false) => Vhost::Mismatch,
+    })
 }

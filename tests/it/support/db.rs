@@ -99,7 +99,10 @@ pub fn mariadb(ssl: bool) -> Option<Mariadb> {
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
         ])
-        .arg(format!("--datadir={}", dir.join("data").display()));
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        // Its own temporary directory: two bootstraps at once in a shared /tmp collide on
+        // temporary table names.
+        .arg(format!("--tmpdir={}", dir.path().display()));
     run_in(&dir, install);
     let port = free_port();
     let mut cmd = Command::new(server);
@@ -111,6 +114,7 @@ pub fn mariadb(ssl: bool) -> Option<Mariadb> {
     ])
     .arg(format!("--port={port}"))
     .arg(format!("--datadir={}", dir.join("data").display()))
+    .arg(format!("--tmpdir={}", dir.path().display()))
     .arg(format!("--socket={}", dir.join("sock").display()))
     .arg(format!("--pid-file={}", dir.join("pid").display()));
     if ssl {

@@ -68,6 +68,7 @@ pub fn sni(name: &str) -> TlsRequest {
         sni: Some(name.to_string()),
         verify_name: name.to_string(),
         want_vhost: true,
+        ..TlsRequest::default()
     }
 }
 

@@ -450,3 +450,35 @@ fn sigint_stops_probes_in_flight_and_prints_what_finished() {
         "{out}"
     );
 }
+
+/// A server that accepts and resets at once (SO_LINGER 0), as a crashing or overloaded service
+/// does: the port is open, whether the reset reaches the kernel before or after the connect
+/// returns. Both races are run many times over, so the verdict may not depend on the timing.
+#[test]
+fn accept_then_reset_is_open_every_time() {
+    use std::io::Write as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(std::time::Duration::ZERO));
+            drop(stream);
+        }
+    });
+    let dir = crate::support::TempDir::new("reset-sweep");
+    let mut lines = String::new();
+    for _ in 0..300 {
+        lines.push_str(&format!("127.0.0.1:{port}\n"));
+    }
+    let mut file = std::fs::File::create(dir.join("targets.txt")).unwrap();
+    file.write_all(lines.as_bytes()).unwrap();
+    let path = dir.join("targets.txt");
+    let out = reach(&["--json", "--no-tls", "-i", path.to_str().unwrap()]);
+    let reports = json_lines(&out);
+    assert_eq!(reports.len(), 300);
+    for r in &reports {
+        assert_eq!(r["tcp"]["state"], "open", "{r}");
+        assert_eq!(r["greeting"]["state"], "reset", "{r}");
+    }
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -2,6 +2,7 @@
 //! servers, `openssl s_server` and nginx.
 
 mod certs;
+mod edges;
 mod handshake;
 mod nginx;
 mod openssl;

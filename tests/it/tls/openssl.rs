@@ -68,7 +68,7 @@ async fn tls10_only_server_is_reported_as_legacy() {
     let (ctx, _d) = context(&[&ca], |_| {});
     let report = probe(addr, &request("legacy.test"), &ctx).await;
     let error = report.error.as_ref().expect("no modern handshake");
-    assert_eq!(word(&error.kind), "legacy_only", "{error:?}");
+    assert_eq!(word(&error.kind), "legacy_version", "{error:?}");
     assert!(
         error
             .detail
@@ -90,7 +90,7 @@ async fn tls10_only_server_is_reported_as_legacy() {
 }
 
 #[tokio::test]
-async fn rsa_key_exchange_only_server_is_legacy_tls12() {
+async fn rsa_key_exchange_only_server_is_tls12_with_an_unsupported_suite() {
     let ca = root("OpenSSL Root");
     let leaf = rsa_leaf(&ca, "cbc.test");
     let dir = TempDir::new("s_server-cbc");
@@ -101,7 +101,7 @@ async fn rsa_key_exchange_only_server_is_legacy_tls12() {
     let (ctx, _d) = context(&[&ca], |_| {});
     let report = probe(addr, &request("cbc.test"), &ctx).await;
     let error = report.error.as_ref().expect("no common suite");
-    assert_eq!(word(&error.kind), "legacy_only", "{error:?}");
+    assert_eq!(word(&error.kind), "unsupported_suite", "{error:?}");
     assert_eq!(
         error.alert.map(|a| a.name()).as_deref(),
         Some("handshake_failure")
@@ -113,7 +113,7 @@ async fn rsa_key_exchange_only_server_is_legacy_tls12() {
 }
 
 #[tokio::test]
-async fn p521_only_server_is_legacy_with_its_group() {
+async fn p521_only_server_is_an_unsupported_suite_with_its_group() {
     let ca = root("OpenSSL Root");
     let leaf = rsa_leaf(&ca, "p521.test");
     let dir = TempDir::new("s_server-p521");
@@ -130,7 +130,7 @@ async fn p521_only_server_is_legacy_with_its_group() {
     let (ctx, _d) = context(&[&ca], |_| {});
     let report = probe(addr, &request("p521.test"), &ctx).await;
     let error = report.error.as_ref().expect("no common group");
-    assert_eq!(word(&error.kind), "legacy_only", "{error:?}");
+    assert_eq!(word(&error.kind), "unsupported_suite", "{error:?}");
     assert_eq!(report.group.as_deref(), Some("secp521r1"));
     assert_eq!(
         report.cipher.as_deref(),
