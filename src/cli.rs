@@ -99,6 +99,16 @@ pub struct Cli {
     #[arg(long)]
     pub show_certs: bool,
 
+    /// Revocation check of the server certificate: off, staple (verify a stapled OCSP
+    /// response), ocsp (also ask the responder the certificate names), crl (also fetch its
+    /// CRL). Only http:// locations, only where the certificate points.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = RevocationArg::Staple)]
+    pub revocation: RevocationArg,
+
+    /// Deadline of the OCSP or CRL fetch (--revocation ocsp|crl).
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub revocation_timeout: String,
+
     /// Upgrade in-band with this protocol: smtp, lmtp, imap, pop3, ftp, ldap, postgres,
     /// mysql, xmpp, xmpp-server, nntp, sieve, irc.
     #[arg(long, value_name = "PROTO", conflicts_with = "no_starttls")]
@@ -262,6 +272,19 @@ pub enum VhostReference {
     Auto,
     /// For every SNI probe.
     Always,
+}
+
+/// `--revocation` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RevocationArg {
+    /// No check.
+    Off,
+    /// Verify a stapled OCSP response.
+    Staple,
+    /// Also ask the OCSP responder in the certificate's AIA extension.
+    Ocsp,
+    /// Also fetch the CRL from the certificate's distribution point.
+    Crl,
 }
 
 /// `--expect` values.

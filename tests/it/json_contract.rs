@@ -387,6 +387,7 @@ mod mirror {
         pub chain: Vec<Certificate>,
         pub verify: Nullable<Verify>,
         pub ocsp: Nullable<Ocsp>,
+        pub revocation: Nullable<Revocation>,
         pub vhost: Nullable<Vhost>,
         pub default_cert: Nullable<DefaultCert>,
         pub references: Vec<VhostReference>,
@@ -495,6 +496,52 @@ mod mirror {
         pub cert_status: Value,
         pub this_update: Value,
         pub next_update: Value,
+        pub revoked_at: Nullable<String>,
+        pub revocation_reason: Nullable<String>,
+        pub verified: bool,
+        pub signer: Nullable<String>,
+        pub problem: Nullable<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Revocation {
+        pub mode: RevocationMode,
+        pub status: RevocationStatus,
+        pub source: Nullable<RevocationSource>,
+        pub url: Nullable<String>,
+        pub revoked_at: Nullable<String>,
+        pub reason: Nullable<String>,
+        pub this_update: Nullable<String>,
+        pub next_update: Nullable<String>,
+        pub signer: Nullable<String>,
+        pub detail: String,
+        pub ms: Nullable<f64>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RevocationMode {
+        Staple,
+        Ocsp,
+        Crl,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RevocationStatus {
+        Good,
+        Revoked,
+        Unknown,
+        Unavailable,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RevocationSource {
+        Staple,
+        Ocsp,
+        Crl,
     }
 
     #[derive(Debug, Deserialize)]
