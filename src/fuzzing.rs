@@ -466,14 +466,7 @@ pub fn tls_probe(data: &[u8]) {
 /// DER blobs, each prefixed by its length in two bytes (big-endian); the last one is also
 /// offered as a trust anchor.
 pub fn chain_judge(data: &[u8]) {
-    let mut ders: Vec<&[u8]> = Vec::new();
-    let mut rest = data;
-    while rest.len() >= 2 && ders.len() < 16 {
-        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
-        let take = len.min(rest.len() - 2);
-        ders.push(&rest[2..2 + take]);
-        rest = &rest[2 + take..];
-    }
+    let ders = blobs(data, 16);
     let ctx = tls_context(false);
     let mut roots = rustls::RootCertStore::empty();
     if let Some(last) = ders.last() {
@@ -500,6 +493,67 @@ pub fn chain_judge(data: &[u8]) {
         assert!(!v.trusted || !v.errors.iter().any(|e| e.is_trust()));
         assert!(!v.name_match || !v.errors.contains(&CertProblem::NameMismatch));
     }
+}
+
+/// `revocation_answers`: header = [kind, now (4 bytes, seconds after 2026-01-01)], then
+/// length-prefixed blobs as in [`chain_judge`]: the answer, the leaf (DER), its issuer (DER).
+///
+/// Reads and verifies the answer the way the revocation check does: kind 0 an OCSP response,
+/// 1 a CRL, 2 and 3 the same inside an HTTP response (the bounded client's parser first).
+pub fn revocation_answers(data: &[u8]) {
+    use crate::probe::tls::revocation::{self, crl, http};
+    let kind = byte(data, 0) % 4;
+    let offset = u32::from_be_bytes([byte(data, 1), byte(data, 2), byte(data, 3), byte(data, 4)]);
+    let now = 1_767_225_600 + i64::from(offset);
+    let blobs = blobs(data.get(5..).unwrap_or_default(), 3);
+    let answer = blobs.first().copied().unwrap_or_default();
+    let _ = tls::ocsp::summarize(answer);
+    let _ = http::complete(answer);
+    let body = if kind >= 2 {
+        match http::parse_response(answer, 64 * 1024) {
+            Ok(body) => body,
+            Err(why) => {
+                assert!(!why.is_empty());
+                return;
+            }
+        }
+    } else {
+        answer.to_vec()
+    };
+    let (Some(leaf), Some(issuer)) = (blobs.get(1), blobs.get(2)) else {
+        return;
+    };
+    let Ok((_, leaf)) = x509_parser::parse_x509_certificate(leaf) else {
+        return;
+    };
+    let Ok((_, issuer_cert)) = x509_parser::parse_x509_certificate(issuer) else {
+        return;
+    };
+    let issuer = revocation::Issuer {
+        name_der: issuer_cert.subject().as_raw().to_vec(),
+        spki_der: issuer_cert.public_key().raw.to_vec(),
+    };
+    let checked = if kind.is_multiple_of(2) {
+        tls::ocsp::verify(&body, &leaf, &issuer, now)
+    } else {
+        crl::check(&body, &leaf, &issuer, now)
+    };
+    if let Err(why) = checked {
+        assert!(!why.is_empty());
+    }
+    let _ = tls::ocsp::request(&leaf, &issuer);
+}
+
+/// Up to `max` blobs, each prefixed by its length in two bytes (big-endian).
+fn blobs(mut rest: &[u8], max: usize) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while rest.len() >= 2 && out.len() < max {
+        let len = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        let take = len.min(rest.len() - 2);
+        out.push(&rest[2..2 + take]);
+        rest = &rest[2 + take..];
+    }
+    out
 }
 
 /// A reader that plays a script of chunks and errors, for the target-file reader.

@@ -90,13 +90,14 @@ fn replay(target: &str, driver: Driver) -> usize {
 
 #[test]
 fn every_seed_and_regression_runs_clean() {
-    let drivers: [(&str, Driver); 6] = [
+    let drivers: [(&str, Driver); 7] = [
         ("starttls_dialogue", starttls_dialogue),
         ("greeting_read", greeting_read),
         ("preamble", preamble),
         ("tls_probe", tls_probe),
         ("chain_judge", chain_judge),
         ("input_reader", input_reader),
+        ("revocation_answers", revocation_answers),
     ];
     for (target, driver) in drivers {
         // Also the empty input and a few odd ones, whatever the seed directories hold.
