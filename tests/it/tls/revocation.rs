@@ -104,8 +104,9 @@ impl Drop for LoopbackNs {
 }
 
 /// A CA with a delegated OCSP responder certificate, and leaves for `good.test` (good),
-/// `revoked.test` (revoked on 2025-01-01, keyCompromise) and `down.test` (good, but its OCSP
-/// responder and CRL locations are ports where nothing listens).
+/// `revoked.test` (revoked on 2025-01-01, keyCompromise), `down.test` (good, but its OCSP
+/// responder and CRL locations are ports where nothing listens) and `stranger.test` (not in
+/// the CA's database).
 struct Pki {
     dir: TempDir,
     openssl: PathBuf,
@@ -134,6 +135,8 @@ impl Pki {
             ("good", "1001", OCSP_PORT, CRL_PORT),
             ("revoked", "1002", OCSP_PORT, CRL_PORT),
             ("down", "1003", 9, 9),
+            // Not in the CA's database: the responder answers `unknown`.
+            ("stranger", "1004", OCSP_PORT, CRL_PORT),
         ] {
             let ext = format!(
                 "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n\
@@ -384,6 +387,14 @@ fn the_ocsp_responder_the_certificate_names_is_asked() {
     let (line, code) = probe(&ns, &pki, "good.test", &["--revocation", "ocsp"]);
     drop(server);
     good(&line, code);
+    assert_eq!(line["tls"]["revocation"]["source"], "ocsp", "{line}");
+
+    // A certificate the responder does not know: `unknown`, reported, no verdict changed.
+    let server = pki.s_server(&ns, "stranger", None);
+    let (line, code) = probe(&ns, &pki, "stranger.test", &["--revocation", "ocsp"]);
+    drop(server);
+    assert_eq!(code, 0, "{line}");
+    assert_eq!(line["tls"]["revocation"]["status"], "unknown", "{line}");
     assert_eq!(line["tls"]["revocation"]["source"], "ocsp", "{line}");
 
     // A responder that is not there: unavailable, with why, and no verdict changed.
