@@ -627,7 +627,8 @@ mod mirror {
     #[serde(deny_unknown_fields)]
     pub struct Diagnosis {
         pub word: DiagnosisWord,
-        pub hop: u8,
+        /// `null` for `unknown`.
+        pub hop: Nullable<u8>,
         pub sentence: String,
     }
 
