@@ -15,7 +15,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, SignatureScheme, SupportedProtocolVersion};
 
 use super::chain_cache::ChainCache;
-use super::revocation::RevocationOptions;
+use super::revocation::{Fetched, RevocationOptions};
 use super::verify::{Recorder, Seen, lock};
 
 /// A TLS protocol version `reach` can negotiate.
@@ -109,6 +109,8 @@ pub struct TlsContext {
     pub(crate) timeout: Duration,
     pub(crate) keep_pem: bool,
     pub(crate) revocation: RevocationOptions,
+    /// Revocation answers fetched in this run.
+    pub(crate) fetched: Arc<Fetched>,
     pub(crate) versions: Vec<TlsVersion>,
     identity: Option<Arc<CertifiedKey>>,
     pub(crate) chain_cache: Arc<ChainCache>,
@@ -152,6 +154,7 @@ impl TlsContext {
             timeout: options.handshake_timeout,
             keep_pem: options.keep_pem,
             revocation: options.revocation,
+            fetched: Arc::default(),
             versions,
             identity,
             chain_cache: Arc::default(),

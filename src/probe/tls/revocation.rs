@@ -9,6 +9,8 @@
 //! responder that is down, an unverifiable staple or a CRL that cannot be fetched say so in
 //! `tls.revocation`, never `good`.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rustls::RootCertStore;
@@ -49,6 +51,31 @@ impl Default for RevocationOptions {
             mode: RevocationMode::Staple,
             timeout: Duration::from_secs(5),
         }
+    }
+}
+
+/// Answers fetched in this run (`ocsp`, `crl`), by leaf certificate: a latency series or a
+/// sweep of many names served the same certificate asks its responder once. Bounded.
+#[derive(Debug, Default)]
+pub(crate) struct Fetched {
+    answers: Mutex<HashMap<Vec<u8>, RevocationReport>>,
+}
+
+/// Most leaves remembered; the memory is emptied when it is full.
+const FETCHED_CAPACITY: usize = 256;
+
+impl Fetched {
+    fn get(&self, leaf: &[u8]) -> Option<RevocationReport> {
+        let answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        answers.get(leaf).cloned()
+    }
+
+    fn remember(&self, leaf: &[u8], report: &RevocationReport) {
+        let mut answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        if answers.len() >= FETCHED_CAPACITY {
+            answers.clear();
+        }
+        answers.insert(leaf.to_vec(), report.clone());
     }
 }
 
@@ -317,9 +344,14 @@ pub(crate) async fn check(
         None => unavailable(mode, "the server stapled no OCSP response".to_string()),
     };
     let mut verdict = match mode {
-        RevocationMode::Ocsp | RevocationMode::Crl => match &issuer {
-            Some(issuer) => fetched(mode, &leaf, issuer, now, ctx).await,
-            None => unavailable(mode, no_issuer()),
+        RevocationMode::Ocsp | RevocationMode::Crl => match (&issuer, ctx.fetched.get(leaf_der)) {
+            (_, Some(known)) => known,
+            (Some(issuer), None) => {
+                let answer = fetched(mode, &leaf, issuer, now, ctx).await;
+                ctx.fetched.remember(leaf_der, &answer);
+                answer
+            }
+            (None, None) => unavailable(mode, no_issuer()),
         },
         _ => from_staple.clone(),
     };
