@@ -166,6 +166,7 @@ async fn run_until(
     let ctx = Arc::new(crate::probe::Context {
         options: settings.probe.clone(),
         tls: Arc::clone(&settings.tls),
+        open_ports: Default::default(),
     });
     let mut code = ExitCode::Ok;
     let mut write_error: Option<io::Error> = None;

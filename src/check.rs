@@ -200,6 +200,7 @@ async fn run_entry(index: usize, check: Check, limits: Limits) -> (usize, Vec<Re
     let ctx = Arc::new(crate::probe::Context {
         options: check.probe.clone(),
         tls: Arc::clone(&check.tls),
+        open_ports: Default::default(),
     });
     let options = RunOptions {
         limits,

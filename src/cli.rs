@@ -95,6 +95,16 @@ pub struct Cli {
     #[arg(long)]
     pub show_certs: bool,
 
+    /// Revocation check of the server certificate: off, staple (verify a stapled OCSP
+    /// response), ocsp (also ask the responder the certificate names), crl (also fetch its
+    /// CRL). Only http:// locations, only where the certificate points.
+    #[arg(long, value_enum, value_name = "HOW", default_value_t = RevocationArg::Staple)]
+    pub revocation: RevocationArg,
+
+    /// Deadline of the OCSP or CRL fetch (--revocation ocsp|crl).
+    #[arg(long, value_name = "DURATION", default_value = "5s")]
+    pub revocation_timeout: String,
+
     /// Upgrade in-band with this protocol: smtp, lmtp, imap, pop3, ftp, ldap, postgres,
     /// mysql, xmpp, xmpp-server, nntp, sieve, irc.
     #[arg(long, value_name = "PROTO", conflicts_with = "no_starttls")]
@@ -286,7 +296,8 @@ pub struct PathArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub probes_per_hop: u8,
 
-    /// A port of the same host known to answer, to tell a middlebox RST from the server's.
+    /// A port the host itself answers (open or closed), to tell a middlebox RST from the
+    /// server's; without it, reach picks one (a port open in this run, 443/80/22, a random one).
     #[arg(long, value_name = "PORT")]
     pub reference_port: Option<u16>,
 
@@ -361,6 +372,19 @@ pub enum VhostReference {
     Auto,
     /// For every SNI probe.
     Always,
+}
+
+/// `--revocation` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RevocationArg {
+    /// No check.
+    Off,
+    /// Verify a stapled OCSP response.
+    Staple,
+    /// Also ask the OCSP responder in the certificate's AIA extension.
+    Ocsp,
+    /// Also fetch the CRL from the certificate's distribution point.
+    Crl,
 }
 
 /// `--expect` values.

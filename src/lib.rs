@@ -12,6 +12,9 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod exit;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod input;
 pub mod probe;
 pub mod render;

@@ -120,6 +120,9 @@ pub struct Context {
     pub options: ProbeOptions,
     /// Trust roots, client identity and prepared TLS configuration.
     pub tls: Arc<TlsContext>,
+    /// Ports that answered SYN-ACK so far in this run: a trace measures a host's distance on
+    /// one of them to tell its RST from a middlebox's.
+    pub open_ports: trace::OpenPorts,
 }
 
 /// The name the leaf must cover: the SNI name, else the host (name or address).
@@ -340,6 +343,9 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
     let addr = SocketAddr::new(spec.address, spec.port);
     let connected = tcp::connect(addr, connect_options(options)).await;
     let open = connected.report.state == TcpState::Open;
+    if open {
+        ctx.open_ports.record(addr);
+    }
     let wants_trace = match options.trace {
         TraceWhen::Always => true,
         TraceWhen::OnFailure => trace::worth_tracing(&connected.report),
@@ -347,7 +353,8 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
     };
     report.tcp = Some(connected.report);
     if wants_trace {
-        report.trace = Some(Box::pin(trace::trace(addr, &options.trace_options)).await);
+        let traced = trace::trace_in_run(addr, &options.trace_options, &ctx.open_ports);
+        report.trace = Some(Box::pin(traced).await);
     }
     let Some(stream) = connected.stream.filter(|_| open) else {
         if open {

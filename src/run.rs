@@ -647,6 +647,7 @@ mod tests {
         let ctx = Arc::new(Context {
             options: ProbeOptions::default(),
             tls: Arc::new(TlsContext::load(&TlsOptions::default()).unwrap()),
+            open_ports: Default::default(),
         });
         let mut reports = Vec::new();
         run(

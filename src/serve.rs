@@ -410,6 +410,7 @@ async fn run_plan(plan: Plan, module: &Module, left: Duration) -> (Vec<Report>, 
     let ctx = Arc::new(crate::probe::Context {
         options: module.probe.clone(),
         tls: Arc::clone(&module.tls),
+        open_ports: Default::default(),
     });
     let options = RunOptions {
         limits: Limits {

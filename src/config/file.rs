@@ -131,6 +131,7 @@ impl ProbeTable {
                     .map_or(Duration::from_secs(5), |d| d.0.0),
             ),
             keep_pem: false,
+            revocation: Default::default(),
         };
         if tls_options.replace_roots && tls_options.ca_files.is_empty() && !tls_options.system_roots
         {

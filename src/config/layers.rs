@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{ConfigError, duration, nonzero};
-use crate::cli::Cli;
+use crate::cli::{Cli, RevocationArg};
+use crate::probe::tls::RevocationOptions;
 use crate::probe::tls::{TlsOptions, TlsVersion};
 use crate::probe::trace::TraceOptions;
+use crate::report::tls::RevocationMode;
 use crate::target;
 
 pub(super) fn trace_options(cli: &Cli) -> Result<TraceOptions, ConfigError> {
@@ -44,6 +46,7 @@ pub(super) fn implies_tls(cli: &Cli) -> bool {
         || cli.cert.is_some()
         || cli.show_certs
         || !cli.ca_file.is_empty()
+        || matches!(cli.revocation, RevocationArg::Ocsp | RevocationArg::Crl)
 }
 
 pub(super) fn tls_options(cli: &Cli) -> Result<TlsOptions, ConfigError> {
@@ -100,6 +103,18 @@ pub(super) fn tls_options(cli: &Cli) -> Result<TlsOptions, ConfigError> {
             duration("--handshake-timeout", &cli.handshake_timeout)?,
         )?,
         keep_pem: cli.show_certs,
+        revocation: RevocationOptions {
+            mode: match cli.revocation {
+                RevocationArg::Off => RevocationMode::Off,
+                RevocationArg::Staple => RevocationMode::Staple,
+                RevocationArg::Ocsp => RevocationMode::Ocsp,
+                RevocationArg::Crl => RevocationMode::Crl,
+            },
+            timeout: nonzero(
+                "--revocation-timeout",
+                duration("--revocation-timeout", &cli.revocation_timeout)?,
+            )?,
+        },
     })
 }
 

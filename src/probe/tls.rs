@@ -19,12 +19,14 @@ pub mod legacy;
 pub mod names;
 pub mod ocsp;
 pub mod records;
-mod verify;
+pub(crate) mod revocation;
+pub(crate) mod verify;
 mod vhost;
 
 pub use capture::Tap;
 pub use context::{TlsConfigError, TlsContext, TlsOptions, TlsVersion};
 pub use records::ServerFlight;
+pub use revocation::RevocationOptions;
 
 use crate::cert::{self, CertSummary};
 use crate::report::tls::{
@@ -107,7 +109,12 @@ where
     report.sni = sni.clone();
     let attempt = handshake::run(stream, connect_name.clone(), sni.is_some(), ctx).await;
     let (negotiation_failed, captured) = (attempt.negotiation_failed, attempt.captured.clone());
+    // The chain as presented and the staple, for the revocation check after the verdicts.
+    let (chain, staple) = (attempt.seen.chain.clone(), attempt.seen.ocsp.clone());
     let stream = record_attempt(&mut report, attempt, req, ctx);
+    if !chain.is_empty() {
+        Box::pin(revocation::check(&mut report, &chain, &staple, ctx)).await;
+    }
     if negotiation_failed {
         Box::pin(legacy_fallback(
             &mut report,

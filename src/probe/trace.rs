@@ -8,18 +8,18 @@
 
 mod diagnose;
 mod rdns;
+mod reference;
 mod walk;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::report::trace::{
-    DiagnosisWord, HopReply, ReferenceDistance, TraceDiagnosis, TraceEnd, TraceHop,
-};
+use crate::report::trace::{DiagnosisWord, HopReply, TraceDiagnosis, TraceEnd, TraceHop};
 use crate::report::{IcmpInfo, TcpReason, TcpReport, TcpState, TraceReport};
 use nix::libc;
 
 pub use diagnose::diagnose;
+pub use reference::OpenPorts;
 
 /// How a trace probes.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,8 +43,9 @@ pub struct TraceOptions {
     /// At most this many retry waves; a wave follows only while the previous one turned a
     /// silent hop into an answer.
     pub retry_waves: u8,
-    /// Another port of the same host known to answer (open or closed): when the traced port is
-    /// answered by a RST, its hop distance tells the server's RST from a middlebox's.
+    /// Another port of the same host known to be answered by the host itself (open or
+    /// closed): when the traced port is answered by a RST, its hop distance tells the server's
+    /// RST from a middlebox's. Overrides the automatic choice (see `reference`).
     pub reference_port: Option<u16>,
     /// Look up reverse DNS names of the hops (best effort, bounded by `dns_timeout`).
     pub reverse_dns: bool,
@@ -142,8 +143,17 @@ pub fn worth_tracing(tcp: &TcpReport) -> bool {
 }
 
 /// Traces the path to `addr` with TCP SYNs to its port. Never fails: an unsupported kernel or a
-/// local error is reported in the diagnosis, and never as a trace that looks complete.
+/// local error is reported in the diagnosis, and never as a trace that looks complete. A RST is
+/// checked against the host's distance on another port (see [`trace_in_run`]).
 pub async fn trace(addr: SocketAddr, opts: &TraceOptions) -> TraceReport {
+    trace_in_run(addr, opts, &OpenPorts::default()).await
+}
+
+/// [`trace`], knowing which ports of which addresses answered SYN-ACK earlier in the run:
+/// when the traced port is answered by a RST, the host's own distance is measured on one of
+/// those first (then a common port, then a random high port), so that a RST is never taken
+/// for the host's answer on its own.
+pub async fn trace_in_run(addr: SocketAddr, opts: &TraceOptions, open: &OpenPorts) -> TraceReport {
     let started = Instant::now();
     if let Some(why) = unsupported_platform() {
         return TraceReport {
@@ -166,16 +176,9 @@ pub async fn trace(addr: SocketAddr, opts: &TraceOptions) -> TraceReport {
         .iter()
         .map(|(&ttl, answers)| diagnose::summarize_hop(ttl, answers))
         .collect();
-    let reference = match (walk.ended, hops.last(), opts.reference_port) {
-        (TraceEnd::Answered, Some(last), Some(port))
-            if last.reply == HopReply::Rst && port != addr.port() =>
-        {
-            let reference_addr = SocketAddr::new(addr.ip(), port);
-            let reference_walk = walk_reference(reference_addr, opts, last.ttl).await;
-            Some(ReferenceDistance {
-                port,
-                hops: reference_walk,
-            })
+    let reference = match (walk.ended, hops.last()) {
+        (TraceEnd::Answered, Some(last)) if last.reply == HopReply::Rst => {
+            reference::measure(addr, last.ttl, opts, open).await
         }
         _ => None,
     };
@@ -192,23 +195,6 @@ pub async fn trace(addr: SocketAddr, opts: &TraceOptions) -> TraceReport {
         reference,
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
     }
-}
-
-/// Traces `addr` (a reference port) from `first_ttl` on and returns the TTL at which the host
-/// answered with SYN-ACK or RST, if it did.
-async fn walk_reference(addr: SocketAddr, opts: &TraceOptions, first_ttl: u8) -> Option<u8> {
-    let walk = walk::walk(addr, opts, first_ttl).await;
-    if walk.ended != TraceEnd::Answered {
-        return None;
-    }
-    walk.answers
-        .iter()
-        .find(|(_, answers)| {
-            answers
-                .iter()
-                .any(|a| matches!(a.kind, HopReply::SynAck | HopReply::Rst))
-        })
-        .map(|(&ttl, _)| ttl)
 }
 
 /// `Some(reason)` when this system cannot attribute ICMP errors to TCP probes at all.

@@ -3,7 +3,10 @@
 
 use super::lines::{Line, Tone};
 use crate::cert::CertSummary;
-use crate::report::tls::{CertProblem, ReferenceKind, TlsReport, VerifyReport, Vhost};
+use crate::report::tls::{
+    CertProblem, OcspReport, ReferenceKind, RevocationMode, RevocationReport, RevocationStatus,
+    TlsReport, VerifyReport, Vhost,
+};
 use crate::report::word;
 
 /// Certificates expiring within this many days are flagged.
@@ -36,36 +39,68 @@ pub fn tls_lines(tls: &TlsReport, show_certs: bool) -> Vec<Line> {
         check_lines(&mut lines, verify);
     }
     if let Some(ocsp) = &tls.ocsp {
-        let value = if !ocsp.stapled {
-            "not stapled".to_string()
-        } else {
-            let status = ocsp
-                .cert_status
-                .as_deref()
-                .or(ocsp.response_status.as_deref())
-                .unwrap_or("unreadable");
-            let next = ocsp
-                .next_update
-                .as_deref()
-                .map(|n| format!(", next update {n}"))
-                .unwrap_or_default();
-            format!(
-                "stapled ({} bytes): {status}{next} (signature not checked)",
-                ocsp.size
-            )
-        };
-        let tone = match ocsp.cert_status.as_deref() {
-            Some("revoked") => Tone::Bad,
-            Some("good") => Tone::Good,
-            _ => Tone::Dim,
-        };
-        lines.push(Line::new(0, "ocsp", value, tone));
+        lines.push(ocsp_line(ocsp));
+    }
+    // With the default `staple`, the ocsp line says all there is.
+    if let Some(revocation) = tls
+        .revocation
+        .as_ref()
+        .filter(|r| r.mode != RevocationMode::Staple)
+    {
+        lines.push(revocation_line(revocation));
     }
     if let Some(vhost) = tls.vhost {
         vhost_lines(&mut lines, vhost);
     }
     reference_lines(&mut lines, tls);
     lines
+}
+
+fn ocsp_line(ocsp: &OcspReport) -> Line {
+    if !ocsp.stapled {
+        return Line::new(0, "ocsp", "not stapled", Tone::Dim);
+    }
+    let status = ocsp
+        .cert_status
+        .as_deref()
+        .or(ocsp.response_status.as_deref())
+        .unwrap_or("unreadable");
+    let next = ocsp
+        .next_update
+        .as_deref()
+        .map(|n| format!(", next update {n}"))
+        .unwrap_or_default();
+    let (trust, tone) = match (&ocsp.signer, &ocsp.problem) {
+        (Some(signer), _) if ocsp.verified => (
+            format!("signed by {signer}"),
+            match status {
+                "revoked" => Tone::Bad,
+                "good" => Tone::Good,
+                _ => Tone::Warn,
+            },
+        ),
+        (_, Some(problem)) => (format!("NOT trusted: {problem}"), Tone::Warn),
+        _ => ("not checked".to_string(), Tone::Dim),
+    };
+    let value = format!("stapled ({} bytes): {status}{next}, {trust}", ocsp.size);
+    Line::new(0, "ocsp", value, tone)
+}
+
+fn revocation_line(r: &RevocationReport) -> Line {
+    let tone = match r.status {
+        RevocationStatus::Good => Tone::Good,
+        RevocationStatus::Revoked => Tone::Bad,
+        RevocationStatus::Unknown => Tone::Warn,
+        RevocationStatus::Unavailable => Tone::Dim,
+    };
+    let url = r
+        .url
+        .as_deref()
+        .map(|u| format!(" [{u}]"))
+        .unwrap_or_default();
+    let ms = r.ms.map(|ms| format!(" in {ms:.1} ms")).unwrap_or_default();
+    let value = format!("{}: {}{url}{ms}", word(&r.status), r.detail);
+    Line::new(0, "revocation", value, tone)
 }
 
 fn handshake_line(tls: &TlsReport) -> Line {

@@ -1,7 +1,9 @@
 //! The human lines of a path trace: one per hop, like traceroute, then the diagnosis.
 
 use super::lines::{Line, Tone};
-use crate::report::trace::{DiagnosisWord, HopReply, TraceEnd, TraceHop, TraceReport};
+use crate::report::trace::{
+    DiagnosisWord, HopReply, ReferenceSource, TraceEnd, TraceHop, TraceReport,
+};
 
 /// Turns a trace into report lines (pure; the renderer escapes values and adds colour).
 pub fn trace_lines(trace: &TraceReport) -> Vec<Line> {
@@ -23,9 +25,19 @@ pub fn trace_lines(trace: &TraceReport) -> Vec<Line> {
         lines.push(Line::new(1, "end", note, Tone::Dim));
     }
     if let Some(reference) = &trace.reference {
-        let value = match reference.hops {
-            Some(hops) => format!("port {} answered at hop {hops}", reference.port),
-            None => format!("port {} did not answer", reference.port),
+        let why = match reference.source {
+            ReferenceSource::Given => "--reference-port",
+            ReferenceSource::OpenInRun => "open earlier in this run",
+            ReferenceSource::CommonPort => "a common port, open",
+            ReferenceSource::RandomPort => "a random high port",
+        };
+        let value = match (reference.hops, reference.reply) {
+            (Some(hops), Some(reply)) => format!(
+                "port {} ({why}) answered {} at hop {hops}",
+                reference.port,
+                reply_word(reply)
+            ),
+            _ => format!("port {} ({why}) did not answer", reference.port),
         };
         lines.push(Line::new(1, "reference", value, Tone::Dim));
     }
@@ -41,6 +53,14 @@ pub fn trace_lines(trace: &TraceReport) -> Vec<Line> {
         word_tone(diagnosis.word),
     ));
     lines
+}
+
+fn reply_word(reply: HopReply) -> &'static str {
+    match reply {
+        HopReply::SynAck => "SYN-ACK",
+        HopReply::Rst => "RST",
+        _ => "something else",
+    }
 }
 
 fn destination_text(trace: &TraceReport) -> String {

@@ -188,8 +188,8 @@ pub struct VerifyReport {
     pub earliest_expiry_subject: Option<String>,
 }
 
-/// A stapled OCSP response.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A stapled OCSP response: what it says, and whether that can be trusted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct OcspReport {
     /// Whether the server stapled a response at all.
     pub stapled: bool,
@@ -197,16 +197,96 @@ pub struct OcspReport {
     pub size: usize,
     /// OCSP response status (`successful`, `try_later`, …) when it parsed.
     pub response_status: Option<String>,
-    /// The leaf's status in the first SingleResponse: `good`, `revoked`, `unknown`. The
-    /// response's signature is NOT checked: this is what the server claims.
+    /// The certificate status the response gives (for this certificate when a SingleResponse
+    /// names it, else the first): `good`, `revoked`, `unknown`. Trust it only when `verified`.
     pub cert_status: Option<String>,
     /// thisUpdate (RFC 3339).
     pub this_update: Option<String>,
     /// nextUpdate (RFC 3339).
     pub next_update: Option<String>,
+    /// For `revoked`: when (RFC 3339).
+    pub revoked_at: Option<String>,
+    /// For `revoked`: the CRLReason (`key_compromise`, `superseded`…), when given.
+    pub revocation_reason: Option<String>,
+    /// The response is about this certificate, signed by its issuer (or a responder the
+    /// issuer delegated), and current. `false` when unchecked (`--revocation off`) or when a
+    /// check failed (`problem` says which).
+    pub verified: bool,
+    /// Who signed it, when verified: `the issuer`, or the delegated responder.
+    pub signer: Option<String>,
+    /// Why it is not trusted, when it was checked and is not.
+    pub problem: Option<String>,
     /// Why the response could not be read, when it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parse_error: Option<String>,
+}
+
+/// How far revocation is checked (`--revocation`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationMode {
+    /// Not at all (a stapled response is still shown, unchecked).
+    Off,
+    /// The stapled OCSP response, verified (the default: no extra connection).
+    #[default]
+    Staple,
+    /// Also ask the OCSP responder named in the leaf's AIA extension.
+    Ocsp,
+    /// Also fetch the CRL from the leaf's CRL distribution point.
+    Crl,
+}
+
+/// The leaf's revocation status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationStatus {
+    /// A verified answer says it is not revoked.
+    Good,
+    /// A verified answer says it is revoked: a certificate problem (`revoked`).
+    Revoked,
+    /// A verified OCSP answer says the responder does not know the certificate.
+    Unknown,
+    /// No verified answer (no staple, nothing to ask, the fetch or the check failed).
+    Unavailable,
+}
+
+/// Where a revocation answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationSource {
+    /// The OCSP response the server stapled.
+    Staple,
+    /// The OCSP responder in the leaf's AIA extension.
+    Ocsp,
+    /// The CRL at the leaf's distribution point.
+    Crl,
+}
+
+/// The revocation verdict of the leaf certificate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevocationReport {
+    /// What was asked (`--revocation`).
+    pub mode: RevocationMode,
+    /// The status.
+    pub status: RevocationStatus,
+    /// Which answer decided (`None` for `unavailable`).
+    pub source: Option<RevocationSource>,
+    /// The responder or CRL location asked (`ocsp`, `crl`).
+    pub url: Option<String>,
+    /// For `revoked`: when (RFC 3339).
+    pub revoked_at: Option<String>,
+    /// For `revoked`: the CRLReason, when given.
+    pub reason: Option<String>,
+    /// The answer's thisUpdate (RFC 3339).
+    pub this_update: Option<String>,
+    /// The answer's nextUpdate (RFC 3339).
+    pub next_update: Option<String>,
+    /// Who signed the answer: `the issuer`, or the delegated responder.
+    pub signer: Option<String>,
+    /// One sentence: what was checked, or why no answer could be trusted.
+    pub detail: String,
+    /// Time spent fetching (`ocsp`, `crl`).
+    pub ms: Option<f64>,
 }
 
 /// What a server that only speaks legacy TLS (or only ciphers/groups we do not implement)
@@ -325,6 +405,8 @@ pub struct TlsReport {
     pub verify: Option<VerifyReport>,
     /// Stapled OCSP response (absent when the handshake did not get that far).
     pub ocsp: Option<OcspReport>,
+    /// The leaf's revocation status (`--revocation`; absent when off or no certificate).
+    pub revocation: Option<RevocationReport>,
     /// Virtual-host verdict (absent when no SNI was sent or no verdict was possible).
     pub vhost: Option<Vhost>,
     /// The certificate served without SNI, when it was fetched for the vhost verdict.

@@ -19,8 +19,8 @@ pub struct TraceReport {
     pub diagnosis: TraceDiagnosis,
     /// Why the trace ended.
     pub ended: TraceEnd,
-    /// The destination's hop distance measured on another port of the same host, when one was
-    /// given (it tells a middlebox RST from the server's own).
+    /// The destination's hop distance measured on another port of the same host, when the
+    /// traced port was answered by a RST (it tells a middlebox's RST from the server's own).
     pub reference: Option<ReferenceDistance>,
     /// Wall time of the whole trace.
     pub elapsed_ms: f64,
@@ -83,7 +83,9 @@ pub struct TraceDiagnosis {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiagnosisWord {
-    /// The destination answered (SYN-ACK or its own RST) at hop `hop`.
+    /// The destination answered at hop `hop`: SYN-ACK, or a RST at the distance where the host
+    /// itself answers another port with SYN-ACK (or on `--reference-port`). A RST alone is
+    /// never enough.
     Reached,
     /// Hop `hop` was the last to answer; nothing beyond it did (`0`: not even the first hop).
     DroppedAfter,
@@ -91,7 +93,8 @@ pub enum DiagnosisWord {
     RejectedAt,
     /// A RST came back at hop `hop`, nearer than the destination: a middlebox forged it.
     MiddleboxReset,
-    /// The trace cannot say (unsupported kernel, local error, destination beyond the hop limit).
+    /// The trace cannot say (unsupported kernel, local error, destination beyond the hop limit,
+    /// or a RST whose sender no other port could tell); the sentence says why.
     Unknown,
 }
 
@@ -126,11 +129,34 @@ pub enum TraceEnd {
     Unsupported,
 }
 
-/// The destination's distance measured on a reference port of the same host.
+/// The destination's distance measured on a reference port of the same host: the evidence
+/// that tells a middlebox's forged RST from the host's own.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ReferenceDistance {
-    /// The port used (an open or closed port of the same host).
+    /// The port whose distance decided (the last one tried when none did).
     pub port: u16,
     /// The TTL at which the host answered on it (`None`: it did not answer).
     pub hops: Option<u8>,
+    /// How it answered there: `syn_ack` or `rst` (`None`: it did not answer).
+    pub reply: Option<HopReply>,
+    /// Where the port came from.
+    pub source: ReferenceSource,
+    /// Every port measured, in order (`port` last): a port answered by a RST at the same
+    /// distance settles nothing, so the next one is tried.
+    pub tried: Vec<u16>,
+}
+
+/// Where a reference port came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceSource {
+    /// `--reference-port`: trusted to be answered by the host itself, even by a RST.
+    Given,
+    /// A port of the same address that answered SYN-ACK earlier in this run.
+    OpenInRun,
+    /// A common service port (443, 80, 22) found open on the same address.
+    CommonPort,
+    /// A random high port: only a RST from further away than the traced port's proves
+    /// anything (a middlebox's RST came nearer).
+    RandomPort,
 }

@@ -403,6 +403,7 @@ mod mirror {
         pub chain: Vec<Certificate>,
         pub verify: Nullable<Verify>,
         pub ocsp: Nullable<Ocsp>,
+        pub revocation: Nullable<Revocation>,
         pub vhost: Nullable<Vhost>,
         pub default_cert: Nullable<DefaultCert>,
         pub references: Vec<VhostReference>,
@@ -512,6 +513,52 @@ mod mirror {
         pub cert_status: Value,
         pub this_update: Value,
         pub next_update: Value,
+        pub revoked_at: Nullable<String>,
+        pub revocation_reason: Nullable<String>,
+        pub verified: bool,
+        pub signer: Nullable<String>,
+        pub problem: Nullable<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Revocation {
+        pub mode: RevocationMode,
+        pub status: RevocationStatus,
+        pub source: Nullable<RevocationSource>,
+        pub url: Nullable<String>,
+        pub revoked_at: Nullable<String>,
+        pub reason: Nullable<String>,
+        pub this_update: Nullable<String>,
+        pub next_update: Nullable<String>,
+        pub signer: Nullable<String>,
+        pub detail: String,
+        pub ms: Nullable<f64>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RevocationMode {
+        Staple,
+        Ocsp,
+        Crl,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RevocationStatus {
+        Good,
+        Revoked,
+        Unknown,
+        Unavailable,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RevocationSource {
+        Staple,
+        Ocsp,
+        Crl,
     }
 
     #[derive(Debug, Deserialize)]
@@ -597,7 +644,8 @@ mod mirror {
     #[serde(deny_unknown_fields)]
     pub struct Diagnosis {
         pub word: DiagnosisWord,
-        pub hop: u8,
+        /// `null` for `unknown`.
+        pub hop: Nullable<u8>,
         pub sentence: String,
     }
 
@@ -625,7 +673,19 @@ mod mirror {
     #[serde(deny_unknown_fields)]
     pub struct Reference {
         pub port: u16,
-        pub hops: u8,
+        pub hops: Nullable<u8>,
+        pub reply: Nullable<HopReply>,
+        pub source: ReferenceSource,
+        pub tried: Vec<u16>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum ReferenceSource {
+        Given,
+        OpenInRun,
+        CommonPort,
+        RandomPort,
     }
 
     #[derive(Debug, Deserialize)]
@@ -935,7 +995,9 @@ fn trace_lines_through_the_lab_match_the_documented_json() {
     assert!(trace.hops.iter().any(|h| h.icmp.0.is_some()));
     let trace = by_port(reset.port()).trace.expect("trace");
     assert_eq!(trace.diagnosis.word, DiagnosisWord::MiddleboxReset);
-    assert_eq!(trace.reference.expect("reference").hops, 3);
+    let reference = trace.reference.expect("reference");
+    assert_eq!(*reference.hops.expect("hops"), 3);
+    assert_eq!(reference.source, ReferenceSource::Given);
     report_omissions(&omitted);
 }
 

@@ -9,6 +9,7 @@
 mod cli;
 mod dns;
 mod frontends;
+mod fuzz_seeds;
 mod greeting;
 mod json_contract;
 mod latency;

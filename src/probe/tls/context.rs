@@ -15,6 +15,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, SignatureScheme, SupportedProtocolVersion};
 
 use super::chain_cache::ChainCache;
+use super::revocation::{Fetched, RevocationOptions};
 use super::verify::{Recorder, Seen, lock};
 
 /// A TLS protocol version `reach` can negotiate.
@@ -49,6 +50,8 @@ pub struct TlsOptions {
     pub handshake_timeout: Duration,
     /// Keep each certificate's PEM in the report (`--show-certs`).
     pub keep_pem: bool,
+    /// How the leaf's revocation is checked (`--revocation`).
+    pub revocation: RevocationOptions,
 }
 
 impl Default for TlsOptions {
@@ -64,6 +67,7 @@ impl Default for TlsOptions {
             client_key: None,
             handshake_timeout: Duration::from_secs(5),
             keep_pem: false,
+            revocation: RevocationOptions::default(),
         }
     }
 }
@@ -104,6 +108,9 @@ pub struct TlsContext {
     template: ClientConfig,
     pub(crate) timeout: Duration,
     pub(crate) keep_pem: bool,
+    pub(crate) revocation: RevocationOptions,
+    /// Revocation answers fetched in this run.
+    pub(crate) fetched: Arc<Fetched>,
     pub(crate) versions: Vec<TlsVersion>,
     identity: Option<Arc<CertifiedKey>>,
     pub(crate) chain_cache: Arc<ChainCache>,
@@ -146,6 +153,8 @@ impl TlsContext {
             template,
             timeout: options.handshake_timeout,
             keep_pem: options.keep_pem,
+            revocation: options.revocation,
+            fetched: Arc::default(),
             versions,
             identity,
             chain_cache: Arc::default(),

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::{ProbeAnswer, ends_path, errno_text};
 use crate::report::IcmpInfo;
 use crate::report::trace::{
-    DiagnosisWord, HopReply, ReferenceDistance, TraceDiagnosis, TraceEnd, TraceHop,
+    DiagnosisWord, HopReply, ReferenceDistance, ReferenceSource, TraceDiagnosis, TraceEnd, TraceHop,
 };
 
 /// Summarizes the answers to one TTL: the answer that matters most (one ending the path, else
@@ -40,7 +40,7 @@ pub(crate) fn summarize_hop(ttl: u8, answers: &[ProbeAnswer]) -> TraceHop {
 /// The diagnosis of a trace to `destination` that ended as `ended` after `hops`.
 ///
 /// `reference` is the destination's distance measured on another port of the same host, used
-/// to tell a middlebox's RST from the host's own.
+/// to tell a middlebox's RST from the host's own: a RST alone is never `reached`.
 pub fn diagnose(
     hops: &[TraceHop],
     ended: TraceEnd,
@@ -82,42 +82,91 @@ fn answered(
             format!("{ip} port {port} is open: it answered SYN-ACK at hop {k}."),
         );
     }
-    let sentence = match reference {
-        Some(ReferenceDistance {
-            port: ref_port,
-            hops: Some(distance),
-        }) if *distance > k => {
-            return verdict(
-                DiagnosisWord::MiddleboxReset,
-                Some(k),
-                format!(
-                    "A RST came back already at hop {k}, but {ip} is {distance} hops away \
-                     (port {ref_port} answered at hop {distance}): a middlebox at hop {k} \
-                     resets connections to port {port}."
-                ),
-            );
-        }
-        Some(ReferenceDistance {
-            port: ref_port,
-            hops: Some(_),
-        }) => format!(
-            "{ip} answered RST at hop {k}, the same distance as on port {ref_port}: port \
-             {port} is closed on the host itself."
-        ),
-        Some(ReferenceDistance {
-            port: ref_port,
-            hops: None,
-        }) => format!(
-            "A RST came back at hop {k}; port {ref_port} did not answer, so whether {ip} \
-             itself or a middlebox in front of it sent the RST cannot be known."
-        ),
-        None => format!(
-            "A RST came back at hop {k}, from {ip} itself or from a middlebox in front of it; \
-             which one cannot be known without a reference port (an open or closed port of the \
-             same host)."
-        ),
+    let Some(r) = reference else {
+        return verdict(
+            DiagnosisWord::Unknown,
+            None,
+            format!(
+                "A RST came back at hop {k}, from {ip} itself or from a middlebox in front of \
+                 it; no other port of {ip} could be measured to tell which."
+            ),
+        );
     };
-    verdict(DiagnosisWord::Reached, Some(k), sentence)
+    let what = reference_text(r);
+    match (r.hops, r.reply) {
+        (Some(d), Some(_)) if d > k => verdict(
+            DiagnosisWord::MiddleboxReset,
+            Some(k),
+            format!(
+                "A RST came back already at hop {k}, but {ip} is {d} hops away: {what} \
+                 answered at hop {d}. A middlebox at hop {k} resets connections to port {port}."
+            ),
+        ),
+        (Some(d), Some(HopReply::SynAck)) if d == k => verdict(
+            DiagnosisWord::Reached,
+            Some(k),
+            format!(
+                "{ip} answered RST at hop {k}, the distance at which {what} answered SYN-ACK: \
+                 port {port} is closed on the host itself."
+            ),
+        ),
+        (Some(d), Some(_)) if d == k && r.source == ReferenceSource::Given => verdict(
+            DiagnosisWord::Reached,
+            Some(k),
+            format!(
+                "{ip} answered RST at hop {k}, the same distance as on {what}: port {port} is \
+                 closed on the host itself."
+            ),
+        ),
+        (Some(d), Some(_)) if d == k => verdict(
+            DiagnosisWord::Unknown,
+            None,
+            format!(
+                "A RST came back at hop {k}, and {what} was answered by a RST at hop {k} too: \
+                 either {ip} is {k} hops away and closed on both, or a middlebox at hop {k} \
+                 resets both. No port of {ip} answered SYN-ACK to tell (name an open one with \
+                 --reference-port)."
+            ),
+        ),
+        (Some(d), _) => verdict(
+            DiagnosisWord::Unknown,
+            None,
+            format!(
+                "A RST came back at hop {k}, but {what} answered nearer, at hop {d}: the path \
+                 differs between ports, so who sent the RST cannot be known."
+            ),
+        ),
+        (None, _) => verdict(
+            DiagnosisWord::Unknown,
+            None,
+            format!(
+                "A RST came back at hop {k}; {what} did not answer, so whether {ip} itself or \
+                 a middlebox in front of it sent the RST cannot be known."
+            ),
+        ),
+    }
+}
+
+/// `port 443 (open earlier in this run)`.
+fn reference_text(r: &ReferenceDistance) -> String {
+    let why = match r.source {
+        ReferenceSource::Given => "--reference-port",
+        ReferenceSource::OpenInRun => "open earlier in this run",
+        ReferenceSource::CommonPort => "a common port found open",
+        ReferenceSource::RandomPort => "a random high port",
+    };
+    let others: Vec<String> = r
+        .tried
+        .iter()
+        .filter(|p| **p != r.port)
+        .map(u16::to_string)
+        .collect();
+    let also = if others.is_empty() {
+        String::new()
+    } else {
+        format!("; also tried {}", others.join(", "))
+    };
+    format!("port {} ({why}{also})", r.port)
 }
 
 fn rejected(hops: &[TraceHop], end: &TraceHop, destination: SocketAddr) -> TraceDiagnosis {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::diagnose::summarize_hop;
 use super::walk::{path_end, silent_run_end};
 use super::*;
+use crate::report::trace::{ReferenceDistance, ReferenceSource};
 
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
@@ -254,37 +255,57 @@ fn diagnosis_rejected_at_the_hop_that_sent_the_icmp() {
     assert_eq!((d.word, d.hop), (DiagnosisWord::RejectedAt, Some(0)));
 }
 
+fn reference(
+    hops: Option<u8>,
+    reply: Option<HopReply>,
+    source: ReferenceSource,
+) -> ReferenceDistance {
+    ReferenceDistance {
+        port: 61003,
+        hops,
+        reply,
+        source,
+        tried: vec![443, 61003],
+    }
+}
+
 #[test]
-fn diagnosis_tells_a_middlebox_reset_from_the_hosts_own_with_a_reference_port() {
+fn diagnosis_tells_a_middlebox_reset_from_the_hosts_own_and_never_says_reached_from_a_rst_alone() {
+    use ReferenceSource::{Given, OpenInRun, RandomPort};
     let trace = hops(&[
         (1, HopReply::TimeExceeded, Some("192.0.2.1")),
         (2, HopReply::Rst, Some(DEST)),
     ]);
-    let further = ReferenceDistance {
-        port: 61003,
-        hops: Some(3),
+    let word = |r: Option<ReferenceDistance>| {
+        let d = diagnose(&trace, TraceEnd::Answered, dest(61002), r.as_ref());
+        (d.word, d.hop, d.sentence)
     };
-    let d = diagnose(&trace, TraceEnd::Answered, dest(61002), Some(&further));
-    assert_eq!((d.word, d.hop), (DiagnosisWord::MiddleboxReset, Some(2)));
-    assert!(d.sentence.contains("3 hops away"), "{}", d.sentence);
-
-    let same = ReferenceDistance {
-        port: 61003,
-        hops: Some(2),
-    };
-    let d = diagnose(&trace, TraceEnd::Answered, dest(61002), Some(&same));
-    assert_eq!((d.word, d.hop), (DiagnosisWord::Reached, Some(2)));
-
-    for reference in [
-        None,
-        Some(ReferenceDistance {
-            port: 61003,
-            hops: None,
-        }),
-    ] {
-        let d = diagnose(&trace, TraceEnd::Answered, dest(61002), reference.as_ref());
-        assert_eq!((d.word, d.hop), (DiagnosisWord::Reached, Some(2)));
-        assert!(d.sentence.contains("cannot be known"), "{}", d.sentence);
+    // Anything answering from further away proves the RST at hop 2 was forged nearer.
+    for (reply, source) in [(HopReply::SynAck, OpenInRun), (HopReply::Rst, RandomPort)] {
+        let (w, hop, sentence) = word(Some(reference(Some(3), Some(reply), source)));
+        assert_eq!(
+            (w, hop),
+            (DiagnosisWord::MiddleboxReset, Some(2)),
+            "{sentence}"
+        );
+        assert!(sentence.contains("3 hops away"), "{sentence}");
+        assert!(sentence.contains("also tried 443"), "{sentence}");
+    }
+    // A SYN-ACK at the same distance: the host is there, its RST is its own.
+    let (w, hop, sentence) = word(Some(reference(Some(2), Some(HopReply::SynAck), OpenInRun)));
+    assert_eq!((w, hop), (DiagnosisWord::Reached, Some(2)));
+    assert!(sentence.contains("closed on the host itself"), "{sentence}");
+    // A RST at the same distance settles nothing, unless the user vouched for the port.
+    let (w, _, sentence) = word(Some(reference(Some(2), Some(HopReply::Rst), RandomPort)));
+    assert_eq!(w, DiagnosisWord::Unknown, "{sentence}");
+    assert!(sentence.contains("--reference-port"), "{sentence}");
+    let (w, hop, _) = word(Some(reference(Some(2), Some(HopReply::Rst), Given)));
+    assert_eq!((w, hop), (DiagnosisWord::Reached, Some(2)));
+    // Nothing to compare with, or no answer: unknown, never reached.
+    for r in [None, Some(reference(None, None, Given))] {
+        let (w, hop, sentence) = word(r);
+        assert_eq!((w, hop), (DiagnosisWord::Unknown, None), "{sentence}");
+        assert!(sentence.contains("cannot be known") || sentence.contains("no other port"));
     }
 }
 
@@ -369,7 +390,10 @@ async fn a_closed_loopback_port_is_a_reset_at_hop_1_and_a_reference_port_confirm
         report.reference,
         Some(ReferenceDistance {
             port: open_port,
-            hops: Some(1)
+            hops: Some(1),
+            reply: Some(HopReply::SynAck),
+            source: ReferenceSource::Given,
+            tried: vec![open_port],
         })
     );
     assert_eq!(report.diagnosis.word, DiagnosisWord::Reached);
@@ -378,5 +402,39 @@ async fn a_closed_loopback_port_is_a_reset_at_hop_1_and_a_reference_port_confirm
             .diagnosis
             .sentence
             .contains("closed on the host itself")
+    );
+}
+
+#[tokio::test]
+async fn a_closed_loopback_port_is_checked_against_a_port_open_earlier_in_the_run() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let open_addr = listener.local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_addr = closed.local_addr().unwrap();
+    drop(closed);
+    let open = OpenPorts::default();
+    open.record(open_addr);
+    let report = trace_in_run(closed_addr, &quick(), &open).await;
+    let reference = report.reference.expect("measured");
+    assert_eq!(
+        (
+            reference.port,
+            reference.hops,
+            reference.reply,
+            reference.source
+        ),
+        (
+            open_addr.port(),
+            Some(1),
+            Some(HopReply::SynAck),
+            ReferenceSource::OpenInRun
+        )
+    );
+    assert_eq!(report.diagnosis.word, DiagnosisWord::Reached);
+    assert!(
+        report
+            .diagnosis
+            .sentence
+            .contains("open earlier in this run")
     );
 }

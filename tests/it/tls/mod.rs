@@ -7,3 +7,4 @@ mod handshake;
 mod nginx;
 mod openssl;
 mod report;
+mod revocation;

@@ -47,7 +47,7 @@ fn diagnoses(server: IpAddr) {
             "rejected_at",
             1,
         ),
-        (61002, "--trace", "middlebox_reset", 2),
+        (lab::PORT_RESET_BY_R2, "--trace", "middlebox_reset", 2),
         (61003, "--trace", "reached", 3),
         // --explain traces only what failed on the path.
         (
@@ -67,6 +67,38 @@ fn diagnoses(server: IpAddr) {
         assert_eq!(d["word"], word, "{args:?}: {}", lines[0]["trace"]);
         assert_eq!(d["hop"], hop, "{args:?}: {}", lines[0]["trace"]);
     }
+    // No --reference-port: the host's distance is measured on other ports automatically.
+    let auto = ["--json", "--no-tls", "--timeout", "1s", "--trace"];
+    // 61002 alone: nothing else is open; a random port's RST comes from hop 3.
+    let t = target(lab::PORT_RESET_BY_R2);
+    let lines = reach_unprivileged(&lab, &[&auto[..], &[t.as_str()]].concat());
+    let trace = &lines[0]["trace"];
+    assert_eq!(trace["diagnosis"]["word"], "middlebox_reset", "{trace}");
+    assert_eq!(trace["diagnosis"]["hop"], 2, "{trace}");
+    assert_eq!(trace["reference"]["source"], "random_port", "{trace}");
+    // 61004 alone: a RST at hop 3, and only RSTs at hop 3 elsewhere: unknown, not reached.
+    let t = target(lab::PORT_CLOSED);
+    let lines = reach_unprivileged(&lab, &[&auto[..], &[t.as_str()]].concat());
+    let trace = &lines[0]["trace"];
+    assert_eq!(trace["diagnosis"]["word"], "unknown", "{trace}");
+    // 61004 next to 61003 in the same run: 61003's SYN-ACK at hop 3 proves the RST is the
+    // server's own.
+    let (open, closed) = (target(lab::PORT_OPEN), target(lab::PORT_CLOSED));
+    let lines = reach_unprivileged(
+        &lab,
+        &[&auto[..], &[open.as_str(), closed.as_str()]].concat(),
+    );
+    let closed_line = lines
+        .iter()
+        .find(|l| l["port"] == lab::PORT_CLOSED)
+        .expect("the closed port's line");
+    let trace = &closed_line["trace"];
+    assert_eq!(trace["diagnosis"]["word"], "reached", "{trace}");
+    assert_eq!(trace["diagnosis"]["hop"], 3, "{trace}");
+    assert_eq!(trace["reference"]["source"], "open_in_run", "{trace}");
+    assert_eq!(trace["reference"]["port"], lab::PORT_OPEN, "{trace}");
+    assert_eq!(trace["reference"]["reply"], "syn_ack", "{trace}");
+
     let t = target(61003);
     let lines = reach_unprivileged(&lab, &["--json", "--no-tls", "--explain", &t]);
     assert!(

@@ -172,7 +172,7 @@ fn trace_finds_the_forged_reset_of_r2_one_hop_short_of_the_server() {
 }
 
 #[test]
-fn trace_without_a_reference_port_says_the_reset_source_cannot_be_known() {
+fn trace_without_a_reference_port_measures_the_host_on_a_random_port_and_finds_the_forgery() {
     if lab::serve_child_request() {
         return;
     }
@@ -180,10 +180,33 @@ fn trace_without_a_reference_port_says_the_reset_source_cannot_be_known() {
         return;
     };
     for trace in &traces {
-        assert_diagnosis(trace, "reached", 2);
-        assert!(trace["reference"].is_null(), "{trace:#}");
+        // Nothing listens on 443, 80 or 22 in the lab: a random high port's RST comes from
+        // the server at hop 3, one hop beyond the forged one.
+        assert_diagnosis(trace, "middlebox_reset", 2);
+        let reference = &trace["reference"];
+        assert_eq!(reference["source"], "random_port", "{trace:#}");
+        assert_eq!(reference["reply"], "rst", "{trace:#}");
+        assert_eq!(reference["hops"], 3, "{trace:#}");
+    }
+}
+
+#[test]
+fn trace_to_a_closed_port_with_nothing_open_is_unknown_not_reached() {
+    if lab::serve_child_request() {
+        return;
+    }
+    let Some(traces) = trace_both(lab::PORT_CLOSED, None) else {
+        return;
+    };
+    for trace in &traces {
+        // The server's own RST at hop 3, and a random port's RST at hop 3 too: the server, or a
+        // middlebox at hop 3 resetting everything? Without a SYN-ACK nobody can tell.
+        assert_eq!(trace["diagnosis"]["word"], "unknown", "{trace:#}");
+        assert!(trace["diagnosis"]["hop"].is_null(), "{trace:#}");
+        assert_eq!(trace["reference"]["reply"], "rst", "{trace:#}");
+        assert_eq!(trace["reference"]["hops"], 3, "{trace:#}");
         let sentence = trace["diagnosis"]["sentence"].as_str().unwrap_or_default();
-        assert!(sentence.contains("cannot be known"), "{sentence}");
+        assert!(sentence.contains("--reference-port"), "{sentence}");
     }
 }
 
