@@ -7,6 +7,7 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
+pub mod fingerprint;
 pub mod ftp;
 pub mod http;
 pub mod identify;
@@ -19,8 +20,9 @@ pub mod redis;
 pub mod reply;
 pub mod sieve;
 pub mod smtp;
-pub mod software;
 pub mod ssh;
+pub mod table;
+pub mod telnet;
 pub mod tls;
 
 mod capabilities;
