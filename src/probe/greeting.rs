@@ -8,6 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
 pub mod fingerprint;
+pub mod followup;
 pub mod ftp;
 pub mod http;
 pub mod identify;
@@ -16,6 +17,7 @@ pub mod mysql;
 pub mod pop3;
 pub mod postgres;
 pub mod reader;
+pub mod recog;
 pub mod redis;
 pub mod reply;
 pub mod sieve;

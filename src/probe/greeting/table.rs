@@ -957,7 +957,7 @@ pub static TABLE: &[Entry] = &[
     e(
         "Python http.server",
         "Python",
-        "a:python:python",
+        "",
         HTTP,
         r"\bSimpleHTTP{V}?",
         "CPython http/server.py: server_version \"SimpleHTTP/\" + __version__",
@@ -965,7 +965,7 @@ pub static TABLE: &[Entry] = &[
     e(
         "Python wsgiref",
         "Python",
-        "a:python:python",
+        "",
         HTTP,
         r"\bWSGIServer{V}?",
         "CPython wsgiref/simple_server.py: server_version \"WSGIServer/\" + __version__",
