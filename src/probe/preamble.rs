@@ -164,6 +164,11 @@ where
         ..GreetingOptions::default()
     };
     let mut g = greeting::read(&mut stream, opts.port, &opts.host, &read_opts).await;
+    if opts.probe && g.telnet.is_some() {
+        // Telnet servers often show nothing until their options are answered (refused).
+        let limits = opts.limits;
+        let _ = followup::telnet_refuse(&mut stream, &mut g, &limits).await;
+    }
     if opts.probe && followup::is_bare_220(&g) {
         // `220 ready` on a port that does not say: EHLO, then FEAT (issue 15).
         let limits = opts.limits;

@@ -58,10 +58,14 @@ pub enum FollowUp {
     HttpHead,
     /// PostgreSQL's 8-byte `SSLRequest` on a new connection.
     PostgresSslRequest,
+    /// Redis `PING` on a new connection.
+    RedisPing,
     /// `EHLO` after a bare `220` greeting.
     Ehlo,
     /// `FEAT` after a bare `220` greeting that refused `EHLO`.
     Feat,
+    /// Telnet option refusals (`WONT`/`DONT`), after which a telnet server shows its banner.
+    TelnetRefuse,
 }
 
 impl FollowUp {
@@ -71,8 +75,10 @@ impl FollowUp {
             FollowUp::TlsClientHello => "tls_client_hello",
             FollowUp::HttpHead => "http_head",
             FollowUp::PostgresSslRequest => "postgres_ssl_request",
+            FollowUp::RedisPing => "redis_ping",
             FollowUp::Ehlo => "ehlo",
             FollowUp::Feat => "feat",
+            FollowUp::TelnetRefuse => "telnet_refuse",
         }
     }
 }
@@ -105,7 +111,8 @@ pub struct GreetingReport {
     /// `not_identified`; `null` when nothing was received.
     pub identification: Option<Identification>,
     /// The follow-up probe that made a silent or ambiguous service say what it is
-    /// (`tls_client_hello`, `http_head`, `postgres_ssl_request`, `ehlo`, `feat`).
+    /// (`tls_client_hello`, `http_head`, `postgres_ssl_request`, `redis_ping`, `ehlo`, `feat`,
+    /// `telnet_refuse`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found_by: Option<FollowUp>,
     /// Every follow-up probe sent, in order (empty: none).
@@ -148,6 +155,9 @@ pub struct GreetingReport {
     /// HTTP answer to `HEAD /`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpInfo>,
+    /// Telnet options the server asked for (`DO`) and offered (`WILL`) before its banner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telnet: Option<TelnetNegotiation>,
     /// A TLS record sent unprompted (usually an alert): the port speaks TLS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsRecordInfo>,
@@ -257,6 +267,18 @@ pub struct HttpInfo {
     /// `Location` header (redirects).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+}
+
+/// Telnet option negotiation (RFC 854/855): option codes, as numbers (24 terminal type, 31
+/// window size, 1 echo, 3 suppress go-ahead…).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TelnetNegotiation {
+    /// Options the server asked the client to enable (`IAC DO opt`).
+    #[serde(rename = "do")]
+    pub do_options: Vec<u8>,
+    /// Options the server offered to enable (`IAC WILL opt`).
+    #[serde(rename = "will")]
+    pub will_options: Vec<u8>,
 }
 
 /// A TLS record received where a plaintext greeting was expected.

@@ -5,7 +5,8 @@
 //!
 //! 1. a TLS ClientHello on the silent connection itself (a TLS record back: "TLS found");
 //! 2. `HEAD /` on a new connection (an HTTP status line back, with its `Server`);
-//! 3. PostgreSQL's 8-byte `SSLRequest` on a new connection (`S` or `N` back).
+//! 3. PostgreSQL's 8-byte `SSLRequest` on a new connection (`S` or `N` back);
+//! 4. Redis `PING` on a new connection (`+PONG` or a RESP error back).
 //!
 //! A RESP error line (`-ERR unknown command`) to any of them is Redis. A bare `220` greeting is
 //! asked `EHLO` (SMTP answers 250) and, if refused, `FEAT` (FTP answers 211). Each probe is
@@ -64,7 +65,7 @@ where
     tried.push(FollowUp::TlsClientHello);
     let sni = crate::probe::tls::sni_is_valid(host).then_some(host);
     let hello = crate::probe::tls::legacy::client_hello(sni);
-    let bounds = bounded(limits, share(3));
+    let bounds = bounded(limits, share(4));
     let mut buf = Vec::new();
     let mut first_byte = None;
     if reader::send(&mut stream, &hello, Instant::now() + bounds.total)
@@ -111,7 +112,7 @@ where
     tried.push(FollowUp::HttpHead);
     if let Some(mut fresh) = open().await {
         let opts = GreetingOptions {
-            limits: bounded(limits, share(2)),
+            limits: bounded(limits, share(3)),
             ask: Some(Ask::HttpHead),
             over_tls: false,
             hint: None,
@@ -138,7 +139,7 @@ where
     tried.push(FollowUp::PostgresSslRequest);
     if let Some(mut fresh) = open().await {
         let opts = GreetingOptions {
-            limits: bounded(limits, share(1)),
+            limits: bounded(limits, share(2)),
             ask: Some(Ask::PostgresSslRequest),
             over_tls: false,
             hint: None,
@@ -149,6 +150,32 @@ where
             g.follow_ups = tried;
             return Found {
                 greeting: g,
+                tls: false,
+            };
+        }
+    }
+    // 4. Redis PING on a new connection.
+    tried.push(FollowUp::RedisPing);
+    if let Some(mut fresh) = open().await {
+        let opts = GreetingOptions {
+            limits: bounded(limits, share(1)),
+            ask: Some(Ask::RedisPing),
+            over_tls: false,
+            hint: None,
+        };
+        let mut g = super::read(&mut fresh, port, host, &opts).await;
+        if g.protocol.as_deref() == Some("redis") {
+            g.found_by = Some(FollowUp::RedisPing);
+            g.follow_ups = tried;
+            return Found {
+                greeting: g,
+                tls: false,
+            };
+        }
+        let raw = g.text.clone().into_bytes();
+        if let Some(r) = redis_answer(&raw, &silent, FollowUp::RedisPing, &tried, None) {
+            return Found {
+                greeting: r,
                 tls: false,
             };
         }
@@ -225,8 +252,10 @@ fn describe(by: FollowUp) -> &'static str {
         FollowUp::TlsClientHello => "TLS ClientHello",
         FollowUp::HttpHead => "HEAD / HTTP/1.1",
         FollowUp::PostgresSslRequest => "SSLRequest",
+        FollowUp::RedisPing => "PING",
         FollowUp::Ehlo => "EHLO",
         FollowUp::Feat => "FEAT",
+        FollowUp::TelnetRefuse => "telnet WONT/DONT",
     }
 }
 
@@ -309,4 +338,74 @@ pub fn is_bare_220(report: &GreetingReport) -> bool {
             reply::parse(format!("{}\r\n", report.text).as_bytes()),
             Parsed::Complete(r, _) if r.code == 220
         )
+}
+
+/// A telnet server that negotiates before it shows anything: refuses every option it asked
+/// for or offered (`WONT`/`DONT`, always allowed by RFC 1143), reads what follows, and
+/// repeats for newly asked options, at most three rounds. The banner text is appended to
+/// `report.text` and identified again. `Err`: the conversation broke down.
+pub async fn telnet_refuse<S>(
+    stream: &mut S,
+    report: &mut GreetingReport,
+    limits: &Limits,
+) -> Result<(), End>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use super::telnet;
+    let Some(mut asked) = report.telnet.clone() else {
+        return Ok(());
+    };
+    let mut refused = crate::report::greeting::TelnetNegotiation::default();
+    for _ in 0..3 {
+        let mut answer = Vec::new();
+        for &opt in &asked.do_options {
+            if !refused.do_options.contains(&opt) {
+                answer.extend_from_slice(&[255, 252, opt]);
+                refused.do_options.push(opt);
+            }
+        }
+        for &opt in &asked.will_options {
+            if !refused.will_options.contains(&opt) {
+                answer.extend_from_slice(&[255, 254, opt]);
+                refused.will_options.push(opt);
+            }
+        }
+        if answer.is_empty() {
+            break;
+        }
+        if !report.follow_ups.contains(&FollowUp::TelnetRefuse) {
+            report.follow_ups.push(FollowUp::TelnetRefuse);
+        }
+        reader::send(stream, &answer, Instant::now() + limits.total).await?;
+        let mut buf = Vec::new();
+        let got = reader::read_until(stream, &mut buf, limits, true, |_| false).await;
+        if buf.is_empty() {
+            return match got.end {
+                End::Eof | End::Reset | End::Error(_) => Err(got.end),
+                _ => Ok(()),
+            };
+        }
+        let more = telnet::strip(&buf);
+        let text = identify::text(&more);
+        report.bytes += buf.len();
+        let joined = format!("{}{}", report.text, text);
+        report.text = identify::text(joined.as_bytes());
+        asked = telnet::negotiation(&buf);
+        if let Some(t) = report.telnet.as_mut() {
+            for o in &asked.do_options {
+                if !t.do_options.contains(o) {
+                    t.do_options.push(*o);
+                }
+            }
+            for o in &asked.will_options {
+                if !t.will_options.contains(o) {
+                    t.will_options.push(*o);
+                }
+            }
+        }
+    }
+    report.identification = None;
+    super::fingerprint::apply(report);
+    Ok(())
 }

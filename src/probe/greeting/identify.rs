@@ -187,6 +187,7 @@ fn numeric(
 fn other_banner(buf: &[u8], report: &mut GreetingReport) -> Option<&'static str> {
     if telnet::looks_like(buf) {
         report.text = text(&telnet::strip(buf));
+        report.telnet = Some(telnet::negotiation(buf));
         return Some("telnet");
     }
     if buf.starts_with(b"RFB ") {

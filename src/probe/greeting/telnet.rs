@@ -2,6 +2,8 @@
 //! a server sends before its login banner, separated from the banner text, and the refusals a
 //! client that wants no option answers with (RFC 1143: refusing is always allowed).
 
+use crate::report::greeting::TelnetNegotiation;
+
 /// Interpret As Command.
 const IAC: u8 = 255;
 const DONT: u8 = 254;
@@ -44,6 +46,34 @@ pub fn strip(buf: &[u8]) -> Vec<u8> {
             Some(_) => i += 2,
             None => i += 1,
         }
+    }
+    out
+}
+
+/// The options the server asked for (`DO`) and offered (`WILL`), in order, without repeats.
+pub fn negotiation(buf: &[u8]) -> TelnetNegotiation {
+    let mut out = TelnetNegotiation::default();
+    let mut i = 0;
+    while i + 2 < buf.len() {
+        if buf[i] == IAC {
+            let list = match buf[i + 1] {
+                DO => Some(&mut out.do_options),
+                WILL => Some(&mut out.will_options),
+                IAC => {
+                    i += 2;
+                    continue;
+                }
+                _ => None,
+            };
+            if let Some(list) = list {
+                if !list.contains(&buf[i + 2]) {
+                    list.push(buf[i + 2]);
+                }
+                i += 3;
+                continue;
+            }
+        }
+        i += 1;
     }
     out
 }
@@ -93,6 +123,11 @@ mod tests {
         assert_eq!(strip(sub), b"User Access Verification");
         assert_eq!(refusals(sub), b"\xff\xfe\x01");
         assert_eq!(strip(b"\xff\xff\xff"), b"\xff");
+        let n = negotiation(b"\xff\xfb%\xff\xfb&\xff\xfd\x18\xff\xfd\x18\xff\xff\xfdx");
+        assert_eq!(
+            (n.do_options, n.will_options),
+            (vec![0x18], vec![0x25, 0x26])
+        );
         assert_eq!(strip(b"\xff\xfa\x18"), b"");
         assert!(!looks_like(b"login:"));
     }
