@@ -1,4 +1,5 @@
 //! The greeting layer: what a service says first, or answers to what the probe sends.
 
+mod corpus;
 mod daemons;
 mod http_redis;

@@ -1,0 +1,338 @@
+//! The identification corpus (`testdata/greetings/corpus.jsonl`): every greeting is played by
+//! a scripted server on an unhinted loopback port and probed through the library, as a user's
+//! `reach 127.0.0.1:PORT` would; protocol, product and version are scored against the goals
+//! of issue 15, and the score is printed.
+//!
+//! The scripted servers behave as the real ones were seen to: a server-first protocol sends its
+//! greeting at once and answers `EHLO`/`FEAT` as SMTP or FTP would; a client-first one (HTTP,
+//! Redis, PostgreSQL) stays silent and answers only its own request, hanging up on the rest.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reach::probe::tls::{TlsContext, TlsOptions};
+use reach::probe::{Context, ProbeOptions, ProbeSpec};
+use reach::report::Report;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One corpus entry.
+#[derive(Debug, Clone)]
+struct Sample {
+    id: u64,
+    protocol: String,
+    /// Bytes the server sends first (empty: silent).
+    greeting: Vec<u8>,
+    /// Telnet: what the server sends after each refusal round.
+    telnet_rounds: Vec<Vec<u8>>,
+    /// HTTP: the answer to `HEAD /`.
+    http: Option<Vec<u8>>,
+    product: Option<String>,
+    version: Option<String>,
+    alias: Option<String>,
+    /// The text a product name is looked for in (for "named in the greeting").
+    visible: String,
+    /// PostgreSQL: the answer to `SSLRequest`.
+    pg_answer: u8,
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn latin1(s: &str) -> Vec<u8> {
+    s.chars().map(|c| c as u32 as u8).collect()
+}
+
+fn load() -> Vec<Sample> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/greetings/corpus.jsonl"
+    );
+    let text = std::fs::read_to_string(path).expect("corpus");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let v: Value = serde_json::from_str(line).expect("corpus line is JSON");
+            let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+            assert!(
+                s("source").is_some_and(|x| !x.is_empty()),
+                "{line}: no source"
+            );
+            let protocol = s("protocol").expect("protocol");
+            let mut greeting = s("greeting").map(|g| latin1(&g)).unwrap_or_default();
+            if let Some(h) = s("greeting_hex") {
+                greeting = hex(&h);
+            }
+            let telnet_rounds: Vec<Vec<u8>> = v
+                .get("telnet_rounds")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(hex).collect())
+                .unwrap_or_default();
+            let mut http = None;
+            if protocol == "http" {
+                let head = match s("http_server") {
+                    Some(server) => {
+                        format!("HTTP/1.1 200 OK\r\nServer: {server}\r\nContent-Length: 0\r\n\r\n")
+                            .into_bytes()
+                    }
+                    None => std::mem::take(&mut greeting),
+                };
+                http = Some(head);
+            }
+            let mut visible_bytes = greeting.clone();
+            for round in &telnet_rounds {
+                visible_bytes.extend_from_slice(round);
+            }
+            if let Some(h) = &http {
+                visible_bytes.extend_from_slice(h);
+            }
+            Sample {
+                id: v["id"].as_u64().expect("id"),
+                protocol,
+                greeting: if telnet_rounds.is_empty() {
+                    greeting
+                } else {
+                    telnet_rounds[0].clone()
+                },
+                telnet_rounds: telnet_rounds.iter().skip(1).cloned().collect(),
+                http,
+                product: s("product"),
+                version: s("version"),
+                alias: s("alias"),
+                visible: String::from_utf8_lossy(&visible_bytes).to_lowercase(),
+                pg_answer: s("pg_answer")
+                    .and_then(|a| a.bytes().next())
+                    .unwrap_or(b'N'),
+            }
+        })
+        .collect()
+}
+
+/// Serves `sample` on every connection until the test ends.
+async fn serve(sample: Arc<Sample>) -> (u16, tokio::task::JoinHandle<()>) {
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        // An ephemeral port that a service table knows (a registered port) would hint.
+        if reach::service::expected_protocol(port).is_some()
+            || reach::service::greeting_ask(port) != reach::service::Ask::Listen
+            || reach::service::tls_mode(port) != reach::service::TlsMode::Plain
+        {
+            continue;
+        }
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(conversation(stream, sample.clone()));
+            }
+        });
+        return (port, task);
+    }
+}
+
+async fn conversation(mut stream: TcpStream, s: Arc<Sample>) {
+    if !s.greeting.is_empty() {
+        let _ = stream.write_all(&s.greeting).await;
+    }
+    let mut rounds = s.telnet_rounds.iter();
+    let mut buf = vec![0u8; 4096];
+    let mut seen = Vec::new();
+    loop {
+        let n = match tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => return,
+        };
+        seen.extend_from_slice(&buf[..n]);
+        let upper = String::from_utf8_lossy(&seen).to_ascii_uppercase();
+        let answer: Option<Vec<u8>> = match s.protocol.as_str() {
+            "telnet" if seen.first() == Some(&255) => rounds.next().cloned(),
+            "http" if upper.starts_with("HEAD ") => {
+                if !upper.contains("\r\n\r\n") {
+                    continue;
+                }
+                let _ = stream
+                    .write_all(s.http.as_deref().unwrap_or_default())
+                    .await;
+                return;
+            }
+            "redis" if upper.starts_with("PING") => Some(b"+PONG\r\n".to_vec()),
+            "postgres" if seen.len() >= 8 && seen[..8] == [0, 0, 0, 8, 4, 210, 22, 47] => {
+                let _ = stream.write_all(&[s.pg_answer]).await;
+                return;
+            }
+            "smtp" | "lmtp" if upper.contains('\n') => Some(smtp_answer(&upper)),
+            "ftp" if upper.contains('\n') => Some(ftp_answer(&upper)),
+            "nntp" | "pop3" | "imap" if upper.contains('\n') => Some(b"500 unknown\r\n".to_vec()),
+            "http" | "redis" | "postgres" => return, // anything else: hang up, as observed
+            _ if upper.contains('\n') || seen.len() > 64 => return,
+            _ => continue,
+        };
+        seen.clear();
+        match answer {
+            Some(a) => {
+                if stream.write_all(&a).await.is_err() {
+                    return;
+                }
+            }
+            None => return,
+        }
+    }
+}
+
+fn smtp_answer(line: &str) -> Vec<u8> {
+    if line.starts_with("EHLO") || line.starts_with("LHLO") {
+        b"250-mx.example\r\n250-PIPELINING\r\n250 8BITMIME\r\n".to_vec()
+    } else if line.starts_with("QUIT") {
+        b"221 bye\r\n".to_vec()
+    } else {
+        b"500 5.5.2 Error: command not recognized\r\n".to_vec()
+    }
+}
+
+fn ftp_answer(line: &str) -> Vec<u8> {
+    if line.starts_with("FEAT") {
+        b"211-Features:\r\n EPSV\r\n PASV\r\n211 End\r\n".to_vec()
+    } else {
+        b"530 Please login with USER and PASS.\r\n".to_vec()
+    }
+}
+
+fn context(greeting_timeout: Duration) -> Arc<Context> {
+    let options = ProbeOptions {
+        greeting_timeout,
+        connect_timeout: Duration::from_secs(2),
+        ..ProbeOptions::default()
+    };
+    let tls = TlsContext::load(&TlsOptions::default()).expect("tls context");
+    Arc::new(Context {
+        options,
+        tls: Arc::new(tls),
+    })
+}
+
+async fn probe(port: u16, ctx: &Context) -> Report {
+    let target = reach::target::parse(&format!("127.0.0.1:{port}")).expect("target");
+    let spec = ProbeSpec {
+        target: Arc::new(target),
+        address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        port,
+        dns: None,
+        sni: None,
+    };
+    reach::probe::run(&spec, ctx, None, &reach::cancel::Cancel::never()).await
+}
+
+fn same(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corpus_is_identified_on_unhinted_ports() {
+    let samples = load();
+    assert!(samples.len() >= 100, "corpus has {} samples", samples.len());
+    let ctx = context(Duration::from_millis(400));
+    let gate = Arc::new(tokio::sync::Semaphore::new(16));
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for sample in samples {
+        let sample = Arc::new(sample);
+        let ctx = ctx.clone();
+        let gate = gate.clone();
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await.expect("gate");
+            let (port, server) = serve(sample.clone()).await;
+            let report = tokio::time::timeout(Duration::from_secs(30), probe(port, &ctx))
+                .await
+                .expect("a probe ends within 30 s");
+            server.abort();
+            (sample, report)
+        });
+    }
+    let (mut n, mut proto_ok) = (0, 0);
+    let (mut named, mut product_ok, mut product_any, mut product_any_ok) = (0, 0, 0, 0);
+    let (mut versioned, mut version_ok) = (0, 0);
+    let mut misses = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        let (s, report) = done.expect("task");
+        let g = report.greeting.clone().unwrap_or_default();
+        n += 1;
+        let protocol_fits = g.protocol.as_deref() == Some(s.protocol.as_str())
+            || (s.protocol == "smtp" && g.protocol.as_deref() == Some("lmtp"));
+        if protocol_fits {
+            proto_ok += 1;
+        } else {
+            misses.push(format!(
+                "#{} protocol {:?} != {}",
+                s.id, g.protocol, s.protocol
+            ));
+        }
+        if let Some(expected) = &s.product {
+            let is_named = s.visible.contains(&expected.to_lowercase())
+                || s.alias
+                    .as_ref()
+                    .is_some_and(|a| s.visible.contains(&a.to_lowercase()));
+            let right = same(g.product.as_deref(), Some(expected));
+            product_any += 1;
+            product_any_ok += usize::from(right);
+            if is_named {
+                named += 1;
+                product_ok += usize::from(right);
+            }
+            if !right {
+                misses.push(format!("#{} product {:?} != {expected}", s.id, g.product));
+            }
+        } else if g.product.is_some() {
+            misses.push(format!(
+                "#{} product {:?} where none is expected",
+                s.id, g.product
+            ));
+        }
+        if let Some(expected) = &s.version {
+            versioned += 1;
+            if same(g.version.as_deref(), Some(expected)) {
+                version_ok += 1;
+            } else {
+                misses.push(format!("#{} version {:?} != {expected}", s.id, g.version));
+            }
+        }
+    }
+    let pct = |a: usize, b: usize| {
+        if b == 0 {
+            100.0
+        } else {
+            100.0 * a as f64 / b as f64
+        }
+    };
+    misses.sort();
+    for m in &misses {
+        eprintln!("miss: {m}");
+    }
+    let (p, pr, v) = (
+        pct(proto_ok, n),
+        pct(product_ok, named),
+        pct(version_ok, versioned),
+    );
+    println!(
+        "corpus score: {n} greetings in {:.1} s; protocol {proto_ok}/{n} = {p:.1}% (goal 97); \
+         product {product_ok}/{named} = {pr:.1}% where named (goal 95), {product_any_ok}/{product_any} \
+         = {:.1}% of all with a known product; version {version_ok}/{versioned} = {v:.1}% (goal 90)",
+        started.elapsed().as_secs_f64(),
+        pct(product_any_ok, product_any),
+    );
+    assert!(p >= 97.0, "protocol {p:.1}% < 97%");
+    assert!(pr >= 95.0, "product {pr:.1}% < 95%");
+    assert!(v >= 90.0, "version {v:.1}% < 90%");
+    // Nothing is named that the corpus does not name.
+    assert!(
+        !misses.iter().any(|m| m.contains("where none is expected")),
+        "{misses:#?}"
+    );
+}
