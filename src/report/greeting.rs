@@ -62,7 +62,9 @@ pub enum FollowUp {
     RedisPing,
     /// `EHLO` after a bare `220` greeting.
     Ehlo,
-    /// `FEAT` after a bare `220` greeting that refused `EHLO`.
+    /// `LHLO` after a bare `220` greeting that refused `EHLO` (LMTP).
+    Lhlo,
+    /// `FEAT` after a bare `220` greeting that refused `EHLO` and `LHLO`.
     Feat,
     /// Telnet option refusals (`WONT`/`DONT`), after which a telnet server shows its banner.
     TelnetRefuse,
@@ -77,6 +79,7 @@ impl FollowUp {
             FollowUp::PostgresSslRequest => "postgres_ssl_request",
             FollowUp::RedisPing => "redis_ping",
             FollowUp::Ehlo => "ehlo",
+            FollowUp::Lhlo => "lhlo",
             FollowUp::Feat => "feat",
             FollowUp::TelnetRefuse => "telnet_refuse",
         }
@@ -111,7 +114,7 @@ pub struct GreetingReport {
     /// `not_identified`; `null` when nothing was received.
     pub identification: Option<Identification>,
     /// The follow-up probe that made a silent or ambiguous service say what it is
-    /// (`tls_client_hello`, `http_head`, `postgres_ssl_request`, `redis_ping`, `ehlo`, `feat`,
+    /// (`tls_client_hello`, `http_head`, `postgres_ssl_request`, `redis_ping`, `ehlo`, `lhlo`, `feat`,
     /// `telnet_refuse`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found_by: Option<FollowUp>,

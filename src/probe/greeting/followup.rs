@@ -254,14 +254,16 @@ fn describe(by: FollowUp) -> &'static str {
         FollowUp::PostgresSslRequest => "SSLRequest",
         FollowUp::RedisPing => "PING",
         FollowUp::Ehlo => "EHLO",
+        FollowUp::Lhlo => "LHLO",
         FollowUp::Feat => "FEAT",
         FollowUp::TelnetRefuse => "telnet WONT/DONT",
     }
 }
 
 /// A `220` greeting that names neither SMTP nor FTP: asks `EHLO` (an SMTP server answers 250,
-/// and its answer is the capability list) and, when refused, `FEAT` (an FTP server answers 211
-/// with its features, or a refusal that speaks of logging in). Sets `report.protocol` when
+/// and its answer is the capability list), when refused `LHLO` (an LMTP server answers 250),
+/// then `FEAT` (an FTP server answers 211 with its features, or a refusal that speaks of
+/// logging in). Sets `report.protocol` when
 /// either tells. `Err`: the conversation broke down.
 pub async fn bare_220<S>(
     stream: &mut S,
@@ -287,6 +289,24 @@ where
         report.capabilities = Some(caps.capabilities);
         report.protocol = Some("smtp".into());
         report.found_by = Some(FollowUp::Ehlo);
+        super::fingerprint::apply(report);
+        return Ok(());
+    }
+    // LMTP servers (RFC 2033) refuse EHLO and answer LHLO.
+    report.follow_ups.push(FollowUp::Lhlo);
+    let lhlo = ask(stream, format!("LHLO {name}\r\n").as_bytes(), limits).await?;
+    if let Some(r) = lhlo.as_ref().filter(|r| r.code == 250) {
+        let caps = smtp::ehlo(r);
+        let mut g = match reply::parse(format!("{}\r\n", report.text).as_bytes()) {
+            Parsed::Complete(greeting, _) => smtp::greeting(&greeting),
+            _ => smtp::greeting(r),
+        };
+        g.size = caps.size;
+        g.auth = caps.auth;
+        report.smtp = Some(g);
+        report.capabilities = Some(caps.capabilities);
+        report.protocol = Some("lmtp".into());
+        report.found_by = Some(FollowUp::Lhlo);
         super::fingerprint::apply(report);
         return Ok(());
     }

@@ -7,13 +7,9 @@
 //! greeting at once and answers `EHLO`/`FEAT` as SMTP or FTP would; a client-first one (HTTP,
 //! Redis, PostgreSQL) stays silent and answers only its own request, hanging up on the rest.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use reach::probe::tls::{TlsContext, TlsOptions};
-use reach::probe::{Context, ProbeOptions, ProbeSpec};
-use reach::report::Report;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -119,10 +115,7 @@ async fn serve(sample: Arc<Sample>) -> (u16, tokio::task::JoinHandle<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         // An ephemeral port that a service table knows (a registered port) would hint.
-        if reach::service::expected_protocol(port).is_some()
-            || reach::service::greeting_ask(port) != reach::service::Ask::Listen
-            || reach::service::tls_mode(port) != reach::service::TlsMode::Plain
-        {
+        if !super::unhinted(port) {
             continue;
         }
         let task = tokio::spawn(async move {
@@ -201,31 +194,6 @@ fn ftp_answer(line: &str) -> Vec<u8> {
     }
 }
 
-fn context(greeting_timeout: Duration) -> Arc<Context> {
-    let options = ProbeOptions {
-        greeting_timeout,
-        connect_timeout: Duration::from_secs(2),
-        ..ProbeOptions::default()
-    };
-    let tls = TlsContext::load(&TlsOptions::default()).expect("tls context");
-    Arc::new(Context {
-        options,
-        tls: Arc::new(tls),
-    })
-}
-
-async fn probe(port: u16, ctx: &Context) -> Report {
-    let target = reach::target::parse(&format!("127.0.0.1:{port}")).expect("target");
-    let spec = ProbeSpec {
-        target: Arc::new(target),
-        address: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        port,
-        dns: None,
-        sni: None,
-    };
-    reach::probe::run(&spec, ctx, None, &reach::cancel::Cancel::never()).await
-}
-
 fn same(a: Option<&str>, b: Option<&str>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
@@ -238,7 +206,7 @@ fn same(a: Option<&str>, b: Option<&str>) -> bool {
 async fn corpus_is_identified_on_unhinted_ports() {
     let samples = load();
     assert!(samples.len() >= 100, "corpus has {} samples", samples.len());
-    let ctx = context(Duration::from_millis(400));
+    let ctx = super::context(Duration::from_millis(400), Default::default());
     let gate = Arc::new(tokio::sync::Semaphore::new(16));
     let started = std::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -249,7 +217,7 @@ async fn corpus_is_identified_on_unhinted_ports() {
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await.expect("gate");
             let (port, server) = serve(sample.clone()).await;
-            let report = tokio::time::timeout(Duration::from_secs(30), probe(port, &ctx))
+            let report = tokio::time::timeout(Duration::from_secs(30), super::probe(port, &ctx))
                 .await
                 .expect("a probe ends within 30 s");
             server.abort();
