@@ -2,6 +2,7 @@
 
 mod corpus;
 mod daemons;
+mod fingerprints;
 mod http_redis;
 mod unhinted;
 
