@@ -118,6 +118,7 @@ fn software_line(g: &GreetingReport) -> Option<Line> {
         if let Some(version) = &g.version {
             v.push_str(&format!(" {version}"));
         }
+        let name = v.clone();
         if let Some(vendor) = g
             .vendor
             .as_ref()
@@ -125,7 +126,7 @@ fn software_line(g: &GreetingReport) -> Option<Line> {
         {
             v.push_str(&format!(" by {vendor}"));
         }
-        if let Some(raw) = g.software.as_ref().filter(|raw| **raw != v) {
+        if let Some(raw) = g.software.as_ref().filter(|raw| **raw != name) {
             v.push_str(&format!(" ({raw})"));
         }
         if g.identification == Some(Identification::Fingerprints) {

@@ -339,6 +339,36 @@ mod tests {
             ),
             ("proftpd[40312] host.example", Some("ftp"), "ProFTPD", None),
             (
+                "host FTP server (Version wu-2.6.2(1) Mon Jan 1 2001) ready.",
+                Some("ftp"),
+                "WU-FTPD",
+                Some("2.6.2(1)"),
+            ),
+            (
+                "host Cyrus IMAP4 v2.3.7-Invoca-RPM-2.3.7-7.el5 server ready",
+                Some("imap"),
+                "Cyrus IMAP",
+                Some("2.3.7"),
+            ),
+            (
+                "Microsoft Exchange POP3 server version 5.5.2654.50 ready",
+                Some("pop3"),
+                "Exchange Server",
+                Some("5.5.2654.50"),
+            ),
+            (
+                "mail.example.com Sendmail ready; version 8.13.3",
+                Some("smtp"),
+                "Sendmail",
+                Some("8.13.3"),
+            ),
+            (
+                "host FTP server (VxWorks 5.4.2) ready.",
+                Some("ftp"),
+                "VxWorks FTP",
+                Some("5.4.2"),
+            ),
+            (
                 "OpenSSH_9.2p1 Debian-2+deb12u3",
                 Some("ssh"),
                 "OpenSSH",
@@ -359,6 +389,23 @@ mod tests {
             Some("cpe:2.3:a:openbsd:openssh:9.2p1:*:*:*:*:*:*:*")
         );
         assert_eq!(n.vendor.as_deref(), Some("OpenBSD"));
+    }
+
+    #[test]
+    fn software_words_keep_glued_tokens_and_short_parentheticals() {
+        assert_eq!(
+            software_in(
+                "host Cyrus IMAP4 v2.3.7-Invoca-RPM-2.3.7 server ready",
+                "imap"
+            )
+            .as_deref(),
+            Some("Cyrus IMAP4 v2.3.7-Invoca-RPM-2.3.7")
+        );
+        assert_eq!(
+            software_in("+OK Dovecot (Debian) ready.", "pop3").as_deref(),
+            Some("Dovecot (Debian)")
+        );
+        assert_eq!(software_in("nothing known", "ftp"), None);
     }
 
     #[test]
