@@ -32,6 +32,8 @@ struct Sample {
     visible: String,
     /// PostgreSQL: the answer to `SSLRequest`.
     pg_answer: u8,
+    /// Collected after the table was frozen: scored apart as well.
+    held_out: bool,
 }
 
 fn hex(s: &str) -> Vec<u8> {
@@ -104,6 +106,7 @@ fn load() -> Vec<Sample> {
                 pg_answer: s("pg_answer")
                     .and_then(|a| a.bytes().next())
                     .unwrap_or(b'N'),
+                held_out: v.get("held_out").and_then(Value::as_bool).unwrap_or(false),
             }
         })
         .collect()
@@ -194,6 +197,96 @@ fn ftp_answer(line: &str) -> Vec<u8> {
     }
 }
 
+fn pct(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        100.0
+    } else {
+        100.0 * a as f64 / b as f64
+    }
+}
+
+/// Protocol, product and version counts.
+#[derive(Default)]
+struct Score {
+    n: usize,
+    proto_ok: usize,
+    named: usize,
+    product_ok: usize,
+    product_any: usize,
+    product_any_ok: usize,
+    versioned: usize,
+    version_ok: usize,
+}
+
+impl Score {
+    fn add(
+        &mut self,
+        s: &Sample,
+        g: &reach::report::greeting::GreetingReport,
+        misses: &mut Vec<String>,
+    ) {
+        self.n += 1;
+        let protocol_fits = g.protocol.as_deref() == Some(s.protocol.as_str())
+            || (s.protocol == "smtp" && g.protocol.as_deref() == Some("lmtp"));
+        if protocol_fits {
+            self.proto_ok += 1;
+        } else {
+            misses.push(format!(
+                "#{} protocol {:?} != {}",
+                s.id, g.protocol, s.protocol
+            ));
+        }
+        if let Some(expected) = &s.product {
+            let is_named = s.visible.contains(&expected.to_lowercase())
+                || s.alias
+                    .as_ref()
+                    .is_some_and(|a| s.visible.contains(&a.to_lowercase()));
+            let right = same(g.product.as_deref(), Some(expected));
+            self.product_any += 1;
+            self.product_any_ok += usize::from(right);
+            if is_named {
+                self.named += 1;
+                self.product_ok += usize::from(right);
+            }
+            if !right {
+                misses.push(format!("#{} product {:?} != {expected}", s.id, g.product));
+            }
+        } else if g.product.is_some() {
+            misses.push(format!(
+                "#{} product {:?} where none is expected",
+                s.id, g.product
+            ));
+        }
+        if let Some(expected) = &s.version {
+            self.versioned += 1;
+            if same(g.version.as_deref(), Some(expected)) {
+                self.version_ok += 1;
+            } else {
+                misses.push(format!("#{} version {:?} != {expected}", s.id, g.version));
+            }
+        }
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "protocol {}/{} = {:.1}% (goal 97); product {}/{} = {:.1}% where named (goal 95), \
+             {}/{} = {:.1}% of all with a known product; version {}/{} = {:.1}% (goal 90)",
+            self.proto_ok,
+            self.n,
+            pct(self.proto_ok, self.n),
+            self.product_ok,
+            self.named,
+            pct(self.product_ok, self.named),
+            self.product_any_ok,
+            self.product_any,
+            pct(self.product_any_ok, self.product_any),
+            self.version_ok,
+            self.versioned,
+            pct(self.version_ok, self.versioned),
+        )
+    }
+}
+
 fn same(a: Option<&str>, b: Option<&str>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
@@ -206,7 +299,7 @@ fn same(a: Option<&str>, b: Option<&str>) -> bool {
 async fn corpus_is_identified_on_unhinted_ports() {
     let samples = load();
     assert!(samples.len() >= 100, "corpus has {} samples", samples.len());
-    let ctx = super::context(Duration::from_millis(400), Default::default());
+    let ctx = super::context(Duration::from_secs(1), Default::default());
     let gate = Arc::new(tokio::sync::Semaphore::new(16));
     let started = std::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -224,76 +317,36 @@ async fn corpus_is_identified_on_unhinted_ports() {
             (sample, report)
         });
     }
-    let (mut n, mut proto_ok) = (0, 0);
-    let (mut named, mut product_ok, mut product_any, mut product_any_ok) = (0, 0, 0, 0);
-    let (mut versioned, mut version_ok) = (0, 0);
+    let mut all = Score::default();
+    let mut held = Score::default();
     let mut misses = Vec::new();
     while let Some(done) = tasks.join_next().await {
         let (s, report) = done.expect("task");
         let g = report.greeting.clone().unwrap_or_default();
-        n += 1;
-        let protocol_fits = g.protocol.as_deref() == Some(s.protocol.as_str())
-            || (s.protocol == "smtp" && g.protocol.as_deref() == Some("lmtp"));
-        if protocol_fits {
-            proto_ok += 1;
-        } else {
-            misses.push(format!(
-                "#{} protocol {:?} != {}",
-                s.id, g.protocol, s.protocol
-            ));
-        }
-        if let Some(expected) = &s.product {
-            let is_named = s.visible.contains(&expected.to_lowercase())
-                || s.alias
-                    .as_ref()
-                    .is_some_and(|a| s.visible.contains(&a.to_lowercase()));
-            let right = same(g.product.as_deref(), Some(expected));
-            product_any += 1;
-            product_any_ok += usize::from(right);
-            if is_named {
-                named += 1;
-                product_ok += usize::from(right);
-            }
-            if !right {
-                misses.push(format!("#{} product {:?} != {expected}", s.id, g.product));
-            }
-        } else if g.product.is_some() {
-            misses.push(format!(
-                "#{} product {:?} where none is expected",
-                s.id, g.product
-            ));
-        }
-        if let Some(expected) = &s.version {
-            versioned += 1;
-            if same(g.version.as_deref(), Some(expected)) {
-                version_ok += 1;
-            } else {
-                misses.push(format!("#{} version {:?} != {expected}", s.id, g.version));
-            }
+        all.add(&s, &g, &mut misses);
+        if s.held_out {
+            held.add(&s, &g, &mut Vec::new());
         }
     }
-    let pct = |a: usize, b: usize| {
-        if b == 0 {
-            100.0
-        } else {
-            100.0 * a as f64 / b as f64
-        }
-    };
     misses.sort();
     for m in &misses {
         eprintln!("miss: {m}");
     }
-    let (p, pr, v) = (
-        pct(proto_ok, n),
-        pct(product_ok, named),
-        pct(version_ok, versioned),
+    println!(
+        "corpus score: {} greetings in {:.1} s; {}",
+        all.n,
+        started.elapsed().as_secs_f64(),
+        all.line()
     );
     println!(
-        "corpus score: {n} greetings in {:.1} s; protocol {proto_ok}/{n} = {p:.1}% (goal 97); \
-         product {product_ok}/{named} = {pr:.1}% where named (goal 95), {product_any_ok}/{product_any} \
-         = {:.1}% of all with a known product; version {version_ok}/{versioned} = {v:.1}% (goal 90)",
-        started.elapsed().as_secs_f64(),
-        pct(product_any_ok, product_any),
+        "corpus score, held out (collected after the table was frozen): {} greetings; {}",
+        held.n,
+        held.line()
+    );
+    let (p, pr, v) = (
+        pct(all.proto_ok, all.n),
+        pct(all.product_ok, all.named),
+        pct(all.version_ok, all.versioned),
     );
     assert!(p >= 97.0, "protocol {p:.1}% < 97%");
     assert!(pr >= 95.0, "product {pr:.1}% < 95%");
@@ -303,4 +356,103 @@ async fn corpus_is_identified_on_unhinted_ports() {
         !misses.iter().any(|m| m.contains("where none is expected")),
         "{misses:#?}"
     );
+}
+
+/// nmap `-sV` on a sample of the same greetings, for the comparison the issue asks for (nmap
+/// reads its own data files; reach never does). Slow and needs nmap: run it by hand with
+/// `cargo test --test it nmap_on_a_corpus_sample -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs nmap; a measurement, not a check"]
+async fn nmap_on_a_corpus_sample() {
+    let Some(nmap) = crate::support::find_binary("nmap") else {
+        eprintln!("skipped: nmap not installed");
+        return;
+    };
+    // Every fifth greeting: all protocols, captured, quoted and project lists alike.
+    let sample: Vec<Arc<Sample>> = load().into_iter().step_by(5).map(Arc::new).collect();
+    let mut servers = Vec::new();
+    for s in &sample {
+        servers.push(serve(s.clone()).await);
+    }
+    let ports: Vec<String> = servers.iter().map(|(p, _)| p.to_string()).collect();
+    let started = std::time::Instant::now();
+    let out = tokio::process::Command::new(nmap)
+        .args([
+            "-sV",
+            "-Pn",
+            "-n",
+            "-oX",
+            "-",
+            "-p",
+            &ports.join(","),
+            "127.0.0.1",
+        ])
+        .output()
+        .await
+        .expect("nmap runs");
+    let nmap_secs = started.elapsed().as_secs_f64();
+    let xml = String::from_utf8_lossy(&out.stdout);
+    let ctx = super::context(Duration::from_secs(1), Default::default());
+    let started = std::time::Instant::now();
+    let mut reach_score = Score::default();
+    let mut nmap_score = Score::default();
+    for (s, (port, _)) in sample.iter().zip(&servers) {
+        let g = super::probe(*port, &ctx).await.greeting.unwrap_or_default();
+        reach_score.add(s, &g, &mut Vec::new());
+        // nmap's <service name=… product=… version=…/> for this port, as a greeting report.
+        let service = xml
+            .split("<port ")
+            .find(|p| p.contains(&format!("portid=\"{port}\"")))
+            .and_then(|p| p.split("<service ").nth(1))
+            .unwrap_or_default();
+        let attr = |name: &str| {
+            service
+                .split(&format!(" {name}=\""))
+                .nth(1)
+                .or_else(|| service.strip_prefix(&format!("{name}=\"")))
+                .and_then(|v| v.split('"').next())
+                .map(str::to_string)
+        };
+        let as_reach = |n: Option<String>| {
+            n.map(|n| match n.as_str() {
+                "pop3" | "imap" | "ftp" | "ssh" | "smtp" | "mysql" | "telnet" | "nntp"
+                | "redis" => n,
+                "postgresql" => "postgres".into(),
+                name if name.contains("http") => "http".into(),
+                _ => n,
+            })
+        };
+        let nmap_greeting = reach::report::greeting::GreetingReport {
+            protocol: as_reach(attr("name")),
+            product: attr("product").filter(|p| {
+                // nmap's product names differ in wording ("Apache httpd"): count it right when
+                // it contains the first word of ours.
+                s.product.as_ref().is_some_and(|e| {
+                    let first = e.split_whitespace().next().unwrap_or(e).to_lowercase();
+                    p.to_lowercase().contains(&first)
+                })
+            }),
+            version: attr("version"),
+            ..Default::default()
+        };
+        let mut fixed = nmap_greeting.clone();
+        if fixed.product.is_some() {
+            fixed.product = s.product.clone();
+        }
+        nmap_score.add(s, &fixed, &mut Vec::new());
+    }
+    println!(
+        "nmap -sV on {} corpus greetings in {nmap_secs:.1} s: {}",
+        sample.len(),
+        nmap_score.line()
+    );
+    println!(
+        "reach on the same {} greetings in {:.1} s (one at a time): {}",
+        sample.len(),
+        started.elapsed().as_secs_f64(),
+        reach_score.line()
+    );
+    for (_, task) in servers {
+        task.abort();
+    }
 }
