@@ -146,14 +146,14 @@ fn bounded(mut text: String) -> String {
 }
 
 /// Names the product in `subject` by the built-in table, for a greeting of `protocol`
-/// (`None`: any entry may match).
+/// (`None`: only entries that apply to any protocol).
 pub fn by_table(subject: &str, protocol: Option<&str>) -> Option<Named> {
     let subject = &subject[..floor_boundary(subject, SUBJECT_MAX)];
     COMPILED.iter().find_map(|c| {
-        let fits = match protocol {
-            Some(p) => c.entry.protocols.is_empty() || c.entry.protocols.contains(&p),
-            None => true,
-        };
+        // An unidentified protocol gets only entries that fit any: a product is not guessed
+        // from words in a greeting nobody could read.
+        let fits = c.entry.protocols.is_empty()
+            || protocol.is_some_and(|p| c.entry.protocols.contains(&p));
         if !fits {
             return None;
         }
@@ -466,7 +466,7 @@ mod tests {
                     .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
                     .collect()
             };
-            let _ = by_table(&subject, None);
+            let _ = by_table(&subject, Some(["ssh", "smtp", "ftp", "http"][round % 4]));
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(60));
     }
