@@ -118,6 +118,16 @@ pub struct Cli {
     #[arg(long, value_name = "DURATION", default_value = "2s")]
     pub greeting_timeout: String,
 
+    /// Only listen on plaintext ports: no TLS/HTTP/PostgreSQL follow-up probes on a silent
+    /// port, no EHLO/FEAT after a bare 220, no capability commands.
+    #[arg(long)]
+    pub no_probe: bool,
+
+    /// Also identify products with the Rapid7 Recog XML databases (*.xml) in DIR, matched
+    /// after the built-in table.
+    #[arg(long, value_name = "DIR")]
+    pub fingerprints: Option<String>,
+
     /// SNI names: each one is probed on each address (repeatable).
     #[arg(long = "sni", value_name = "NAME")]
     pub sni: Vec<String>,

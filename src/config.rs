@@ -238,6 +238,7 @@ impl Settings {
                 },
                 starttls: cli.starttls.as_deref().map(starttls_proto).transpose()?,
                 no_starttls: cli.no_starttls,
+                no_probe: cli.no_probe,
             },
             connect_timeout: nonzero("--timeout", duration("--timeout", &cli.timeout)?)?,
             greeting_timeout: nonzero(
@@ -253,6 +254,7 @@ impl Settings {
             latency,
             expect,
             vhost_reference_always: cli.vhost_reference == VhostReference::Always,
+            fingerprints: cli.fingerprints.as_deref().map(fingerprints).transpose()?,
         };
         let run = RunOptions {
             limits,
@@ -289,6 +291,17 @@ impl Settings {
             junit: cli.report.junit.as_deref().map(std::path::PathBuf::from),
         })
     }
+}
+
+/// Loads `--fingerprints DIR` (Recog XML databases) once, for every probe of the run.
+fn fingerprints(dir: &str) -> Result<Arc<crate::probe::greeting::recog::Db>, ConfigError> {
+    crate::probe::greeting::recog::Db::load_dir(std::path::Path::new(dir))
+        .map(Arc::new)
+        .map_err(|e| ConfigError::File {
+            what: "--fingerprints",
+            path: dir.to_string(),
+            problem: e.to_string(),
+        })
 }
 
 fn starttls_proto(word: &str) -> Result<StarttlsProto, ConfigError> {

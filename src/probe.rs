@@ -97,6 +97,8 @@ pub struct ProbeOptions {
     /// Compare a covered name's certificate with the server's default too
     /// (`--vhost-reference always`): `matched_default` when they are the same.
     pub vhost_reference_always: bool,
+    /// Recog databases (`--fingerprints DIR`), matched after the built-in table.
+    pub fingerprints: Option<Arc<greeting::recog::Db>>,
 }
 
 impl Default for ProbeOptions {
@@ -110,6 +112,7 @@ impl Default for ProbeOptions {
             latency: None,
             expect: Expectations::default(),
             vhost_reference_always: false,
+            fingerprints: None,
         }
     }
 }
@@ -201,11 +204,13 @@ fn preamble_options(
         starttls: profile.starttls(),
         force_starttls: profile.force_starttls,
         ask: profile.ask,
-        capabilities: true,
+        capabilities: profile.probe,
         client_name: "localhost".into(),
         limits: greeting_limits(options),
         // The whole upgrade (greeting, capabilities, the upgrade command): 5T.
         starttls_deadline: options.greeting_timeout * 5,
+        probe: profile.probe,
+        fingerprints: options.fingerprints.clone(),
     }
 }
 
@@ -335,6 +340,49 @@ async fn upgrade_by_content(
     })
 }
 
+/// The follow-up probes on a silent unhinted port ([`greeting::followup`]), within one more
+/// greeting deadline. When TLS answered, the returned preamble holds a new connection ready for
+/// a ClientHello and the profile is [`Profile::tls_found`]'s.
+async fn follow_up(
+    spec: &ProbeSpec,
+    options: &ProbeOptions,
+    profile: Profile,
+    mut done: preamble::Preamble<tokio::net::TcpStream>,
+) -> (preamble::Preamble<tokio::net::TcpStream>, Profile) {
+    let (Some(stream), Some(silent)) = (done.stream.take(), done.greeting.take()) else {
+        return (done, profile);
+    };
+    let addr = SocketAddr::new(spec.address, spec.port);
+    let open = || async move { tcp::connect(addr, connect_options(options)).await.stream };
+    let host = spec
+        .sni
+        .clone()
+        .unwrap_or_else(|| spec.target.host.to_string());
+    let found = greeting::followup::after_silence(
+        stream,
+        silent,
+        open,
+        &host,
+        spec.port,
+        options.greeting_timeout,
+        &greeting_limits(options),
+    )
+    .await;
+    let mut g = found.greeting;
+    if let Some(db) = &options.fingerprints {
+        db.apply(&mut g);
+    }
+    done.service = greeting::identify_service(spec.port, Some(&g));
+    done.greeting = Some(g);
+    if !found.tls {
+        return (done, profile);
+    }
+    let profile = profile.tls_found();
+    done.stream = open().await;
+    done.tls_ready = done.stream.is_some();
+    (done, profile)
+}
+
 /// Walks the layers once: TCP, greeting and STARTTLS, TLS, certificate, virtual host. Records
 /// what each layer said; the verdict is decided afterwards, in one place.
 async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
@@ -364,6 +412,14 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
     };
     let opts = preamble_options(spec, options, profile);
     let done = Box::pin(preamble::run(stream, &opts)).await;
+    // A silent port that neither port nor scheme explains: the follow-up probes (issue 15). A
+    // TLS answer makes the rest of this probe an implicit-TLS one on a new connection.
+    let (done, profile) = match done.greeting.as_ref() {
+        Some(g) if profile.follow_up && g.is_silent() => {
+            follow_up(spec, options, profile, done).await
+        }
+        _ => (done, profile),
+    };
     report.service = Some(done.service);
     report.greeting = done.greeting;
     report.starttls = done.starttls;
@@ -412,8 +468,11 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
             ask: Some(ask),
             ..Default::default()
         };
-        let said =
+        let mut said =
             greeting::read_after_tls(&mut session, spec.port, &opts.host, &greeting_opts).await;
+        if let Some(db) = &options.fingerprints {
+            db.apply(&mut said);
+        }
         report.service = Some(greeting::identify_service(spec.port, Some(&said)));
         report.greeting = Some(said);
     }

@@ -149,6 +149,8 @@ impl ProbeTable {
                 },
                 starttls: self.starttls.map(|s| s.0.0),
                 no_starttls: self.no_starttls,
+                // A checks file validates known services: no follow-up probing of silent ports.
+                no_probe: true,
             },
             connect_timeout: bounded(self.timeout.map_or(defaults.connect_timeout, |d| d.0.0)),
             greeting_timeout: bounded(

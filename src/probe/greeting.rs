@@ -7,6 +7,8 @@
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
+pub mod fingerprint;
+pub mod followup;
 pub mod ftp;
 pub mod http;
 pub mod identify;
@@ -15,12 +17,14 @@ pub mod mysql;
 pub mod pop3;
 pub mod postgres;
 pub mod reader;
+pub mod recog;
 pub mod redis;
 pub mod reply;
 pub mod sieve;
 pub mod smtp;
-pub mod software;
 pub mod ssh;
+pub mod table;
+pub mod telnet;
 pub mod tls;
 
 mod capabilities;

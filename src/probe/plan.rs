@@ -26,6 +26,10 @@ pub struct PlanOptions {
     pub starttls: Option<StarttlsProto>,
     /// `--no-starttls`.
     pub no_starttls: bool,
+    /// `--no-probe`: on plaintext ports, send nothing the port or scheme does not call for
+    /// (no follow-up probes on a silent port, no `EHLO`/`FEAT` after a bare `220`, no
+    /// capability commands).
+    pub no_probe: bool,
 }
 
 /// How a probe gets to TLS.
@@ -54,6 +58,12 @@ pub struct Profile {
     /// What to send inside TLS after an implicit handshake; `None`: do not wait for words
     /// inside TLS (the inner protocol is unknown, and waiting would cost a whole deadline).
     pub inside: Option<Ask>,
+    /// A silent greeting is followed by the follow-up probes (TLS ClientHello, `HEAD /`,
+    /// `SSLRequest`): plaintext, and neither the port nor the scheme says what to send.
+    /// A TLS answer turns the plan into [`Plan::Implicit`] ([`Profile::tls_found`]).
+    pub follow_up: bool,
+    /// Allowed to send protocol probes beyond what the port calls for (not `--no-probe`).
+    pub probe: bool,
 }
 
 impl Profile {
@@ -76,17 +86,33 @@ impl Profile {
             Plan::Implicit => scheme_ask.or_else(|| inner_ask(port)),
             _ => None,
         };
+        let ask = if plan == Plan::Implicit {
+            None
+        } else {
+            scheme_ask
+        };
+        let unhinted = ask.is_none() && service::greeting_ask(port) == Ask::Listen;
         Profile {
             plan,
             tls_off: opts.tls == TlsWanted::Off,
             force_starttls: opts.starttls.is_some(),
             // `http://host:8081`: the scheme, not the port, says to send `HEAD /` first.
-            ask: if plan == Plan::Implicit {
-                None
-            } else {
-                scheme_ask
-            },
+            ask,
             inside,
+            follow_up: !opts.no_probe && plan == Plan::Plain && unhinted,
+            probe: !opts.no_probe,
+        }
+    }
+
+    /// The plan once the follow-up ClientHello found TLS on a silent port: TLS from the first
+    /// byte on a new connection, nothing awaited inside (the inner protocol is unknown).
+    pub fn tls_found(self) -> Profile {
+        Profile {
+            plan: Plan::Implicit,
+            ask: None,
+            inside: None,
+            follow_up: false,
+            ..self
         }
     }
 
@@ -160,5 +186,32 @@ mod tests {
             },
         );
         assert_eq!(none.plan, Plan::Plain);
+    }
+
+    #[test]
+    fn follow_ups_only_on_silent_unhinted_plaintext_ports() {
+        assert!(decide(40000, None, TlsWanted::Auto).follow_up);
+        assert!(decide(40000, None, TlsWanted::Off).follow_up);
+        assert!(!decide(80, None, TlsWanted::Auto).follow_up, "80 asks HEAD");
+        assert!(
+            !decide(443, None, TlsWanted::Auto).follow_up,
+            "implicit TLS"
+        );
+        assert!(!decide(40000, Some("http"), TlsWanted::Auto).follow_up);
+        assert!(!decide(40000, None, TlsWanted::On).follow_up);
+        let quiet = Profile::decide(
+            40000,
+            None,
+            PlanOptions {
+                no_probe: true,
+                ..PlanOptions::default()
+            },
+        );
+        assert!(!quiet.follow_up && !quiet.probe);
+        let found = decide(40000, None, TlsWanted::Auto).tls_found();
+        assert_eq!(
+            (found.plan, found.inside, found.follow_up),
+            (Plan::Implicit, None, false)
+        );
     }
 }

@@ -1,11 +1,12 @@
 //! Everything a probe does in plaintext on one connection before TLS: read the greeting,
 //! identify the service, and run the STARTTLS upgrade. One call for the orchestration.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::greeting::{self, GreetingOptions, Limits};
+use super::greeting::{self, GreetingOptions, Limits, followup, recog};
 use super::starttls::{self, StarttlsOptions};
 use crate::report::greeting::{
     GreetingReport, GreetingState, ServiceReport, StarttlsReport, StarttlsResult,
@@ -36,6 +37,10 @@ pub struct PreambleOptions {
     pub limits: Limits,
     /// The whole STARTTLS negotiation must end within this long.
     pub starttls_deadline: Duration,
+    /// Tell a bare `220` greeting apart by asking `EHLO`/`FEAT` (off with `--no-probe`).
+    pub probe: bool,
+    /// Recog databases (`--fingerprints`), tried when the built-in table names no product.
+    pub fingerprints: Option<Arc<recog::Db>>,
 }
 
 impl PreambleOptions {
@@ -58,6 +63,8 @@ impl PreambleOptions {
             client_name: "localhost".into(),
             limits: Limits::default(),
             starttls_deadline: Duration::from_secs(10),
+            probe: true,
+            fingerprints: None,
         }
     }
 }
@@ -80,7 +87,18 @@ pub struct Preamble<S> {
 }
 
 /// Runs the greeting, identification and STARTTLS for one connection. Never fails.
-pub async fn run<S>(mut stream: S, opts: &PreambleOptions) -> Preamble<S>
+pub async fn run<S>(stream: S, opts: &PreambleOptions) -> Preamble<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut done = run_inner(stream, opts).await;
+    if let (Some(db), Some(g)) = (&opts.fingerprints, done.greeting.as_mut()) {
+        db.apply(g);
+    }
+    done
+}
+
+async fn run_inner<S>(mut stream: S, opts: &PreambleOptions) -> Preamble<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -146,7 +164,17 @@ where
         ..GreetingOptions::default()
     };
     let mut g = greeting::read(&mut stream, opts.port, &opts.host, &read_opts).await;
-    if opts.capabilities && g.state == GreetingState::Banner {
+    if opts.probe && g.telnet.is_some() {
+        // Telnet servers often show nothing until their options are answered (refused).
+        let limits = opts.limits;
+        let _ = followup::telnet_refuse(&mut stream, &mut g, &limits).await;
+    }
+    if opts.probe && followup::is_bare_220(&g) {
+        // `220 ready` on a port that does not say: EHLO, then FEAT (issue 15).
+        let limits = opts.limits;
+        let _ = followup::bare_220(&mut stream, &mut g, &opts.client_name, &limits).await;
+    }
+    if opts.capabilities && g.state == GreetingState::Banner && g.found_by.is_none() {
         // A failure here only loses the capability list; the greeting stands.
         let _ = greeting::capabilities(&mut stream, &mut g, &opts.client_name, &opts.limits).await;
     }

@@ -3,7 +3,7 @@
 
 use super::lines::{Line, Tone};
 use crate::report::greeting::{
-    GreetingReport, GreetingState, ServiceReport, StarttlsReport, StarttlsResult,
+    GreetingReport, GreetingState, Identification, ServiceReport, StarttlsReport, StarttlsResult,
 };
 
 /// At most this many capabilities are listed on one line.
@@ -49,8 +49,19 @@ fn greeting_part(g: &GreetingReport, out: &mut Vec<Line>) {
     if let Some(asked) = &g.asked {
         out.push(Line::new(1, "asked", asked.clone(), Tone::Dim));
     }
-    if let Some(software) = &g.software {
-        out.push(Line::new(1, "software", software.clone(), Tone::Plain));
+    if !g.follow_ups.is_empty() {
+        let tried: Vec<&str> = g.follow_ups.iter().map(|f| f.as_str()).collect();
+        let v = match g.found_by {
+            Some(by) => format!("{} → answered {}", tried.join(", "), by.as_str()),
+            None => format!("{} → no answer", tried.join(", ")),
+        };
+        out.push(Line::new(1, "probes", v, Tone::Dim));
+    }
+    if let Some(line) = software_line(g) {
+        out.push(line);
+    }
+    if let Some(cpe) = &g.cpe {
+        out.push(Line::new(1, "cpe", cpe.clone(), Tone::Dim));
     }
     if let Some(http) = &g.http {
         let mut v = format!("{} {} {}", http.version, http.status, http.reason);
@@ -97,6 +108,46 @@ fn greeting_part(g: &GreetingReport, out: &mut Vec<Line>) {
             Tone::Warn,
         ));
     }
+}
+
+/// `OpenSSH 9.2p1 by OpenBSD (OpenSSH_9.2p1 Debian-2)`, or the raw software string and
+/// "not identified".
+fn software_line(g: &GreetingReport) -> Option<Line> {
+    if let Some(product) = &g.product {
+        let mut v = product.clone();
+        if let Some(version) = &g.version {
+            v.push_str(&format!(" {version}"));
+        }
+        let name = v.clone();
+        if let Some(vendor) = g
+            .vendor
+            .as_ref()
+            .filter(|vendor| !product.contains(vendor.as_str()))
+        {
+            v.push_str(&format!(" by {vendor}"));
+        }
+        if let Some(raw) = g.software.as_ref().filter(|raw| **raw != name) {
+            v.push_str(&format!(" ({raw})"));
+        }
+        if g.identification == Some(Identification::Fingerprints) {
+            v.push_str(" [--fingerprints]");
+        }
+        return Some(Line::new(1, "software", v, Tone::Plain));
+    }
+    let line = match (&g.software, g.identification) {
+        (Some(raw), Some(Identification::NotIdentified)) => Line::new(
+            1,
+            "software",
+            format!("{raw} (not identified)"),
+            Tone::Plain,
+        ),
+        (Some(raw), _) => Line::new(1, "software", raw.clone(), Tone::Plain),
+        (None, Some(Identification::NotIdentified)) => {
+            Line::new(1, "software", "not identified".to_string(), Tone::Dim)
+        }
+        (None, _) => return None,
+    };
+    Some(line)
 }
 
 /// `smtp · 220 mx.example ESMTP Postfix (+2 lines)`.
@@ -242,6 +293,7 @@ mod tests {
             "smtp · 220-mx.example ESMTP Postfix (+1 lines)"
         );
         assert_eq!(find("capabilities").value, "PIPELINING, STARTTLS");
+        assert_eq!(find("software").value, "Postfix");
         assert_eq!(find("time").value, "1.2 ms to first byte");
         assert_eq!(
             (find("service").value.as_str(), find("service").tone),
@@ -296,5 +348,58 @@ mod tests {
             "xmpp: failed (timeout)"
         );
         assert!(greeting_lines(40000, None, Some(&ServiceReport::default()), None).is_empty());
+    }
+
+    #[test]
+    fn identified_products_and_follow_ups() {
+        use crate::report::greeting::FollowUp;
+        let g = GreetingReport {
+            state: GreetingState::Banner,
+            protocol: Some("ssh".into()),
+            text: "SSH-2.0-OpenSSH_9.2p1 Debian-2".into(),
+            software: Some("OpenSSH_9.2p1 Debian-2".into()),
+            product: Some("OpenSSH".into()),
+            vendor: Some("OpenBSD".into()),
+            version: Some("9.2p1".into()),
+            cpe: Some("cpe:2.3:a:openbsd:openssh:9.2p1:*:*:*:*:*:*:*".into()),
+            identification: Some(Identification::Table),
+            ..GreetingReport::default()
+        };
+        let lines = greeting_lines(40000, Some(&g), None, None);
+        let value = |label: &str| {
+            lines
+                .iter()
+                .find(|l| l.label == label)
+                .map(|l| l.value.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            value("software"),
+            "OpenSSH 9.2p1 by OpenBSD (OpenSSH_9.2p1 Debian-2)"
+        );
+        assert_eq!(
+            value("cpe"),
+            "cpe:2.3:a:openbsd:openssh:9.2p1:*:*:*:*:*:*:*"
+        );
+        let unknown = GreetingReport {
+            state: GreetingState::Banner,
+            protocol: Some("ftp".into()),
+            text: "220 Welcome".into(),
+            identification: Some(Identification::NotIdentified),
+            ..GreetingReport::default()
+        };
+        let l = greeting_lines(40000, Some(&unknown), None, None);
+        assert!(
+            l.iter()
+                .any(|l| l.label == "software" && l.value == "not identified")
+        );
+        let silent = GreetingReport {
+            follow_ups: vec![FollowUp::TlsClientHello, FollowUp::HttpHead],
+            found_by: Some(FollowUp::HttpHead),
+            ..GreetingReport::default()
+        };
+        let l = greeting_lines(40000, Some(&silent), None, None);
+        assert!(l.iter().any(|l| l.label == "probes"
+            && l.value == "tls_client_hello, http_head → answered http_head"));
     }
 }

@@ -36,6 +36,56 @@ impl GreetingState {
     }
 }
 
+/// What named a greeting's product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Identification {
+    /// The built-in table.
+    Table,
+    /// A Recog database loaded with `--fingerprints`.
+    Fingerprints,
+    /// Neither: the raw text is all there is.
+    NotIdentified,
+}
+
+/// A harmless follow-up probe sent to make a silent or ambiguous service say what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUp {
+    /// A TLS ClientHello on the silent connection.
+    TlsClientHello,
+    /// `HEAD /` on a new connection.
+    HttpHead,
+    /// PostgreSQL's 8-byte `SSLRequest` on a new connection.
+    PostgresSslRequest,
+    /// Redis `PING` on a new connection.
+    RedisPing,
+    /// `EHLO` after a bare `220` greeting.
+    Ehlo,
+    /// `LHLO` after a bare `220` greeting that refused `EHLO` (LMTP).
+    Lhlo,
+    /// `FEAT` after a bare `220` greeting that refused `EHLO` and `LHLO`.
+    Feat,
+    /// Telnet option refusals (`WONT`/`DONT`), after which a telnet server shows its banner.
+    TelnetRefuse,
+}
+
+impl FollowUp {
+    /// The word used in JSON and the human report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowUp::TlsClientHello => "tls_client_hello",
+            FollowUp::HttpHead => "http_head",
+            FollowUp::PostgresSslRequest => "postgres_ssl_request",
+            FollowUp::RedisPing => "redis_ping",
+            FollowUp::Ehlo => "ehlo",
+            FollowUp::Lhlo => "lhlo",
+            FollowUp::Feat => "feat",
+            FollowUp::TelnetRefuse => "telnet_refuse",
+        }
+    }
+}
+
 /// What the service said first.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct GreetingReport {
@@ -46,8 +96,31 @@ pub struct GreetingReport {
     /// The greeting as received (lossy UTF-8, bounded; escaped only when rendered). For binary
     /// protocols (MySQL, TLS, PostgreSQL) a short description instead.
     pub text: String,
-    /// Parsed software name/version, when the protocol carries one.
+    /// The software string as the server wrote it: the SSH software field, the HTTP `Server`
+    /// header, the MySQL version, or, for free-text greetings, the words that named the product
+    /// (`Exim 4.96`, `Dovecot (Debian)`); `null` when nothing named one.
     pub software: Option<String>,
+    /// The product identified from the greeting (`OpenSSH`, `IIS FTP Service`), by the built-in
+    /// table or a `--fingerprints` database; `null` when not identified.
+    pub product: Option<String>,
+    /// The product's vendor (`OpenBSD`, `Microsoft`), also where the greeting only implies it.
+    pub vendor: Option<String>,
+    /// The product version with its full grammar (`9.2p1`, `6.1(05544322)`), without a `v` or
+    /// `version` prefix; `null` when the greeting carries none.
+    pub version: Option<String>,
+    /// CPE 2.3 name of the product (`cpe:2.3:a:openbsd:openssh:9.2p1:*:*:*:*:*:*:*`).
+    pub cpe: Option<String>,
+    /// What named the product: `table`, `fingerprints` (a `--fingerprints` database) or
+    /// `not_identified`; `null` when nothing was received.
+    pub identification: Option<Identification>,
+    /// The follow-up probe that made a silent or ambiguous service say what it is
+    /// (`tls_client_hello`, `http_head`, `postgres_ssl_request`, `redis_ping`, `ehlo`, `lhlo`, `feat`,
+    /// `telnet_refuse`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found_by: Option<FollowUp>,
+    /// Every follow-up probe sent, in order (empty: none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<FollowUp>,
     /// Time from the start of the read to the first byte of the greeting.
     pub banner_ms: Option<f64>,
     /// Bytes received in the greeting window.
@@ -85,6 +158,9 @@ pub struct GreetingReport {
     /// HTTP answer to `HEAD /`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<HttpInfo>,
+    /// Telnet options the server asked for (`DO`) and offered (`WILL`) before its banner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub telnet: Option<TelnetNegotiation>,
     /// A TLS record sent unprompted (usually an alert): the port speaks TLS.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsRecordInfo>,
@@ -194,6 +270,18 @@ pub struct HttpInfo {
     /// `Location` header (redirects).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+}
+
+/// Telnet option negotiation (RFC 854/855): option codes, as numbers (24 terminal type, 31
+/// window size, 1 echo, 3 suppress go-ahead…).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TelnetNegotiation {
+    /// Options the server asked the client to enable (`IAC DO opt`).
+    #[serde(rename = "do")]
+    pub do_options: Vec<u8>,
+    /// Options the server offered to enable (`IAC WILL opt`).
+    #[serde(rename = "will")]
+    pub will_options: Vec<u8>,
 }
 
 /// A TLS record received where a plaintext greeting was expected.

@@ -241,6 +241,13 @@ mod mirror {
         pub protocol: Nullable<String>,
         pub text: String,
         pub software: Nullable<String>,
+        pub product: Nullable<String>,
+        pub vendor: Nullable<String>,
+        pub version: Nullable<String>,
+        pub cpe: Nullable<String>,
+        pub identification: Nullable<Identification>,
+        pub found_by: Nullable<FollowUp>,
+        pub follow_ups: Vec<FollowUp>,
         pub banner_ms: Nullable<f64>,
         pub bytes: u64,
         pub truncated: bool,
@@ -255,6 +262,39 @@ mod mirror {
         pub redis: Nullable<Redis>,
         pub http: Nullable<Http>,
         pub tls: Nullable<GreetingTls>,
+        pub telnet: Nullable<Telnet>,
+    }
+
+    /// `greeting.identification`.
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Identification {
+        Table,
+        Fingerprints,
+        NotIdentified,
+    }
+
+    /// `greeting.found_by` and `greeting.follow_ups[]`.
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum FollowUp {
+        TlsClientHello,
+        HttpHead,
+        PostgresSslRequest,
+        RedisPing,
+        Ehlo,
+        Lhlo,
+        Feat,
+        TelnetRefuse,
+    }
+
+    /// `greeting.telnet`: the options a telnet server negotiated.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Telnet {
+        #[serde(rename = "do")]
+        pub do_options: Vec<u8>,
+        pub will: Vec<u8>,
     }
 
     #[derive(Debug, Deserialize, PartialEq)]
@@ -770,6 +810,9 @@ const KNOWN_OMISSIONS: &[(&str, &str, &str)] = &[
     ("greeting", "redis", "null"),
     ("greeting", "http", "null"),
     ("greeting", "tls", "null"),
+    ("greeting", "telnet", "null"),
+    ("greeting", "found_by", "null"),
+    ("greeting", "follow_ups", "[]"),
     ("greeting.ssh", "preamble", "[]"),
     ("greeting.smtp", "size", "null"),
     ("greeting.smtp", "auth", "[]"),
@@ -871,7 +914,11 @@ fn tcp_dns_greeting_and_latency_lines_match_the_documented_json() {
     let target = silent.local_addr().expect("addr").to_string();
     let r = &probe(&["--greeting-timeout", "200ms", &target], &mut omitted)[0];
     assert_eq!(r.tcp.expect("tcp").reason, TcpReason::SynAck);
-    assert_eq!(r.greeting.expect("greeting").state, GreetingState::Silent);
+    let silent_greeting = r.greeting.expect("greeting");
+    assert_eq!(silent_greeting.state, GreetingState::Silent);
+    // An unhinted silent port is asked what it is: the four follow-ups, none answered.
+    assert_eq!(silent_greeting.follow_ups.len(), 4);
+    assert!(silent_greeting.found_by.0.is_none());
     assert!(!r.service.expect("service").mismatch);
 
     let redirect = b"HTTP/1.1 301 Moved Permanently\r\nServer: contract/1.0\r\n\
@@ -880,6 +927,11 @@ fn tcp_dns_greeting_and_latency_lines_match_the_documented_json() {
     let r = &probe(&[&url], &mut omitted)[0];
     let greeting = r.greeting.expect("greeting");
     assert_eq!(greeting.asked.expect("asked"), "HEAD / HTTP/1.1");
+    assert_eq!(
+        greeting.identification.0,
+        Some(Identification::NotIdentified),
+        "contract/1.0 is no known product"
+    );
     let http = greeting.http.expect("http");
     assert_eq!(http.status, 301);
     assert_eq!(http.location.expect("location"), "https://www.reach.test/");

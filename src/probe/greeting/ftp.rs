@@ -2,21 +2,6 @@
 
 use super::reply::Reply;
 
-/// FTP servers recognisable from their greeting text.
-pub const SOFTWARE: &[&str] = &[
-    "vsFTPd",
-    "ProFTPD",
-    "Pure-FTPd",
-    "FileZilla Server",
-    "Microsoft FTP Service",
-    "Serv-U",
-    "wu-",
-    "Gene6 FTP Server",
-    "WS_FTP Server",
-    "bftpd",
-    "FTP server (Version",
-];
-
 /// The feature lines of a 211 reply to FEAT (everything between the first and last line).
 pub fn features(reply: &Reply) -> Vec<String> {
     if reply.code != 211 || reply.lines.len() < 3 {
@@ -31,8 +16,8 @@ pub fn features(reply: &Reply) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fingerprint;
     use super::super::reply::{Parsed, parse};
-    use super::super::software;
     use super::*;
 
     fn reply(bytes: &[u8]) -> Reply {
@@ -56,7 +41,7 @@ mod tests {
             let r = reply(bytes);
             assert_eq!(r.code, 220);
             assert_eq!(
-                software::find(&r.joined(), SOFTWARE).as_deref(),
+                fingerprint::software_in(&r.joined(), "ftp").as_deref(),
                 Some(*soft),
                 "{bytes:?}"
             );

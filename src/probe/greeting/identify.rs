@@ -2,7 +2,7 @@
 //! text to show. Pure and total: any byte string yields a report, never a panic.
 
 use super::reply::{self, Parsed};
-use super::{http, imap, mysql, pop3, postgres, redis, sieve, smtp, software, ssh, tls};
+use super::{fingerprint, http, imap, mysql, pop3, postgres, redis, sieve, smtp, ssh, telnet, tls};
 use crate::report::greeting::GreetingReport;
 use crate::service::Ask;
 
@@ -10,9 +10,6 @@ use crate::service::Ask;
 pub const TEXT_MAX: usize = 4096;
 /// How many leading bytes of an unidentified binary greeting are shown in hex.
 const HEX_MAX: usize = 64;
-
-/// NNTP servers recognisable from their greeting text.
-const NNTP_SOFTWARE: &[&str] = &["INN", "Leafnode", "Diablo", "Typhoon", "DNews"];
 
 /// Has a complete greeting (or reply to `ask`) arrived, so reading can stop early?
 pub fn complete(buf: &[u8], ask: Ask) -> bool {
@@ -71,6 +68,7 @@ pub fn analyse(buf: &[u8], ask: Ask, expected: Option<&str>, report: &mut Greeti
     if report.protocol.is_none() && is_binary(buf) {
         report.hex = Some(hex(&buf[..buf.len().min(HEX_MAX)]));
     }
+    fingerprint::apply(report);
 }
 
 fn http_reply(buf: &[u8], report: &mut GreetingReport) -> Option<&'static str> {
@@ -150,11 +148,9 @@ fn banner(buf: &[u8], expected: Option<&str>, report: &mut GreetingReport) -> Op
     if let Some(line) = pop3::first_line(buf)
         && (pop3::is_ok(line) || line.starts_with(b"-ERR"))
     {
-        report.software = software::find(&String::from_utf8_lossy(line), pop3::SOFTWARE);
         return Some("pop3");
     }
     if let Some(g) = imap::greeting(buf.split(|&b| b == b'\n').next().unwrap_or_default()) {
-        report.software = software::find(&g.text, imap::SOFTWARE);
         report.capabilities = g.capabilities;
         return Some("imap");
     }
@@ -167,7 +163,8 @@ fn numeric(
     expected: Option<&str>,
     report: &mut GreetingReport,
 ) -> Option<&'static str> {
-    let named = smtp::dialect(r);
+    // 200/201 open only NNTP sessions (RFC 3977 §5.1); SMTP and FTP greet with 220.
+    let named = smtp::dialect(r).or(matches!(r.code, 200 | 201).then_some("nntp"));
     let hinted = match expected {
         Some("smtp") => Some("smtp"),
         Some("lmtp") => Some("lmtp"),
@@ -181,20 +178,16 @@ fn numeric(
         (Some(n), _) => Some(n),
         (None, h) => h,
     }?;
-    let text = r.joined();
-    match protocol {
-        "smtp" | "lmtp" => {
-            report.smtp = Some(smtp::greeting(r));
-            report.software = software::find(&text, smtp::SOFTWARE);
-        }
-        "ftp" => report.software = software::find(&text, super::ftp::SOFTWARE),
-        _ => report.software = software::find(&text, NNTP_SOFTWARE),
+    if matches!(protocol, "smtp" | "lmtp") {
+        report.smtp = Some(smtp::greeting(r));
     }
     Some(protocol)
 }
 
 fn other_banner(buf: &[u8], report: &mut GreetingReport) -> Option<&'static str> {
-    if let [0xff, 0xfb..=0xfe, ..] = buf {
+    if telnet::looks_like(buf) {
+        report.text = text(&telnet::strip(buf));
+        report.telnet = Some(telnet::negotiation(buf));
         return Some("telnet");
     }
     if buf.starts_with(b"RFB ") {

@@ -3,19 +3,6 @@
 
 use super::reply::trim_eol;
 
-/// IMAP servers recognisable from their greeting text.
-pub const SOFTWARE: &[&str] = &[
-    "Dovecot",
-    "Cyrus IMAP",
-    "Courier-IMAP",
-    "Microsoft Exchange",
-    "Zimbra",
-    "Gimap",
-    "hMailServer",
-    "Stalwart",
-    "UW IMAP",
-];
-
 /// The server's first line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImapGreeting {
@@ -90,7 +77,7 @@ pub fn tagged(buf: &[u8], tag: &str) -> Option<(String, String)> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::software;
+    use super::super::fingerprint;
     use super::*;
 
     #[test]
@@ -101,24 +88,27 @@ mod tests {
         assert!(caps.iter().any(|c| c == "STARTTLS"));
         assert_eq!(caps.len(), 9);
         assert_eq!(
-            software::find(&d.text, SOFTWARE).as_deref(),
+            fingerprint::software_in(&d.text, "imap").as_deref(),
             Some("Dovecot (Debian)")
         );
         let c =
             greeting(b"* OK imap.example Cyrus IMAP 3.6.1-Debian server ready\r\n").expect("cyrus");
         assert_eq!(c.capabilities, None);
         assert_eq!(
-            software::find(&c.text, SOFTWARE).as_deref(),
+            fingerprint::software_in(&c.text, "imap").as_deref(),
             Some("Cyrus IMAP 3.6.1-Debian")
         );
         let ms =
             greeting(b"* OK The Microsoft Exchange IMAP4 service is ready.\r\n").expect("exchange");
         assert_eq!(
-            software::find(&ms.text, SOFTWARE).as_deref(),
+            fingerprint::software_in(&ms.text, "imap").as_deref(),
             Some("Microsoft Exchange")
         );
         let g = greeting(b"* OK Gimap ready for requests from 192.0.2.1 a1b2\r\n").expect("gimap");
-        assert_eq!(software::find(&g.text, SOFTWARE).as_deref(), Some("Gimap"));
+        assert_eq!(
+            fingerprint::software_in(&g.text, "imap").as_deref(),
+            Some("Gimap")
+        );
         let bye = greeting(b"* BYE Too many connections\r\n").expect("bye");
         assert_eq!(bye.status, "BYE");
         assert_eq!(

@@ -3,18 +3,6 @@
 
 use super::reply::trim_eol;
 
-/// POP3 servers recognisable from their greeting text.
-pub const SOFTWARE: &[&str] = &[
-    "Dovecot",
-    "Cyrus POP3",
-    "Courier-POP3",
-    "Qpopper",
-    "Microsoft Exchange",
-    "Zimbra",
-    "Gpop",
-    "popa3d",
-];
-
 /// The first line, when it is complete.
 pub fn first_line(buf: &[u8]) -> Option<&[u8]> {
     let nl = buf.iter().position(|&b| b == b'\n')?;
@@ -83,7 +71,7 @@ pub fn dot_block(buf: &[u8], ok: impl Fn(&[u8]) -> bool) -> Option<DotBlock> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::software;
+    use super::super::fingerprint;
     use super::*;
 
     #[test]
@@ -105,7 +93,7 @@ mod tests {
             let line = first_line(bytes).expect("line");
             assert!(is_ok(line));
             let text = String::from_utf8_lossy(line);
-            assert_eq!(software::find(&text, SOFTWARE).as_deref(), *soft);
+            assert_eq!(fingerprint::software_in(&text, "pop3").as_deref(), *soft);
         }
         assert_eq!(first_line(b"+OK no newline"), None);
         assert!(!is_ok(b"-ERR [SYS/TEMP] try later"));

@@ -3,30 +3,6 @@
 use super::reply::Reply;
 use crate::report::greeting::SmtpGreeting;
 
-/// Mail servers recognisable from their greeting text, most specific first.
-pub const SOFTWARE: &[&str] = &[
-    "Microsoft ESMTP MAIL Service",
-    "OpenSMTPD",
-    "Postfix",
-    "Exim",
-    "Sendmail",
-    "Haraka",
-    "Dovecot",
-    "Courier",
-    "qmail",
-    "hMailServer",
-    "MailEnable",
-    "Zimbra",
-    "CommuniGate Pro",
-    "Kerio Connect",
-    "MDaemon",
-    "IceWarp",
-    "Apache James",
-    "maddy",
-    "Stalwart",
-    "smtpd",
-];
-
 /// What a 220-style greeting tells: the code and the announced host name.
 pub fn greeting(reply: &Reply) -> SmtpGreeting {
     let host = reply
@@ -104,8 +80,8 @@ pub fn ehlo(reply: &Reply) -> Ehlo {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fingerprint;
     use super::super::reply::{Parsed, parse};
-    use super::super::software;
     use super::*;
 
     fn reply(bytes: &[u8]) -> Reply {
@@ -160,7 +136,7 @@ mod tests {
             assert_eq!(g.code, 220);
             assert_eq!(g.host.as_deref(), *host, "{bytes:?}");
             assert_eq!(
-                software::find(&r.joined(), SOFTWARE).as_deref(),
+                fingerprint::software_in(&r.joined(), "smtp").as_deref(),
                 *soft,
                 "{bytes:?}"
             );

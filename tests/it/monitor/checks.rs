@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::{Reader, XmlVersion};
 use reach::demo::pki::{LeafSpec, Validity};
 use serde_json::Value;
 
@@ -25,10 +25,8 @@ fn attributes(e: &BytesStart<'_>) -> BTreeMap<String, String> {
         .map(|a| {
             let a = a.expect("well-formed attribute");
             (
-                a.key.as_ref().to_string(),
-                a.normalized_value(XmlVersion::Implicit1_0)
-                    .expect("attribute text")
-                    .into_owned(),
+                String::from_utf8_lossy(a.key.as_ref()).into_owned(),
+                a.unescape_value().expect("attribute text").into_owned(),
             )
         })
         .collect()
@@ -61,7 +59,7 @@ fn parse_junit(xml: &str) -> Vec<Case> {
             Event::Start(e) => (Some(e.clone()), false),
             Event::Empty(e) => (Some(e.clone()), true),
             Event::End(e) => {
-                let name = e.name().as_ref().to_string();
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
                 if name == "testsuite" {
                     for required in ["properties", "system-out", "system-err"] {
                         assert!(
@@ -77,7 +75,7 @@ fn parse_junit(xml: &str) -> Vec<Case> {
             _ => continue,
         };
         let Some(e) = start else { continue };
-        let name = e.name().as_ref().to_string();
+        let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
         let attrs = attributes(&e);
         let parent = stack.last().map(String::as_str);
         match name.as_str() {
