@@ -14,43 +14,13 @@ use serde_json::Value;
 
 use crate::support::daemons::Daemon;
 use crate::support::tls::*;
-use crate::support::{TempDir, free_port, loopback, require_binary};
+use crate::support::{TempDir, free_port, loopback, reach_json, require_binary};
 
-/// Runs the binary without blocking the runtime that serves the backends; one JSON line.
+/// One probe's JSON line and the exit code.
 async fn probe_json(args: &[&str]) -> (Value, i32) {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_reach"))
-        .args(&all)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run reach");
-    let code = out.status.code().expect("exit code");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let line = text
-        .lines()
-        .next()
-        .unwrap_or_else(|| panic!("no output: {out:?}"));
-    (serde_json::from_str(line).expect("JSON"), code)
-}
-
-/// All JSON lines of one run, by SNI name.
-async fn probe_all(args: &[&str]) -> (Vec<Value>, i32) {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_reach"))
-        .args(&all)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run reach");
-    let code = out.status.code().expect("exit code");
-    let lines = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON"))
-        .collect();
-    (lines, code)
+    let (mut lines, code) = reach_json(args).await;
+    assert!(!lines.is_empty(), "no output for {args:?}");
+    (lines.swap_remove(0), code)
 }
 
 fn by_sni<'a>(lines: &'a [Value], name: &str) -> &'a Value {
@@ -150,7 +120,7 @@ async fn haproxy_without_a_default_backend_drops_unknown_names_not_routed() {
     };
     let ca_path = ca_file(&dir, &ca);
     let target = loopback(port).to_string();
-    let (lines, code) = probe_all(&[
+    let (lines, code) = reach_json(&[
         "--ca-file",
         &ca_path,
         "--sni",
@@ -204,7 +174,7 @@ async fn caddy_refuses_a_name_it_does_not_serve_with_an_alert() {
     let _caddy = Daemon::start("caddy", cmd, &dir, &[https]);
     let ca_path = ca_file(&dir, &ca);
     let target = loopback(https).to_string();
-    let (lines, code) = probe_all(&[
+    let (lines, code) = reach_json(&[
         "--ca-file",
         &ca_path,
         "--sni",

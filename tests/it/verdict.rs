@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::support::dns::{Answer, DnsServer};
 use crate::support::tls::*;
-use crate::support::{TempDir, free_port};
+use crate::support::{TempDir, free_port, reach_async};
 
 /// What one run of the binary said about one probe.
 struct Seen {
@@ -72,17 +72,6 @@ async fn run(args: &[&str]) -> Seen {
         code,
         json,
     }
-}
-
-/// The binary, without blocking the runtime that serves the test's own servers.
-async fn reach_async(args: &[&str]) -> std::process::Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_reach"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run reach")
 }
 
 fn check(seen: &Seen, headline: &str, stopped: (&str, &str), problems: &[&str], code: i32) {

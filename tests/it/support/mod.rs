@@ -32,6 +32,25 @@ pub fn reach(args: &[&str]) -> Output {
         .expect("run reach")
 }
 
+/// Runs the built binary with `args` without blocking the runtime that serves the test's own
+/// in-process servers (use from a multi-thread tokio test).
+pub async fn reach_async(args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run reach")
+}
+
+/// `reach --json ARGS`, asynchronously: every JSON line, and the exit code.
+pub async fn reach_json(args: &[&str]) -> (Vec<serde_json::Value>, i32) {
+    let out = reach_async(&[&["--json"], args].concat()).await;
+    let code = out.status.code().expect("exit code");
+    (json_lines(&out), code)
+}
+
 /// Parses every stdout line as JSON.
 pub fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)

@@ -15,25 +15,13 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::daemons::{Daemon, run_in};
 use crate::support::tls::*;
-use crate::support::{TempDir, free_port, loopback, require_binary};
+use crate::support::{TempDir, free_port, loopback, reach_json, require_binary};
 
-/// The binary's one JSON line and exit code, without blocking the test's servers.
+/// One probe's JSON line and the exit code.
 async fn probe_json(args: &[&str]) -> (Value, i32) {
-    let mut all = vec!["--json"];
-    all.extend_from_slice(args);
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_reach"))
-        .args(&all)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("run reach");
-    let code = out.status.code().expect("exit code");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let line = text
-        .lines()
-        .next()
-        .unwrap_or_else(|| panic!("no output: {out:?}"));
-    (serde_json::from_str(line).expect("JSON"), code)
+    let (mut lines, code) = reach_json(args).await;
+    assert!(!lines.is_empty(), "no output for {args:?}");
+    (lines.swap_remove(0), code)
 }
 
 fn words(json: &Value, path: &str) -> Vec<String> {
