@@ -99,7 +99,10 @@ pub fn mariadb(ssl: bool) -> Option<Mariadb> {
             "--auth-root-authentication-method=normal",
             "--skip-test-db",
         ])
-        .arg(format!("--datadir={}", dir.join("data").display()));
+        .arg(format!("--datadir={}", dir.join("data").display()))
+        // Each instance its own temporary directory: two bootstraps sharing /tmp were seen to
+        // delete each other's temporary tables when tests start MariaDB concurrently.
+        .env("TMPDIR", dir.path());
     run_in(&dir, install);
     let port = free_port();
     let mut cmd = Command::new(server);
@@ -112,7 +115,8 @@ pub fn mariadb(ssl: bool) -> Option<Mariadb> {
     .arg(format!("--port={port}"))
     .arg(format!("--datadir={}", dir.join("data").display()))
     .arg(format!("--socket={}", dir.join("sock").display()))
-    .arg(format!("--pid-file={}", dir.join("pid").display()));
+    .arg(format!("--pid-file={}", dir.join("pid").display()))
+    .env("TMPDIR", dir.path());
     if ssl {
         cmd.arg(format!("--ssl-cert={}", cert.cert.display()))
             .arg(format!("--ssl-key={}", cert.key.display()));
