@@ -415,8 +415,10 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
     // A silent port that neither port nor scheme explains: the follow-up probes (issue 15). A
     // TLS answer makes the rest of this probe an implicit-TLS one on a new connection.
     let (done, profile) = match done.greeting.as_ref() {
+        // Boxed: the follow-ups' state lives on the heap only for probes that need it, so
+        // the future of every other probe stays small (thousands may be in flight).
         Some(g) if profile.follow_up && g.is_silent() => {
-            follow_up(spec, options, profile, done).await
+            Box::pin(follow_up(spec, options, profile, done)).await
         }
         _ => (done, profile),
     };

@@ -167,12 +167,18 @@ where
     if opts.probe && g.telnet.is_some() {
         // Telnet servers often show nothing until their options are answered (refused).
         let limits = opts.limits;
-        let _ = followup::telnet_refuse(&mut stream, &mut g, &limits).await;
+        let _ = Box::pin(followup::telnet_refuse(&mut stream, &mut g, &limits)).await;
     }
     if opts.probe && followup::is_bare_220(&g) {
         // `220 ready` on a port that does not say: EHLO, then FEAT (issue 15).
         let limits = opts.limits;
-        let _ = followup::bare_220(&mut stream, &mut g, &opts.client_name, &limits).await;
+        let _ = Box::pin(followup::bare_220(
+            &mut stream,
+            &mut g,
+            &opts.client_name,
+            &limits,
+        ))
+        .await;
     }
     if opts.capabilities && g.state == GreetingState::Banner && g.found_by.is_none() {
         // A failure here only loses the capability list; the greeting stands.
