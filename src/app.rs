@@ -10,33 +10,30 @@ use std::sync::Arc;
 use crate::cancel::{Cancel, Caught, Signal};
 use crate::cli::Cli;
 use crate::config::{ConfigError, Format, InputSource, Settings};
-use crate::exit::{self, ExitCode};
+use crate::exit::{self, Exit, ExitCode, PluginStatus};
 use crate::input::{self, InputError};
 use crate::render::human::Style;
+use crate::render::nagios::Thresholds;
 use crate::render::printer::{self, Cut, Printer};
 use crate::run::{self, Event, Targets};
 
-/// Runs `cli` and returns the exit code. Usage errors are printed to stderr in one line.
-pub async fn run(cli: Cli) -> ExitCode {
+/// Runs `cli` and returns the exit code. Usage errors are printed to stderr in one line
+/// (in plugin mode, as an UNKNOWN status line on stdout, exit 3).
+pub async fn run(cli: Cli) -> Exit {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let plugin = crate::config::format_of(&cli.output, cli.report.format) == Format::Nagios;
     let settings = match Settings::from_cli(&cli, io::stdout().is_terminal(), no_color) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("reach: {e}");
-            return ExitCode::Usage;
-        }
+        Err(e) => return usage_error(&e, plugin),
     };
     let targets = match target_stream(&settings) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("reach: {e}");
-            return ExitCode::Usage;
-        }
+        Err(e) => return usage_error(&e, plugin),
     };
     let progress = io::stderr().is_terminal() && settings.format == Format::Human;
     // Ctrl-C and SIGTERM stop the run; what finished is still printed.
     let (cancel, caught) = crate::cancel::on_signals();
-    run_until(
+    run_reporting(
         settings,
         targets,
         progress,
@@ -87,11 +84,57 @@ pub async fn run_settings(
     progress: bool,
     out: &mut (impl Write + Send),
 ) -> ExitCode {
-    run_until(settings, targets, progress, out, Cancel::never(), None).await
+    match run_reporting(settings, targets, progress, out, Cancel::never(), None).await {
+        Exit::Code(code) => code,
+        // Not reached: the callers of this function do not ask for plugin output.
+        Exit::Plugin(_) => ExitCode::Usage,
+    }
+}
+
+/// A usage error: one line on stderr and exit 64, or in plugin mode an UNKNOWN status line
+/// on stdout (what Nagios shows) and exit 3.
+pub fn usage_error(error: &dyn std::fmt::Display, plugin: bool) -> Exit {
+    if plugin {
+        println!("REACH UNKNOWN - usage: {error}");
+        return Exit::Plugin(PluginStatus::Unknown);
+    }
+    eprintln!("reach: {error}");
+    Exit::Code(ExitCode::Usage)
 }
 
 /// [`run_settings`], stopping early when `cancel` is cancelled by the signal it will show in
-/// `caught`.
+/// `caught`; in plugin mode the plugin status decides the exit.
+async fn run_reporting(
+    settings: Settings,
+    targets: Targets,
+    progress: bool,
+    out: &mut (impl Write + Send),
+    cancel: Cancel,
+    caught: Option<&Caught>,
+) -> Exit {
+    let plugin = settings.format == Format::Nagios;
+    let mut status = None;
+    let code = run_until(
+        settings,
+        targets,
+        progress,
+        out,
+        cancel,
+        caught,
+        &mut status,
+    )
+    .await;
+    match (plugin, status) {
+        // The run ended normally: the plugin status decides.
+        (true, Some(status)) if code.severity() < ExitCode::Usage.severity() => {
+            Exit::Plugin(status)
+        }
+        // Bad input lines, a bug, an interrupted run, output gone: could not check.
+        (true, _) => Exit::Plugin(PluginStatus::Unknown),
+        (false, _) => Exit::Code(code),
+    }
+}
+
 async fn run_until(
     settings: Settings,
     targets: Targets,
@@ -99,6 +142,7 @@ async fn run_until(
     out: &mut (impl Write + Send),
     cancel: Cancel,
     caught: Option<&Caught>,
+    plugin_status: &mut Option<PluginStatus>,
 ) -> ExitCode {
     let mut run_options = settings.run.clone();
     let budget = run::fd_budget();
@@ -112,6 +156,9 @@ async fn run_until(
     let mut printer = Printer::new(out, printer_options(&settings));
     if progress {
         printer.show_progress();
+    }
+    if let Some(path) = &settings.junit {
+        printer.junit_to(path.clone());
     }
     let live = settings.probe.latency.is_some() && printer.wants_attempts();
     let ordered = settings.format != Format::Json && settings.input.is_none();
@@ -165,6 +212,7 @@ async fn run_until(
     {
         eprintln!("reach: {}", cut.sentence());
     }
+    *plugin_status = printer.plugin_status(cut.is_some());
     if let Err(e) = printer.finish(cut) {
         write_error.get_or_insert(e);
     }
@@ -188,6 +236,10 @@ fn printer_options(settings: &Settings) -> printer::Options {
             Format::Human => printer::Format::Human,
             Format::Json => printer::Format::Json,
             Format::Quiet => printer::Format::Quiet,
+            Format::Nagios => printer::Format::Nagios(Thresholds {
+                warning: settings.probe.expect.days.and_then(|d| d.warning),
+                critical: settings.probe.expect.days.and_then(|d| d.critical),
+            }),
         },
         style: Style {
             color: settings.color,

@@ -47,6 +47,9 @@ pub struct CertSummary {
     pub signature_algorithm: String,
     /// SHA-256 of the DER, uppercase hex bytes joined by `:` (as `openssl x509 -fingerprint`).
     pub sha256: String,
+    /// SHA-256 of the SubjectPublicKeyInfo (the key pin of HPKP, `curl --pinnedpubkey` and
+    /// DANE SPKI), in the same form as `sha256`; empty when the certificate does not parse.
+    pub spki_sha256: String,
     /// basicConstraints says this is a CA.
     pub is_ca: bool,
     /// Subject and issuer are the same name.
@@ -171,6 +174,7 @@ fn from_parsed(x509: &X509Certificate<'_>, now: i64) -> CertSummary {
         key_curve,
         signature_algorithm: signature_name(&x509.signature_algorithm.algorithm),
         sha256: String::new(),
+        spki_sha256: fingerprint(x509.public_key().raw),
         is_ca: x509.is_ca(),
         self_issued,
         self_signed: self_issued && x509.verify_signature(None).is_ok(),

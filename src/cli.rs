@@ -47,10 +47,6 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR")]
     pub resolver: Option<String>,
 
-    /// Expect this TCP state; exit 6 when a probe ends otherwise (e.g. `--expect closed`).
-    #[arg(long, value_enum, value_name = "STATE")]
-    pub expect: Option<ExpectState>,
-
     /// Do TLS on this port even if it is not a TLS port.
     #[arg(long, conflicts_with = "no_tls")]
     pub tls: bool,
@@ -155,6 +151,110 @@ pub struct Cli {
     /// Output options.
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Expectations (exit 6 when one fails).
+    #[command(flatten)]
+    pub expect: ExpectArgs,
+
+    /// Report formats for monitoring and CI.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// Expectations on every layer: each failure exits 6 with a line naming wanted and seen.
+#[derive(Debug, Args, Default)]
+pub struct ExpectArgs {
+    /// Expect this TCP state (e.g. `--expect-state closed`; `--expect` is the same flag).
+    #[arg(
+        long = "expect-state",
+        id = "expect_state",
+        visible_alias = "expect",
+        value_enum,
+        value_name = "STATE"
+    )]
+    pub state: Option<ExpectState>,
+
+    /// Every certificate of the chain (intermediates too) must be valid N more days.
+    #[arg(long, value_name = "N")]
+    pub min_days: Option<i64>,
+
+    /// Plugin mode: WARNING when a certificate has fewer than N days left (default 20 with
+    /// --format nagios).
+    #[arg(long, value_name = "N")]
+    pub warn_days: Option<i64>,
+
+    /// Plugin mode: CRITICAL when a certificate has fewer than N days left (default 15 with
+    /// --format nagios); elsewhere it fails like --min-days.
+    #[arg(long, value_name = "N")]
+    pub crit_days: Option<i64>,
+
+    /// The leaf certificate must cover NAME (repeatable: every name must be covered).
+    #[arg(long = "expect-san", id = "expect_san", value_name = "NAME")]
+    pub san: Vec<String>,
+
+    /// The leaf's issuer (RFC 4514) must match this regular expression.
+    #[arg(long = "expect-issuer", id = "expect_issuer", value_name = "REGEX")]
+    pub issuer: Option<String>,
+
+    /// The leaf's subject (RFC 4514) must match this regular expression.
+    #[arg(long = "expect-subject", id = "expect_subject", value_name = "REGEX")]
+    pub subject: Option<String>,
+
+    /// A SHA-256 (hex) of the leaf, of any chain certificate or of its key, or a key pin
+    /// `sha256//BASE64`; repeatable: one of them must be found.
+    #[arg(
+        long = "expect-fingerprint",
+        id = "expect_fingerprint",
+        value_name = "SHA256"
+    )]
+    pub fingerprint: Vec<String>,
+
+    /// The negotiated TLS version must be at least this: 1.0, 1.1, 1.2 or 1.3.
+    #[arg(long = "expect-tls-min", id = "expect_tls_min", value_name = "VERSION")]
+    pub tls_min: Option<String>,
+
+    /// The server must choose this ALPN protocol (offered automatically unless --alpn says).
+    #[arg(long = "expect-alpn", id = "expect_alpn", value_name = "PROTO")]
+    pub alpn: Option<String>,
+
+    /// The service's greeting must match this regular expression.
+    #[arg(long = "expect-banner", id = "expect_banner", value_name = "REGEX")]
+    pub banner: Option<String>,
+
+    /// The virtual-host verdict must be this: matched, default_fallback, unrecognized_name,
+    /// mismatch.
+    #[arg(long = "expect-vhost", id = "expect_vhost", value_name = "VERDICT")]
+    pub vhost: Option<String>,
+
+    /// Every address of a name must serve the same certificate (the stale-node check).
+    #[arg(long = "expect-same-cert", id = "expect_same_cert")]
+    pub same_cert: bool,
+}
+
+/// Report formats for monitoring and CI.
+#[derive(Debug, Args, Default)]
+pub struct ReportArgs {
+    /// Output format: human, json, quiet, or nagios (one plugin status line with perfdata;
+    /// exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with_all = ["json", "quiet"])]
+    pub format: Option<FormatChoice>,
+
+    /// Also write a JUnit XML report to FILE (one testcase per probe and expectation).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<String>,
+}
+
+/// `--format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatChoice {
+    /// The diagnosis for people.
+    Human,
+    /// One JSON object per line (as --json).
+    Json,
+    /// Nothing (as --quiet).
+    Quiet,
+    /// A Nagios/Icinga plugin status line with perfdata.
+    Nagios,
 }
 
 /// Latency-mode flags (PsPing style).
@@ -302,9 +402,50 @@ pub enum ExpectState {
     Filtered,
 }
 
+/// `reach check FILE`: a checks file run as one test report.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The checks file (TOML; see examples/deploy.toml).
+    #[arg(value_name = "FILE")]
+    pub file: String,
+
+    /// Probes in flight at once (over every entry of the file).
+    #[arg(short = 'c', long, value_name = "N", default_value_t = 64)]
+    pub concurrency: usize,
+
+    /// Stop the whole run after this long (e.g. 60s).
+    #[arg(long, value_name = "DURATION")]
+    pub deadline: Option<String>,
+
+    /// Output options.
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Report formats.
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+/// `reach serve`: the Prometheus exporter.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The exporter's configuration (TOML: modules, allow-lists, bounds; see
+    /// examples/reach.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: String,
+
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9115")]
+    pub listen: String,
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a checks file (targets and their expectations) and report like a test suite.
+    Check(CheckArgs),
+    /// Serve Prometheus probes: /probe?target=…&module=… and /metrics.
+    Serve(ServeArgs),
     /// Start local servers on loopback and show every verdict reach can give.
     Demo {
         /// Write the demo's output as JSON lines instead.

@@ -6,13 +6,17 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+pub mod checks;
+pub(crate) mod expect;
+pub(crate) mod file;
 mod layers;
+pub mod serve;
 
 use layers::{implies_tls, sni_name, tls_options, trace_options};
 
 use std::sync::Arc;
 
-use crate::cli::{Cli, ColorChoice, ExpectState, VhostReference};
+use crate::cli::{Cli, ColorChoice, FormatChoice, VhostReference};
 use crate::input::{self, Expr};
 use crate::probe::ProbeOptions;
 use crate::probe::plan::{PlanOptions, TlsWanted};
@@ -20,11 +24,9 @@ use crate::probe::resolve::{Family, ResolverOptions};
 use crate::probe::series::{Count, Latency};
 use crate::probe::tls::{TlsConfigError, TlsContext};
 use crate::probe::trace::TraceWhen;
-use crate::report::TcpState;
 use crate::run::{Expansion, Limits, RunOptions};
 use crate::service::StarttlsProto;
 use crate::target::{self, TargetError};
-use crate::verdict::Expectations;
 
 /// A usage error: reported in one line, exit code 64.
 #[derive(Debug, Error)]
@@ -55,6 +57,14 @@ pub enum ConfigError {
     /// The TLS settings cannot be loaded (CA file, client certificate, versions).
     #[error(transparent)]
     Tls(#[from] TlsConfigError),
+    /// A configuration or checks file is malformed (the problem names line and column).
+    #[error("{path}: {problem}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// What is wrong, and where.
+        problem: String,
+    },
     /// Nothing to probe.
     #[error("no target given (try `reach demo`, or `reach --help`)")]
     NoTarget,
@@ -69,6 +79,8 @@ pub enum Format {
     Json,
     /// Nothing; exit code only.
     Quiet,
+    /// One Nagios/Icinga plugin status line with perfdata; plugin exit codes.
+    Nagios,
 }
 
 /// Where `-i` reads targets from, opened while the settings are built.
@@ -133,6 +145,8 @@ pub struct Settings {
     pub format: Format,
     /// Colour in human output.
     pub color: bool,
+    /// Also write a JUnit XML report here (`--junit`).
+    pub junit: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -203,11 +217,8 @@ impl Settings {
                 histogram: cli.latency.histogram,
             }),
         };
-        let format = match (cli.output.json, cli.output.quiet) {
-            (true, _) => Format::Json,
-            (_, true) => Format::Quiet,
-            _ => Format::Human,
-        };
+        let format = format_of(&cli.output, cli.report.format);
+        let expect = expect::from_args(&cli.expect, format == Format::Nagios)?;
         let color = match cli.output.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
@@ -217,7 +228,10 @@ impl Settings {
         let show_certs = tls_options.keep_pem;
         let probe = ProbeOptions {
             plan: PlanOptions {
-                tls: match (cli.tls || implies_tls(cli), cli.no_tls) {
+                tls: match (
+                    cli.tls || implies_tls(cli) || expect::wants_tls(&expect),
+                    cli.no_tls,
+                ) {
                     (_, true) => TlsWanted::Off,
                     (true, _) => TlsWanted::On,
                     _ => TlsWanted::Auto,
@@ -237,9 +251,7 @@ impl Settings {
             },
             trace_options: trace_options(cli)?,
             latency,
-            expect: Expectations {
-                state: cli.expect.map(expected_state),
-            },
+            expect,
             vhost_reference_always: cli.vhost_reference == VhostReference::Always,
         };
         let run = RunOptions {
@@ -274,6 +286,7 @@ impl Settings {
             show_certs,
             format,
             color,
+            junit: cli.report.junit.as_deref().map(std::path::PathBuf::from),
         })
     }
 }
@@ -299,13 +312,13 @@ fn nonzero_count(flag: &'static str, n: usize) -> Result<usize, ConfigError> {
     Ok(n)
 }
 
-fn expected_state(e: ExpectState) -> TcpState {
-    match e {
-        ExpectState::Open => TcpState::Open,
-        ExpectState::Closed => TcpState::Closed,
-        ExpectState::Rejected => TcpState::Rejected,
-        ExpectState::Unreachable => TcpState::Unreachable,
-        ExpectState::Filtered => TcpState::Filtered,
+/// The output format from `--json`, `-q` and `--format`.
+pub(crate) fn format_of(output: &crate::cli::OutputArgs, choice: Option<FormatChoice>) -> Format {
+    match (choice, output.json, output.quiet) {
+        (Some(FormatChoice::Nagios), _, _) => Format::Nagios,
+        (Some(FormatChoice::Json), _, _) | (None, true, _) => Format::Json,
+        (Some(FormatChoice::Quiet), _, _) | (None, _, true) => Format::Quiet,
+        _ => Format::Human,
     }
 }
 

@@ -64,6 +64,80 @@ impl ExitCode {
     }
 }
 
+/// The Nagios/Icinga plugin status of a probe (`--format nagios`), with the meaning
+/// `check_ssl_cert` and `check_tcp` give it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PluginStatus {
+    /// Everything asked for holds.
+    Ok,
+    /// Only a warning threshold was crossed.
+    Warning,
+    /// The service failed a check: not listening, no answer, TLS or certificate problem,
+    /// an expectation failed.
+    Critical,
+    /// reach could not check: the name did not resolve, a local error, a bug, bad usage.
+    Unknown,
+}
+
+impl PluginStatus {
+    /// The plugin exit code: 0, 1, 2, 3.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The word of the status line.
+    pub fn word(self) -> &'static str {
+        match self {
+            PluginStatus::Ok => "OK",
+            PluginStatus::Warning => "WARNING",
+            PluginStatus::Critical => "CRITICAL",
+            PluginStatus::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// The worse of two, for several probes behind one status line: OK < WARNING < UNKNOWN
+    /// < CRITICAL (a service seen failing on one address is CRITICAL even when another
+    /// address could not be checked).
+    pub fn worst(self, other: PluginStatus) -> PluginStatus {
+        let rank = |s: PluginStatus| match s {
+            PluginStatus::Ok => 0,
+            PluginStatus::Warning => 1,
+            PluginStatus::Unknown => 2,
+            PluginStatus::Critical => 3,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// What the process exits with: reach's own code, or a plugin status (`--format nagios`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// A reach exit code.
+    Code(ExitCode),
+    /// A Nagios/Icinga plugin status.
+    Plugin(PluginStatus),
+}
+
+impl Exit {
+    /// The numeric code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Code(code) => code.code(),
+            Exit::Plugin(status) => status.code(),
+        }
+    }
+}
+
+impl From<ExitCode> for Exit {
+    fn from(code: ExitCode) -> Self {
+        Exit::Code(code)
+    }
+}
+
 /// Folds one more code into a running worst.
 pub fn worst(a: ExitCode, b: ExitCode) -> ExitCode {
     if b.severity() > a.severity() { b } else { a }

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cancel;
 pub mod cert;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -19,6 +20,7 @@ pub mod probe;
 pub mod render;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod service;
 pub mod stats;
 pub mod target;

@@ -2,9 +2,36 @@
 
 use clap::Parser;
 
+/// `--format nagios` among the raw arguments: usage errors must then be plugin statuses,
+/// before the arguments could be parsed.
+fn plugin_mode() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|a| a == "--format=nagios")
+        || args
+            .windows(2)
+            .any(|w| w[0] == "--format" && w[1] == "nagios")
+}
+
 fn main() -> std::process::ExitCode {
     let cli = match reach::cli::Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e)
+            if plugin_mode()
+                && !matches!(
+                    e.kind(),
+                    clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+                ) =>
+        {
+            // A Nagios/Icinga plugin says UNKNOWN (3) on stdout for bad usage.
+            let first = e.to_string();
+            let first = first
+                .lines()
+                .next()
+                .unwrap_or("bad usage")
+                .trim_start_matches("error: ");
+            println!("REACH UNKNOWN - usage: {first}");
+            return std::process::ExitCode::from(3);
+        }
         Err(e) => {
             use clap::error::ErrorKind;
             // --help and --version are not errors; everything else is a usage error (64),
@@ -20,7 +47,8 @@ fn main() -> std::process::ExitCode {
     };
     // A handful of probes is I/O-bound: one thread serves it, and starting worker threads would
     // cost more than it saves. Sweeps, inputs and matrices get every core.
-    let small = cli.scan.input.is_none()
+    let small = matches!(cli.command, None | Some(reach::cli::Command::Demo { .. }))
+        && cli.scan.input.is_none()
         && cli.ports.is_none()
         && cli.targets.len() <= 4
         && cli.sni.len() <= 4
@@ -42,8 +70,10 @@ fn main() -> std::process::ExitCode {
     };
     // `main` is the composition root: the demo and a run of probes are siblings (the demo
     // drives runs of its own through `app`).
-    let code = match cli.command {
-        Some(reach::cli::Command::Demo { json }) => runtime.block_on(reach::demo::run(json)),
+    let code: reach::exit::Exit = match cli.command {
+        Some(reach::cli::Command::Demo { json }) => runtime.block_on(reach::demo::run(json)).into(),
+        Some(reach::cli::Command::Check(args)) => runtime.block_on(reach::check::run(args)),
+        Some(reach::cli::Command::Serve(args)) => runtime.block_on(reach::serve::run(args)).into(),
         None => runtime.block_on(reach::app::run(cli)),
     };
     // The run is over; a thread still blocked reading a slow stdin must not hold up the exit.

@@ -150,7 +150,14 @@ pub async fn run(
     hook: Option<&AttemptHook>,
     stop: &crate::cancel::Cancel,
 ) -> Report {
-    let profile = Profile::decide(spec.port, spec.target.scheme.as_deref(), ctx.options.plan);
+    let mut plan = ctx.options.plan;
+    // An `ADDRESS,NAME` pair asks for TLS with that SNI, as `--sni` does (unless `--no-sni`
+    // or `--sni` replaced the name).
+    if spec.target.sni.is_some() && spec.sni == spec.target.sni && plan.tls == plan::TlsWanted::Auto
+    {
+        plan.tls = plan::TlsWanted::On;
+    }
+    let profile = Profile::decide(spec.port, spec.target.scheme.as_deref(), plan);
     let mut report = match ctx.options.latency {
         // Boxed: a latency series is a large future that single probes need not carry.
         Some(latency) => Box::pin(series::run(spec, ctx, profile, latency, hook, stop)).await,
@@ -167,11 +174,13 @@ fn connect_options(options: &ProbeOptions) -> tcp::ConnectOptions {
     }
 }
 
+/// Bounds of every read before TLS, all derived from `--greeting-timeout` T: the first byte
+/// within T, a whole greeting or reply within 2T. (README "Greeting and STARTTLS deadlines".)
 fn greeting_limits(options: &ProbeOptions) -> greeting::Limits {
     let first = options.greeting_timeout;
     greeting::Limits {
         first_byte: first,
-        total: first + Duration::from_secs(3),
+        total: first * 2,
         ..greeting::Limits::default()
     }
 }
@@ -195,7 +204,8 @@ fn preamble_options(
         capabilities: true,
         client_name: "localhost".into(),
         limits: greeting_limits(options),
-        starttls_deadline: options.greeting_timeout + Duration::from_secs(8),
+        // The whole upgrade (greeting, capabilities, the upgrade command): 5T.
+        starttls_deadline: options.greeting_timeout * 5,
     }
 }
 
@@ -251,6 +261,80 @@ fn reset_after_accept(report: &mut Report, spec: &ProbeSpec, profile: Profile) {
     }
 }
 
+/// What an upgrade chosen from the greeting produced.
+struct Upgraded {
+    service: crate::report::ServiceReport,
+    greeting: Option<crate::report::GreetingReport>,
+    starttls: Option<crate::report::StarttlsReport>,
+    tls: Option<crate::report::TlsReport>,
+}
+
+/// The dialect whose greeting a server sent where a TLS handshake was expected, when it is one
+/// with an in-band upgrade (SMTP, LMTP, IMAP, POP3, FTP, NNTP, ManageSieve).
+fn starttls_by_content(
+    tls: &crate::report::TlsReport,
+    profile: Profile,
+) -> Option<crate::service::StarttlsProto> {
+    use crate::service::StarttlsProto as P;
+    if profile.plan != Plan::Implicit {
+        return None;
+    }
+    let error = tls
+        .error
+        .as_ref()
+        .filter(|e| e.kind == crate::report::TlsFailureKind::NotTls)?;
+    // The preview lost its last line end; a greeting line is only whole with one.
+    let received = format!("{}\r\n", error.received.as_deref()?);
+    let mut seen = crate::report::GreetingReport::default();
+    greeting::identify::analyse(
+        received.as_bytes(),
+        crate::service::Ask::Listen,
+        None,
+        &mut seen,
+    );
+    Some(match seen.protocol.as_deref()? {
+        "smtp" => P::Smtp,
+        "lmtp" => P::Lmtp,
+        "imap" => P::Imap,
+        "pop3" => P::Pop3,
+        "ftp" => P::Ftp,
+        "nntp" => P::Nntp,
+        "sieve" => P::Sieve,
+        _ => return None,
+    })
+}
+
+/// Connects again and runs the dialect's STARTTLS (`profile` says which), then the TLS probe.
+/// `None` when the new connection cannot be made.
+async fn upgrade_by_content(
+    spec: &ProbeSpec,
+    ctx: &Context,
+    profile: Profile,
+    request: &TlsRequest,
+) -> Option<Upgraded> {
+    let options = &ctx.options;
+    let addr = SocketAddr::new(spec.address, spec.port);
+    let stream = tcp::connect(addr, connect_options(options)).await.stream?;
+    let done = preamble::run(stream, &preamble_options(spec, options, profile)).await;
+    let starttls = done.starttls.map(|mut s| {
+        s.from_greeting = true;
+        s
+    });
+    let tls = match done.stream.filter(|_| done.tls_ready) {
+        Some(stream) => {
+            let open_fresh = || open_for_tls(spec, options, profile);
+            Some(tls::probe(stream, open_fresh, request, &ctx.tls).await.0)
+        }
+        None => None,
+    };
+    Some(Upgraded {
+        service: done.service,
+        greeting: done.greeting,
+        starttls,
+        tls,
+    })
+}
+
 /// Walks the layers once: TCP, greeting and STARTTLS, TLS, certificate, virtual host. Records
 /// what each layer said; the verdict is decided afterwards, in one place.
 async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
@@ -293,8 +377,34 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
         want_vhost: false,
         ..request.clone()
     };
-    let (mut tls_report, session) =
+    let (mut tls_report, mut session) =
         Box::pin(tls::probe(stream, open_fresh, &first_pass, &ctx.tls)).await;
+    // TLS was asked for, but the server greeted in a mail or file-transfer dialect: upgrade
+    // the way that dialect does, on a fresh connection, instead of stopping at `not_tls`.
+    let mut profile = profile;
+    if let Some(proto) = starttls_by_content(&tls_report, profile) {
+        profile = Profile {
+            plan: Plan::Starttls(proto),
+            ask: None,
+            inside: None,
+            ..profile
+        };
+        let upgraded = Box::pin(upgrade_by_content(spec, ctx, profile, &first_pass)).await;
+        let Some(upgraded) = upgraded else {
+            return report;
+        };
+        report.service = Some(upgraded.service);
+        report.greeting = upgraded.greeting;
+        report.starttls = upgraded.starttls;
+        let Some(tls) = upgraded.tls else {
+            // The upgrade failed too: both attempts stay visible (`starttls` explains).
+            report.tls = Some(tls_report);
+            return report;
+        };
+        tls_report = tls;
+        session = None;
+    }
+    let open_fresh = || open_for_tls(spec, options, profile);
     if let (Some(mut session), Some(ask)) = (session, profile.inside) {
         // What the service says once inside TLS (the IMAPS banner, the HTTPS status line).
         let greeting_opts = greeting::GreetingOptions {

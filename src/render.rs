@@ -3,7 +3,9 @@
 pub mod greeting;
 pub mod human;
 pub mod json;
+pub(crate) mod junit;
 pub mod lines;
+pub(crate) mod nagios;
 pub(crate) mod printer;
 pub mod sanitize;
 pub mod summary;

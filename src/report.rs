@@ -124,11 +124,54 @@ pub struct Problem {
 }
 
 /// Which expectation a check is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpectCheck {
-    /// The TCP state (`--expect STATE`).
+    /// The TCP state (`--expect-state STATE`, alias `--expect`).
     State,
+    /// A banner matching a pattern (`--expect-banner REGEX`).
+    Banner,
+    /// The lowest acceptable negotiated TLS version (`--expect-tls-min`).
+    TlsMin,
+    /// The negotiated ALPN protocol (`--expect-alpn`).
+    Alpn,
+    /// Every certificate of the chain valid for N more days (`--min-days`).
+    MinDays,
+    /// Plugin mode's critical threshold on days left (`--crit-days`).
+    CritDays,
+    /// Plugin mode's warning threshold on days left (`--warn-days`): the only expectation
+    /// that warns instead of failing.
+    WarnDays,
+    /// A name the leaf must cover (`--expect-san`, one result per name).
+    San,
+    /// The leaf's issuer matches a pattern (`--expect-issuer`).
+    Issuer,
+    /// The leaf's subject matches a pattern (`--expect-subject`).
+    Subject,
+    /// A certificate or key pin found in the chain (`--expect-fingerprint`).
+    Fingerprint,
+    /// The virtual-host verdict (`--expect-vhost`).
+    Vhost,
+    /// Every address of a name serves the same certificate (`--expect-same-cert`).
+    SameCert,
+}
+
+impl ExpectCheck {
+    /// The layer whose result the expectation reads.
+    pub fn layer(self) -> Layer {
+        match self {
+            ExpectCheck::State => Layer::Tcp,
+            ExpectCheck::Banner => Layer::Greeting,
+            ExpectCheck::TlsMin | ExpectCheck::Alpn => Layer::Tls,
+            ExpectCheck::Vhost => Layer::Vhost,
+            _ => Layer::Certificate,
+        }
+    }
+
+    /// A failure that only warns (exit code unchanged; WARNING in plugin mode).
+    pub fn warns_only(self) -> bool {
+        self == ExpectCheck::WarnDays
+    }
 }
 
 /// One expectation, checked: what was wanted, what was seen, and whether they agree.
@@ -149,6 +192,9 @@ pub struct ExpectResult {
 pub struct Report {
     /// The target as the user typed it (or as read from the input file).
     pub target: String,
+    /// The checks-file entry this probe belongs to (`reach check`), absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
     /// The host part of the target: a DNS name or an IP literal.
     pub host: String,
     /// The address probed; `None` when name resolution failed.
@@ -161,7 +207,7 @@ pub struct Report {
     pub stopped: Option<Stopped>,
     /// Every problem found on every layer, `stopped` first (empty when all went well).
     pub problems: Vec<Problem>,
-    /// Every expectation checked (empty without `--expect`).
+    /// Every expectation checked (empty without `--expect…` flags).
     pub expect: Vec<ExpectResult>,
     /// The exit code this probe stands for, decided with the verdict.
     #[serde(skip)]

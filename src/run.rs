@@ -510,6 +510,9 @@ async fn run_target(
         panic!("test hook: a panic in a target task");
     }
     let target = Arc::new(target);
+    // `--expect-same-cert` compares the addresses of this target: its reports wait for
+    // each other and are judged together (`verdict::same_cert`).
+    let together = ordered || shared.ctx.options.expect.same_cert;
     let ports = shared.expand.ports_for(&target);
     let family = shared.resolver_options.family;
     let (addresses, dns) = match &target.host {
@@ -594,15 +597,20 @@ async fn run_target(
                 // A probe that panicked still gets a report that says so: never a silent loss.
                 Err(true) => internal_failure(spec.base_report(), "the probe task panicked"),
             };
-            if ordered {
+            if together {
                 reports.push((position, report));
             } else if out.send(Msg::Report(Box::new(report))).await.is_err() {
                 return;
             }
         }
     }
+    reports.sort_by_key(|(position, _)| *position);
+    if shared.ctx.options.expect.same_cert {
+        let mut judged: Vec<Report> = reports.drain(..).map(|(_, r)| r).collect();
+        verdict::same_cert(&mut judged);
+        reports = judged.into_iter().enumerate().collect();
+    }
     if ordered {
-        reports.sort_by_key(|(position, _)| *position);
         let _ = out
             .send(Msg::Batch(
                 index,
@@ -621,21 +629,24 @@ async fn run_target(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
+    use crate::probe::ProbeOptions;
+    use crate::probe::resolve::Family;
+    use crate::probe::tls::{TlsContext, TlsOptions};
     use crate::report::Layer;
 
-    /// Runs `args` (targets and flags) through `run` and collects the reports.
+    /// Runs `targets` through `run` with the probe's and the run's own options (IPv4 only) and
+    /// collects the reports.
     async fn reports_of(args: &[String], ordered: bool) -> Vec<Report> {
-        let mut argv = vec!["reach".to_string(), "--json".into(), "-4".into()];
-        argv.extend_from_slice(args);
-        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
-        let settings = Settings::from_cli(&cli, false, true).unwrap();
-        let targets: Targets =
-            Box::new(crate::input::targets(settings.exprs.clone().into_iter()).map(Ok));
-        let options = settings.run.clone();
+        let exprs = args
+            .iter()
+            .map(|a| crate::input::parse_expr(a, 16).unwrap())
+            .collect::<Vec<_>>();
+        let targets: Targets = Box::new(crate::input::targets(exprs.into_iter()).map(Ok));
+        let mut options = RunOptions::default();
+        options.resolver.family = Family::V4;
         let ctx = Arc::new(Context {
-            options: settings.probe.clone(),
-            tls: Arc::clone(&settings.tls),
+            options: ProbeOptions::default(),
+            tls: Arc::new(TlsContext::load(&TlsOptions::default()).unwrap()),
             open_ports: Default::default(),
         });
         let mut reports = Vec::new();

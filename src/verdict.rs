@@ -9,18 +9,166 @@
 //! untrusted chain is never hidden behind a name mismatch; a mismatch seen from the vhost
 //! side (`vhost mismatch`) comes before the bare `certificate name_mismatch`.
 
-use crate::exit::ExitCode;
+use crate::exit::{ExitCode, PluginStatus};
 use crate::report::tls::TlsAlert;
 use crate::report::{
     CertProblem, DnsOutcome, ExpectCheck, ExpectResult, GreetingState, InternalFault, Layer,
     Problem, Reason, Report, StarttlsResult, Stopped, TcpState, Vhost, word,
 };
 
-/// What the user expects of a probe (`--expect`); each failed expectation exits 6.
+/// What the user expects of a probe (`--expect-…` flags, a checks file's entry, an exporter
+/// module); each failed expectation exits 6 (a `--warn-days` failure only warns).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expectations {
     /// The TCP state the probe must end in.
     pub state: Option<TcpState>,
+    /// Every certificate of the presented chain must have at least this many days left.
+    pub min_days: Option<i64>,
+    /// Plugin thresholds on days left (`--warn-days`, `--crit-days`).
+    pub days: Option<DayThresholds>,
+    /// Names the leaf must cover, each its own result.
+    pub sans: Vec<String>,
+    /// A pattern the leaf's issuer (RFC 4514) must match.
+    pub issuer: Option<Pattern>,
+    /// A pattern the leaf's subject (RFC 4514) must match.
+    pub subject: Option<Pattern>,
+    /// Pins: one of them must be found in the chain (certificate or key).
+    pub fingerprints: Vec<Pin>,
+    /// The lowest acceptable negotiated version, as (major, minor): (1, 2) for TLS 1.2.
+    pub tls_min: Option<(u8, u8)>,
+    /// The ALPN protocol the server must choose.
+    pub alpn: Option<String>,
+    /// A pattern the greeting must match.
+    pub banner: Option<Pattern>,
+    /// The virtual-host verdict wanted.
+    pub vhost: Option<Vhost>,
+    /// Every address of a name must serve the same certificate: decided by [`same_cert`]
+    /// where the reports of one target meet, not by [`settle`].
+    pub same_cert: bool,
+}
+
+/// Days-left thresholds of the plugin mode, `check_ssl_cert` style: fewer than `critical` days
+/// is CRITICAL, fewer than `warning` is WARNING.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayThresholds {
+    /// `--warn-days`.
+    pub warning: Option<i64>,
+    /// `--crit-days`.
+    pub critical: Option<i64>,
+    /// Applied only to probes that saw a certificate (the plugin mode's default thresholds,
+    /// which must not fail a plain TCP check); explicit flags apply to every probe.
+    pub only_with_certificate: bool,
+}
+
+/// A regular expression as the user wrote it (compared by its text).
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    text: String,
+    regex: regex::Regex,
+}
+
+impl Pattern {
+    /// Compiles `text` (Rust `regex` syntax, unanchored: `Example CA` matches anywhere).
+    pub fn new(text: &str) -> Result<Pattern, regex::Error> {
+        let regex = regex::RegexBuilder::new(text).size_limit(1 << 20).build()?;
+        Ok(Pattern {
+            text: text.to_string(),
+            regex,
+        })
+    }
+
+    /// As written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn is_match(&self, haystack: &str) -> bool {
+        self.regex.is_match(haystack)
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Pattern {}
+
+/// A pin: a SHA-256 that must be found in the presented chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    /// 64 hex digits: the fingerprint of a certificate, or of a certificate's key (SPKI).
+    Any(String),
+    /// `sha256//BASE64`: the fingerprint of a key (SPKI), as `curl --pinnedpubkey` writes it.
+    Spki(String),
+}
+
+impl Pin {
+    /// Parses 64 hex digits (colons allowed) or `sha256//BASE64`; `None` otherwise.
+    pub fn parse(text: &str) -> Option<Pin> {
+        let text = text.trim();
+        if let Some(b64) = text.strip_prefix("sha256//") {
+            let bytes = base64_decode(b64)?;
+            return (bytes.len() == 32).then(|| Pin::Spki(hex_colon(&bytes)));
+        }
+        let digits: String = text.chars().filter(|c| *c != ':').collect();
+        if digits.len() != 64 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+            return None;
+        }
+        let bytes: Vec<u8> = (0..32)
+            .filter_map(|i| u8::from_str_radix(&digits[2 * i..2 * i + 2], 16).ok())
+            .collect();
+        Some(Pin::Any(hex_colon(&bytes)))
+    }
+
+    /// As shown in `wanted`.
+    fn describe(&self) -> String {
+        match self {
+            Pin::Any(hex) => hex.clone(),
+            Pin::Spki(hex) => format!("key {hex}"),
+        }
+    }
+
+    fn found_in(&self, cert: &crate::cert::CertSummary) -> bool {
+        match self {
+            Pin::Any(hex) => cert.sha256 == *hex || cert.spki_sha256 == *hex,
+            Pin::Spki(hex) => cert.spki_sha256 == *hex,
+        }
+    }
+}
+
+fn hex_colon(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Standard base64 (padding optional); `None` on any other character.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.trim_end_matches('=').bytes() {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(value);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    Some(out)
 }
 
 /// What the headline of a probe is about, decided here so every printer agrees.
@@ -46,13 +194,118 @@ pub fn settle(report: &mut Report, expect: &Expectations) {
         reason: p.reason,
     });
     report.expect = check(report, expect);
-    problems.extend(report.expect.iter().filter(|e| !e.ok).map(|e| Problem {
+    problems.extend(report.expect.iter().filter(|e| !e.ok).map(expect_problem));
+    report.problems = problems;
+    report.exit = exit_code(report);
+}
+
+fn expect_problem(e: &ExpectResult) -> Problem {
+    Problem {
         layer: Layer::Expect,
         reason: Reason::Expect(e.check),
         detail: format!("wanted {} {}, saw {}", word(&e.check), e.wanted, e.seen),
-    }));
-    report.problems = problems;
-    report.exit = exit_code(report);
+    }
+}
+
+/// `--expect-same-cert`: among `reports` (the probes of one target, or of one checks-file
+/// entry), every address probed for the same port and SNI name must serve the same leaf
+/// certificate. The certificate most addresses serve is the one wanted; an address serving
+/// another one (the stale node after a deploy), or none, fails. Without a majority (a tie),
+/// every address fails: nobody can tell which one is stale. A name probed on one address
+/// passes. Adds one `same_cert` result to each report and settles its exit code again.
+pub fn same_cert(reports: &mut [Report]) {
+    use std::collections::BTreeMap;
+    type Group = (u16, Option<String>);
+    let key = |r: &Report| -> Group { (r.port, r.tls.as_ref().and_then(|t| t.sni.clone())) };
+    let leaf = |r: &Report| -> Option<String> {
+        r.tls
+            .as_ref()
+            .and_then(|t| t.leaf())
+            .map(|c| c.sha256.clone())
+    };
+    let mut groups: BTreeMap<Group, Vec<usize>> = BTreeMap::new();
+    for (i, r) in reports.iter().enumerate() {
+        if r.address.is_some() {
+            groups.entry(key(r)).or_default().push(i);
+        }
+    }
+    for members in groups.values() {
+        let mut votes: BTreeMap<String, usize> = BTreeMap::new();
+        for &i in members {
+            if let Some(fp) = leaf(&reports[i]) {
+                *votes.entry(fp).or_default() += 1;
+            }
+        }
+        let best = votes.values().copied().max().unwrap_or(0);
+        let leaders: Vec<&String> = votes
+            .iter()
+            .filter(|(_, n)| **n == best)
+            .map(|(f, _)| f)
+            .collect();
+        let majority = (leaders.len() == 1).then(|| leaders[0].clone());
+        let total = members.len();
+        for &i in members {
+            let report = &mut reports[i];
+            let seen_fp = leaf(report);
+            let seen = match (&seen_fp, report.tls.as_ref().and_then(|t| t.leaf())) {
+                (Some(fp), Some(cert)) => format!("{} ({})", short(fp), cert.subject),
+                _ => "no certificate".to_string(),
+            };
+            let (wanted, ok) = match &majority {
+                _ if total == 1 => (
+                    "the same certificate on every address".to_string(),
+                    seen_fp.is_some(),
+                ),
+                Some(fp) => (
+                    format!("{} (served by {} of {total} addresses)", short(fp), best),
+                    seen_fp.as_ref() == Some(fp),
+                ),
+                None => (
+                    format!(
+                        "one certificate on all {total} addresses ({} differ)",
+                        votes.len()
+                    ),
+                    false,
+                ),
+            };
+            let result = ExpectResult {
+                check: ExpectCheck::SameCert,
+                wanted,
+                seen,
+                ok,
+            };
+            if !ok {
+                report.problems.push(expect_problem(&result));
+            }
+            report.expect.push(result);
+            report.exit = exit_code(report);
+        }
+    }
+}
+
+/// The first 16 hex digits of a colon-separated fingerprint.
+fn short(fp: &str) -> String {
+    fp.chars().filter(|c| *c != ':').take(16).collect()
+}
+
+/// The plugin status of one probe (`--format nagios`): UNKNOWN when reach could not check
+/// (the name did not resolve, a local error, a bug), WARNING when only `--warn-days` failed,
+/// CRITICAL for any other failure (not listening, no answer, TLS, certificate, virtual host,
+/// a failed expectation), OK otherwise — the meanings of `check_tcp` and `check_ssl_cert`.
+pub fn plugin_status(report: &Report) -> PluginStatus {
+    if let Some(stopped) = &report.stopped {
+        match stopped.reason {
+            Reason::Dns(_) | Reason::Internal(_) | Reason::Tcp(TcpState::Error) => {
+                return PluginStatus::Unknown;
+            }
+            _ => {}
+        }
+    }
+    match report.exit {
+        ExitCode::Ok if report.expect.iter().any(|e| !e.ok) => PluginStatus::Warning,
+        ExitCode::Ok => PluginStatus::Ok,
+        _ => PluginStatus::Critical,
+    }
 }
 
 /// Marks `report` as lost to a bug in reach (a panicking probe): it must still be reported,
@@ -73,7 +326,7 @@ pub fn fault(report: &mut Report, fault: InternalFault, detail: String) {
 
 /// What the headline is about: a failed expectation, else the stop, else the layer reached.
 pub fn headline(report: &Report) -> Headline<'_> {
-    if let Some(failed) = report.expect.iter().find(|e| !e.ok) {
+    if let Some(failed) = report.expect.iter().find(|e| decides(report, e)) {
         return Headline::Expectation(failed);
     }
     match &report.stopped {
@@ -273,29 +526,235 @@ fn rank(problem: &Problem) -> u8 {
     }
 }
 
-/// Checks each expectation against what the probe saw.
+/// Checks each expectation against what the probe saw. An expectation about a layer the
+/// probe never reached fails, saying where the probe stopped.
 fn check(report: &Report, expect: &Expectations) -> Vec<ExpectResult> {
-    let Some(wanted) = expect.state else {
-        return Vec::new();
+    let mut results = Vec::new();
+    let mut add = |check, wanted: String, seen: String, ok| {
+        results.push(ExpectResult {
+            check,
+            wanted,
+            seen,
+            ok,
+        })
     };
-    let seen = match (&report.tcp, &report.stopped) {
-        (Some(tcp), _) => word(&tcp.state),
-        (None, Some(stopped)) => stopped.reason.word(),
-        (None, None) => "nothing".to_string(),
+    // What stands in for a layer's result when the probe did not get there.
+    let missing = |what: &str| match &report.stopped {
+        Some(stopped) => format!(
+            "no {what} (stopped at {}: {})",
+            stopped.layer.as_str(),
+            stopped.reason.word()
+        ),
+        None => format!("no {what}"),
     };
-    let ok = report.tcp.as_ref().is_some_and(|t| t.state == wanted);
-    vec![ExpectResult {
-        check: ExpectCheck::State,
-        wanted: word(&wanted),
-        seen,
-        ok,
-    }]
+    if let Some(wanted) = expect.state {
+        let seen = match (&report.tcp, &report.stopped) {
+            (Some(tcp), _) => word(&tcp.state),
+            (None, Some(stopped)) => stopped.reason.word(),
+            (None, None) => "nothing".to_string(),
+        };
+        let ok = report.tcp.as_ref().is_some_and(|t| t.state == wanted);
+        add(ExpectCheck::State, word(&wanted), seen, ok);
+    }
+    if let Some(pattern) = &expect.banner {
+        let wanted = format!("a greeting matching /{}/", pattern.as_str());
+        match report.greeting.as_ref().filter(|g| !g.text.is_empty()) {
+            Some(g) => add(
+                ExpectCheck::Banner,
+                wanted,
+                format!("{:?}", first_line(&g.text)),
+                pattern.is_match(&g.text),
+            ),
+            None => add(ExpectCheck::Banner, wanted, missing("greeting"), false),
+        }
+    }
+    let tls = report.tls.as_ref().filter(|t| t.version.is_some());
+    if let Some((major, minor)) = expect.tls_min {
+        let wanted = format!("TLSv{major}.{minor} or newer");
+        match tls.and_then(|t| t.version.as_deref()) {
+            Some(version) => add(
+                ExpectCheck::TlsMin,
+                wanted,
+                version.to_string(),
+                tls_version(version).is_some_and(|v| v >= (major, minor)),
+            ),
+            None => add(ExpectCheck::TlsMin, wanted, missing("TLS handshake"), false),
+        }
+    }
+    if let Some(alpn) = &expect.alpn {
+        let seen = match tls {
+            Some(t) => t.alpn.clone().unwrap_or_else(|| "no ALPN".to_string()),
+            None => missing("TLS handshake"),
+        };
+        let ok = tls.and_then(|t| t.alpn.as_deref()) == Some(alpn.as_str());
+        add(ExpectCheck::Alpn, alpn.clone(), seen, ok);
+    }
+    let chain = report
+        .tls
+        .as_ref()
+        .map(|t| t.chain.as_slice())
+        .unwrap_or_default();
+    let earliest = chain
+        .iter()
+        .filter_map(|c| c.days_left.map(|d| (d, c)))
+        .min_by_key(|(d, _)| *d);
+    let days_seen = || match earliest {
+        Some((days, cert)) => format!("{days} days ({})", cert.subject),
+        None => missing("certificate"),
+    };
+    let days_ok = |min: i64| earliest.is_some_and(|(days, _)| days >= min);
+    if let Some(min) = expect.min_days {
+        add(
+            ExpectCheck::MinDays,
+            format!("at least {min} days left on every certificate"),
+            days_seen(),
+            days_ok(min),
+        );
+    }
+    if let Some(days) = expect.days
+        && (earliest.is_some() || !days.only_with_certificate)
+    {
+        if let Some(min) = days.critical {
+            add(
+                ExpectCheck::CritDays,
+                format!("at least {min} days left"),
+                days_seen(),
+                days_ok(min),
+            );
+        }
+        if let Some(min) = days.warning {
+            add(
+                ExpectCheck::WarnDays,
+                format!("at least {min} days left"),
+                days_seen(),
+                days_ok(min),
+            );
+        }
+    }
+    let leaf = chain.first();
+    for name in &expect.sans {
+        let wanted = format!("a certificate for {name}");
+        match leaf {
+            Some(cert) => add(
+                ExpectCheck::San,
+                wanted,
+                format!("SANs {}", list_or_none(&cert.sans)),
+                covers(&cert.sans, name),
+            ),
+            None => add(ExpectCheck::San, wanted, missing("certificate"), false),
+        }
+    }
+    for (check, pattern, field) in [
+        (ExpectCheck::Issuer, &expect.issuer, true),
+        (ExpectCheck::Subject, &expect.subject, false),
+    ] {
+        let Some(pattern) = pattern else { continue };
+        let wanted = format!("/{}/", pattern.as_str());
+        match leaf {
+            Some(cert) => {
+                let dn = if field { &cert.issuer } else { &cert.subject };
+                add(check, wanted, dn.clone(), pattern.is_match(dn));
+            }
+            None => add(check, wanted, missing("certificate"), false),
+        }
+    }
+    if !expect.fingerprints.is_empty() {
+        let wanted = expect
+            .fingerprints
+            .iter()
+            .map(Pin::describe)
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let found = chain
+            .iter()
+            .enumerate()
+            .find(|(_, c)| expect.fingerprints.iter().any(|p| p.found_in(c)));
+        let seen = match (found, leaf) {
+            (Some((0, c)), _) => format!("the leaf ({})", c.subject),
+            (Some((i, c)), _) => format!("chain[{i}] ({})", c.subject),
+            (None, Some(c)) => format!("not in the chain; leaf is {}", c.sha256),
+            (None, None) => missing("certificate"),
+        };
+        add(ExpectCheck::Fingerprint, wanted, seen, found.is_some());
+    }
+    if let Some(wanted) = expect.vhost {
+        let seen = match (report.tls.as_ref().and_then(|t| t.vhost), &report.stopped) {
+            (Some(v), _) => word(&v),
+            (None, _) if report.tls.as_ref().is_some_and(|t| t.sni.is_none()) => {
+                "no SNI sent".to_string()
+            }
+            (None, _) => missing("virtual-host verdict"),
+        };
+        let ok = report.tls.as_ref().and_then(|t| t.vhost) == Some(wanted);
+        add(ExpectCheck::Vhost, word(&wanted), seen, ok);
+    }
+    results
+}
+
+/// Whether a failed expectation decides the headline and the exit code (6). A warning never
+/// does; nor does an expectation about a layer the probe stopped at or below, because the
+/// stop explains it (an expired certificate explains `--min-days`, a closed port explains
+/// the missing certificate) and the stop is the cause to show. `--expect-state` is about the
+/// stop itself, so it always decides.
+fn decides(report: &Report, e: &ExpectResult) -> bool {
+    if e.ok || e.check.warns_only() {
+        return false;
+    }
+    let explained = e.check != ExpectCheck::State
+        && report
+            .stopped
+            .is_some_and(|s| s.layer != Layer::Expect && s.layer <= e.check.layer());
+    !explained
+}
+
+/// `TLSv1.2` → (1, 2); `SSLv3` → (0, 3).
+fn tls_version(text: &str) -> Option<(u8, u8)> {
+    if let Some(rest) = text.strip_prefix("TLSv") {
+        let (major, minor) = rest.split_once('.')?;
+        return Some((major.parse().ok()?, minor.parse().ok()?));
+    }
+    let minor = text.strip_prefix("SSLv")?.parse().ok()?;
+    Some((0, minor))
+}
+
+/// Whether the SANs cover `name` (RFC 6125: case-insensitive, a wildcard only as the whole
+/// leftmost label and matching exactly one label; IP addresses exactly).
+fn covers(sans: &[String], name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    sans.iter().any(|san| {
+        let san = san.trim_end_matches('.').to_ascii_lowercase();
+        if san == name {
+            return true;
+        }
+        match (san.strip_prefix("*."), name.split_once('.')) {
+            (Some(parent), Some((label, rest))) => {
+                !label.is_empty() && rest == parent && parent.contains('.')
+            }
+            _ => false,
+        }
+    })
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    let line = text.lines().next().unwrap_or_default();
+    match line.char_indices().nth(120) {
+        Some((at, _)) => &line[..at],
+        None => line,
+    }
 }
 
 /// A failed expectation decides (6); otherwise the stop does, unless an expectation asked for
 /// exactly that TCP state (`--expect closed` on a closed port exits 0).
 fn exit_code(report: &Report) -> ExitCode {
-    if report.expect.iter().any(|e| !e.ok) {
+    if report.expect.iter().any(|e| decides(report, e)) {
         return ExitCode::Expectation;
     }
     let Some(stopped) = &report.stopped else {
@@ -553,6 +1012,7 @@ mod tests {
     fn expectations_explain_themselves_and_decide_the_code() {
         let closed = Expectations {
             state: Some(TcpState::Closed),
+            ..Expectations::default()
         };
         let r = settled(open(), &closed);
         assert_eq!(r.exit, ExitCode::Expectation);
@@ -575,6 +1035,7 @@ mod tests {
         // `--expect open` holds, but a certificate problem above TCP still counts.
         let open_wanted = Expectations {
             state: Some(TcpState::Open),
+            ..Expectations::default()
         };
         let r = settled(with_tls(&[CertProblem::SelfSigned], None), &open_wanted);
         assert_eq!(r.exit, ExitCode::Certificate);
@@ -583,6 +1044,141 @@ mod tests {
             &open_wanted,
         );
         assert_eq!(r.exit, ExitCode::Expectation);
+    }
+
+    fn with_leaf(fp: &str, days: i64, address: [u8; 4]) -> Report {
+        let mut r = with_tls(&[], Some(Vhost::Matched));
+        r.address = Some(address.into());
+        r.port = 443;
+        if let Some(tls) = r.tls.as_mut() {
+            tls.version = Some("TLSv1.2".into());
+            tls.chain = vec![crate::cert::CertSummary {
+                subject: "CN=x.example".into(),
+                issuer: "CN=Example Issuing CA,O=Example".into(),
+                sans: vec!["x.example".into(), "*.x.example".into()],
+                days_left: Some(days),
+                sha256: fp.into(),
+                spki_sha256: format!("K{fp}"),
+                ..Default::default()
+            }];
+        }
+        r
+    }
+
+    #[test]
+    fn certificate_expectations_say_wanted_and_seen() {
+        let expect = Expectations {
+            min_days: Some(30),
+            sans: vec!["a.x.example".into(), "b.c.x.example".into()],
+            issuer: Some(Pattern::new("Example Issuing").unwrap()),
+            subject: Some(Pattern::new("^CN=y").unwrap()),
+            tls_min: Some((1, 3)),
+            days: Some(DayThresholds {
+                warning: Some(40),
+                critical: None,
+                only_with_certificate: false,
+            }),
+            ..Expectations::default()
+        };
+        let r = settled(with_leaf("AA", 35, [127, 0, 0, 1]), &expect);
+        let verdicts: Vec<(String, bool)> =
+            r.expect.iter().map(|e| (word(&e.check), e.ok)).collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("tls_min".into(), false),
+                ("min_days".into(), true),
+                ("warn_days".into(), false),
+                ("san".into(), true),
+                ("san".into(), false),
+                ("issuer".into(), true),
+                ("subject".into(), false),
+            ]
+        );
+        assert_eq!(r.expect[0].seen, "TLSv1.2");
+        assert_eq!(r.exit, ExitCode::Expectation);
+        // A warning alone changes nothing but the plugin status.
+        let warn_only = Expectations {
+            days: expect.days,
+            ..Expectations::default()
+        };
+        let r = settled(with_leaf("AA", 35, [127, 0, 0, 1]), &warn_only);
+        assert_eq!(r.exit, ExitCode::Ok);
+        assert_eq!(plugin_status(&r), PluginStatus::Warning);
+        assert!(matches!(headline(&r), Headline::Reached(_)));
+        // No certificate: the expectation fails and says where the probe stopped.
+        let r = settled(with_tcp(TcpState::Closed, TcpReason::Rst), &expect);
+        assert_eq!(r.expect[1].seen, "no certificate (stopped at tcp: closed)");
+        assert_eq!(plugin_status(&r), PluginStatus::Critical);
+    }
+
+    #[test]
+    fn pins_match_any_chain_member_or_its_key() {
+        let fp = "AB:CD".to_string();
+        let hit = |pin: Pin| {
+            let expect = Expectations {
+                fingerprints: vec![pin],
+                ..Expectations::default()
+            };
+            settled(with_leaf(&fp, 90, [127, 0, 0, 1]), &expect).expect[0].ok
+        };
+        assert!(hit(Pin::Any(fp.clone())));
+        assert!(hit(Pin::Spki(format!("K{fp}"))));
+        assert!(!hit(Pin::Spki(fp.clone())));
+    }
+
+    #[test]
+    fn the_odd_address_out_serves_the_stale_certificate() {
+        let mut reports = vec![
+            with_leaf("AA:01", 90, [127, 0, 0, 1]),
+            with_leaf("AA:01", 90, [127, 0, 0, 2]),
+            with_leaf("BB:02", 10, [127, 0, 0, 3]),
+        ];
+        for r in &mut reports {
+            settle(r, &Expectations::default());
+        }
+        same_cert(&mut reports);
+        let oks: Vec<bool> = reports.iter().map(|r| r.expect[0].ok).collect();
+        assert_eq!(oks, [true, true, false]);
+        assert_eq!(reports[2].exit, ExitCode::Expectation);
+        assert_eq!(
+            reports[2].expect[0].wanted,
+            "AA01 (served by 2 of 3 addresses)"
+        );
+        assert!(reports[2].expect[0].seen.starts_with("BB02 (CN=x.example)"));
+        // A tie has no majority: nobody can say which one is stale.
+        let mut tie = vec![
+            with_leaf("AA:01", 90, [127, 0, 0, 1]),
+            with_leaf("BB:02", 90, [127, 0, 0, 2]),
+        ];
+        same_cert(&mut tie);
+        assert!(tie.iter().all(|r| !r.expect[0].ok));
+    }
+
+    #[test]
+    fn plugin_status_follows_check_ssl_cert() {
+        let none = Expectations::default();
+        let dns = settled(
+            Report {
+                dns: Some(DnsReport {
+                    name: "nosuch.example".into(),
+                    outcome: DnsOutcome::Nxdomain,
+                    addresses: vec![],
+                    resolve_ms: 1.0,
+                    detail: None,
+                }),
+                ..Report::default()
+            },
+            &none,
+        );
+        assert_eq!(plugin_status(&dns), PluginStatus::Unknown);
+        let expired = settled(with_tls(&[CertProblem::Expired], None), &none);
+        assert_eq!(plugin_status(&expired), PluginStatus::Critical);
+        assert_eq!(plugin_status(&settled(open(), &none)), PluginStatus::Ok);
+        assert_eq!(
+            PluginStatus::Unknown.worst(PluginStatus::Critical),
+            PluginStatus::Critical
+        );
     }
 
     #[test]

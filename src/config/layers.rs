@@ -86,6 +86,8 @@ pub(super) fn tls_options(cli: &Cli) -> Result<TlsOptions, ConfigError> {
                 .map(String::from)
                 .collect()
         })
+        // `--expect-alpn h2` alone offers what it expects.
+        .or_else(|| cli.expect.alpn.clone().map(|p| vec![p]))
         .unwrap_or_default();
     Ok(TlsOptions {
         alpn,

@@ -170,6 +170,7 @@ impl Outcome {
             reply,
             error,
             ms,
+            from_greeting: false,
         }
     }
 }

@@ -174,6 +174,11 @@ fn starttls_line(st: &StarttlsReport) -> Line {
             (format!("{}: failed ({why}){reply}", st.protocol), Tone::Bad)
         }
     };
+    let value = if st.from_greeting {
+        format!("{value} (dialect chosen from the greeting: TLS was asked for)")
+    } else {
+        value
+    };
     Line::new(0, "starttls", value, tone)
 }
 
@@ -222,6 +227,7 @@ mod tests {
             reply: Some("220 2.0.0 Ready to start TLS".into()),
             error: None,
             ms: Some(3.0),
+            from_greeting: false,
         };
         let lines = greeting_lines(25, Some(&smtp_greeting()), Some(&service), Some(&st));
         let find = |label: &str| {

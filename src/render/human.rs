@@ -128,6 +128,11 @@ pub fn write_attempt(
     )
 }
 
+/// The verdict line's text, without the probe label or colour (for the plugin status line).
+pub(crate) fn headline_text(report: &Report) -> String {
+    verdict_line(report).1
+}
+
 fn verdict_line(report: &Report) -> (Tone, String) {
     match verdict::headline(report) {
         Headline::Expectation(failed) => {

@@ -1,6 +1,6 @@
 //! The Printer: the one place that writes the report. It turns each report into the chosen
-//! format (human, JSON lines, quiet; JUnit and Nagios are meant to come as more [`Format`]
-//! variants), keeps the closing summary, and owns the progress spinner on stderr so that the
+//! format (human, JSON lines, quiet, a Nagios plugin line), keeps the closing summary and,
+//! when asked, the JUnit report for a file, and owns the progress spinner on stderr so that the
 //! spinner is out of the way whenever a report is written.
 //!
 //! A pure function of the reports and a writer: give it a `Vec<u8>` and it renders into it.
@@ -9,7 +9,9 @@ use std::io::{self, Write};
 
 use super::human::{self, Style};
 use super::json;
+use super::junit::Junit;
 use super::lines::{Line, Tone};
+use super::nagios::{Nagios, Thresholds};
 use super::summary::Summary;
 use crate::report::{Attempt, Report};
 
@@ -22,6 +24,8 @@ pub(crate) enum Format {
     Json,
     /// Nothing: the exit code says it all.
     Quiet,
+    /// One plugin status line with perfdata, written when the run ends.
+    Nagios(Thresholds),
 }
 
 /// How to print, decided once per run.
@@ -71,6 +75,16 @@ impl Cut {
     }
 }
 
+/// Writes the JUnit document to `path` (created or truncated), naming the file on error.
+fn write_junit(path: &std::path::Path, junit: &Junit) -> io::Result<()> {
+    let write = || -> io::Result<()> {
+        let mut file = io::BufWriter::new(std::fs::File::create(path)?);
+        junit.write(&mut file)?;
+        file.flush()
+    };
+    write().map_err(|e| io::Error::new(e.kind(), format!("JUnit report {}: {e}", path.display())))
+}
+
 /// Writes reports to `out` in one format and closes the run with a summary.
 pub(crate) struct Printer<W: Write> {
     out: W,
@@ -79,6 +93,10 @@ pub(crate) struct Printer<W: Write> {
     progress: Option<indicatif::ProgressBar>,
     /// The first write error: once the reader has gone, nothing more is written.
     broken: Option<io::ErrorKind>,
+    /// The plugin result, in `Format::Nagios`.
+    nagios: Option<Nagios>,
+    /// The JUnit report and the file it goes to (`--junit`).
+    junit: Option<(std::path::PathBuf, Junit)>,
 }
 
 impl<W: Write> Printer<W> {
@@ -90,7 +108,22 @@ impl<W: Write> Printer<W> {
             summary: Summary::default(),
             progress: None,
             broken: None,
+            nagios: match options.format {
+                Format::Nagios(thresholds) => Some(Nagios::new(thresholds)),
+                _ => None,
+            },
+            junit: None,
         }
+    }
+
+    /// Also keeps a JUnit report, written to `path` by [`Printer::finish`].
+    pub(crate) fn junit_to(&mut self, path: std::path::PathBuf) {
+        self.junit = Some((path, Junit::new()));
+    }
+
+    /// The plugin status of the run so far (`Format::Nagios`; `None` in other formats).
+    pub(crate) fn plugin_status(&self, cut: bool) -> Option<crate::exit::PluginStatus> {
+        self.nagios.as_ref().map(|n| n.status(cut))
     }
 
     /// Shows a spinner with the count of probes done on stderr (for a terminal).
@@ -113,8 +146,16 @@ impl<W: Write> Printer<W> {
 
     /// Prints one finished probe and counts it for the summary. An error means the output is
     /// gone (a closed pipe): later calls write nothing and return an error of the same kind.
+    /// With a JUnit report, the probe's checks-file entry (`reach` outside one) is its test
+    /// suite.
     pub(crate) fn write(&mut self, report: &Report) -> io::Result<()> {
         self.summary.add(report);
+        if let Some((_, junit)) = &mut self.junit {
+            junit.add(report.check.as_deref().unwrap_or("reach"), report);
+        }
+        if let Some(nagios) = &mut self.nagios {
+            nagios.add(report);
+        }
         if let Some(bar) = &self.progress {
             bar.inc(1);
         }
@@ -123,7 +164,7 @@ impl<W: Write> Printer<W> {
         }
         let options = self.options;
         match options.format {
-            Format::Quiet => self.check(),
+            Format::Quiet | Format::Nagios(_) => self.check(),
             Format::Json => self.emit(|out| json::write_report(out, report)),
             Format::Human => self.emit(|out| {
                 human::write_report(out, report, options.style, options.show_certs)?;
@@ -151,9 +192,23 @@ impl<W: Write> Printer<W> {
     /// Clears the spinner and closes the report: the human summary (counts per verdict, the
     /// IP × SNI matrix, the slowest probes) when there was more than one probe, when only the
     /// summary was asked for, or when the run was cut short (then it says so).
+    /// The JUnit report, when asked, is written to its file even when stdout has gone; an
+    /// error writing it is returned after the rest is done.
     pub(crate) fn finish(mut self, cut: Option<Cut>) -> io::Result<()> {
         if let Some(bar) = self.progress.take() {
             bar.finish_and_clear();
+        }
+        let junit = match self.junit.take() {
+            Some((path, junit)) => write_junit(&path, &junit),
+            None => Ok(()),
+        };
+        let printed = self.close(cut);
+        printed.and(junit)
+    }
+
+    fn close(&mut self, cut: Option<Cut>) -> io::Result<()> {
+        if let Some(nagios) = self.nagios.take() {
+            return self.emit(|out| nagios.write(out, cut.map(Cut::sentence)));
         }
         let wanted = self.options.format == Format::Human
             && (self.summary.total() > 1 || self.options.summary_only || cut.is_some());

@@ -252,6 +252,9 @@ pub struct StarttlsReport {
     pub error: Option<String>,
     /// Time from the first STARTTLS-dialect byte we sent to the server's go-ahead (or refusal).
     pub ms: Option<f64>,
+    /// The dialect was chosen from the server's greeting: TLS was asked for, and the server
+    /// answered with a mail or file-transfer greeting instead of a TLS handshake.
+    pub from_greeting: bool,
 }
 
 impl StarttlsReport {

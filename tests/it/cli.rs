@@ -104,3 +104,44 @@ fn a_silent_listener_accepts_but_says_nothing() {
     assert!(human.contains("silent"), "{human}");
     drop(listener);
 }
+
+/// TLS asked for on a port where Postfix greets in SMTP: the binary upgrades with SMTP
+/// STARTTLS (saying the dialect came from the greeting) and goes on to the certificate,
+/// instead of stopping at `not_tls`. The same for an `ADDRESS,NAME` pair, which asks for TLS
+/// with that SNI, and for Dovecot's IMAP.
+#[test]
+fn starttls_is_chosen_from_the_greeting_when_tls_is_asked_for() {
+    let Some(postfix) = mail::postfix() else {
+        return;
+    };
+    let target = format!("127.0.0.1:{}", postfix.port);
+    let pair = format!("{target},localhost");
+    for args in [vec!["--tls", "--sni", "localhost", &target], vec![&pair]] {
+        let (r, human) = human_and_json(&args);
+        assert_eq!(r["starttls"]["protocol"], "smtp", "{}", r["tls"]);
+        assert_eq!(r["starttls"]["from_greeting"], true);
+        assert_eq!(r["starttls"]["result"], "negotiated");
+        assert!(r["tls"]["version"].is_string(), "TLS done: {r}");
+        assert_eq!(r["tls"]["sni"], "localhost");
+        assert!(r["tls"]["chain"][0]["subject"].is_string());
+        assert_ne!(r["stopped"]["layer"], "tls", "{r}");
+        assert!(
+            human.contains("dialect chosen from the greeting"),
+            "{human}"
+        );
+    }
+    let Some(dovecot) = mail::dovecot() else {
+        return;
+    };
+    let target = format!("127.0.0.1:{}", dovecot.imap);
+    let (r, _) = human_and_json(&["--tls", "--sni", "localhost", &target]);
+    assert_eq!(
+        (
+            r["starttls"]["protocol"].as_str(),
+            r["starttls"]["result"].as_str()
+        ),
+        (Some("imap"), Some("negotiated")),
+        "{r}"
+    );
+    assert!(r["tls"]["version"].is_string(), "{r}");
+}

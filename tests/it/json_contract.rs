@@ -71,6 +71,9 @@ mod mirror {
     #[serde(deny_unknown_fields)]
     pub struct Report {
         pub target: String,
+        /// Only in `reach check` output: the entry's name.
+        #[serde(default)]
+        pub check: Option<String>,
         pub host: String,
         pub address: Nullable<String>,
         pub port: u16,
@@ -144,6 +147,18 @@ mod mirror {
     #[serde(rename_all = "snake_case")]
     pub enum ExpectCheck {
         State,
+        Banner,
+        TlsMin,
+        Alpn,
+        MinDays,
+        CritDays,
+        WarnDays,
+        San,
+        Issuer,
+        Subject,
+        Fingerprint,
+        Vhost,
+        SameCert,
     }
 
     #[derive(Debug, Deserialize)]
@@ -338,6 +353,7 @@ mod mirror {
         pub reply: Nullable<String>,
         pub error: Nullable<String>,
         pub ms: Nullable<f64>,
+        pub from_greeting: bool,
     }
 
     #[derive(Debug, Deserialize, PartialEq)]
@@ -437,6 +453,7 @@ mod mirror {
         pub not_after: Nullable<String>,
         pub days_left: Nullable<i64>,
         pub sha256: String,
+        pub spki_sha256: String,
         pub serial: Value,
         pub key_type: Value,
         pub key_bits: Value,
@@ -1014,6 +1031,55 @@ fn tls_lines_match_the_documented_json() {
     let verify = tls.verify.expect("verify");
     assert!(verify.errors.contains(&CertificateError::NameMismatch));
     assert_eq!(r.stopped.expect("stopped").layer, ProblemLayer::Vhost);
+
+    // Every certificate and TLS expectation, failing or not, in `expect[]`.
+    let no_such_pin = "00".repeat(32);
+    let args = [
+        &trust[..],
+        &[
+            "--sni",
+            "a.test",
+            "--expect-state",
+            "open",
+            "--min-days",
+            "1",
+            "--warn-days",
+            "400",
+            "--crit-days",
+            "1",
+            "--expect-san",
+            "a.test",
+            "--expect-issuer",
+            "Contract",
+            "--expect-subject",
+            "a.test",
+            "--expect-fingerprint",
+            &no_such_pin,
+            "--expect-tls-min",
+            "1.2",
+            "--expect-alpn",
+            "h2",
+            "--expect-banner",
+            "hello",
+            "--expect-vhost",
+            "matched",
+            "--expect-same-cert",
+            &target,
+        ],
+    ]
+    .concat();
+    let r = &probe(&args, &mut omitted)[0];
+    assert_eq!(r.expect.len(), 13, "{:?}", r.expect);
+    assert!(
+        r.expect
+            .iter()
+            .any(|e| e.check == ExpectCheck::SameCert && e.ok)
+    );
+    assert!(
+        r.expect
+            .iter()
+            .any(|e| e.check == ExpectCheck::Fingerprint && !e.ok)
+    );
 
     // `https://`: the greeting is read inside TLS.
     let url = format!("https://{target}/");

@@ -15,6 +15,7 @@ mod json_contract;
 mod latency;
 mod many_targets;
 mod matrix;
+mod monitor;
 mod schemes;
 mod starttls;
 mod support;

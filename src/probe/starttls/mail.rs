@@ -28,20 +28,28 @@ where
         };
         return Outcome::broke(false, why);
     }
-    if !greeting_accepts_clients(proto, greeting) {
+    match greeting_verdict(proto, greeting) {
+        Greeting::Welcome => {}
         // 554/421, `* BYE`, `-ERR`: the server turned us away before any upgrade.
-        return Outcome::Refused {
-            offered: false,
-            reply: reply_text(greeting.text.as_bytes()),
-        };
+        Greeting::TurnedAway => {
+            return Outcome::Refused {
+                offered: false,
+                reply: reply_text(greeting.text.as_bytes()),
+            };
+        }
+        // A greeting that never ended, or one byte or junk: not a refusal, which would mean
+        // "the server said no".
+        Greeting::Incomplete => return Outcome::broke(false, "incomplete_greeting"),
+        Greeting::OtherProtocol => return Outcome::broke(false, not_the_dialect(proto)),
     }
     if greeting.protocol.is_none() {
         greeting.protocol = Some(proto.as_str().to_string());
     }
     let limits = session.limits();
-    if let Err(end) = capabilities(session.stream(), greeting, &opts.client_name, &limits).await {
-        return Outcome::broke(false, end.word());
-    }
+    let whole = match capabilities(session.stream(), greeting, &opts.client_name, &limits).await {
+        Ok(whole) => whole,
+        Err(end) => return Outcome::broke(false, end.word()),
+    };
     let offered = match proto {
         StarttlsProto::Pop3 => greeting.advertises("STLS"),
         StarttlsProto::Ftp => greeting.capabilities.iter().flatten().any(|c| {
@@ -49,6 +57,11 @@ where
         }),
         _ => greeting.advertises("STARTTLS"),
     };
+    // A list cut at the size limit may have had STARTTLS further down, and the rest of it is
+    // still in the stream, where it would be read as the answer to STARTTLS: say so and stop.
+    if !whole {
+        return Outcome::broke(offered, "capabilities_truncated");
+    }
     // FTP servers need not list AUTH in FEAT (RFC 4217 §6), so FTP always asks.
     if !offered && !opts.force && proto != StarttlsProto::Ftp {
         return Outcome::NotOffered { reply: None };
@@ -79,17 +92,57 @@ where
 /// A predicate over the bytes received so far.
 type Check = fn(&[u8]) -> bool;
 
-fn greeting_accepts_clients(proto: StarttlsProto, g: &GreetingReport) -> bool {
+/// What a greeting says about the upgrade to come.
+enum Greeting {
+    /// The server welcomes clients.
+    Welcome,
+    /// The dialect's own refusal (554, `* BYE`, `-ERR`…).
+    TurnedAway,
+    /// The dialect's greeting, never finished (a multi-line reply without its last line).
+    Incomplete,
+    /// Not this dialect at all (one byte, junk, another protocol's banner).
+    OtherProtocol,
+}
+
+fn greeting_verdict(proto: StarttlsProto, g: &GreetingReport) -> Greeting {
     let text = g.text.as_bytes();
     match proto {
-        StarttlsProto::Smtp | StarttlsProto::Lmtp | StarttlsProto::Ftp => {
-            reply::code_of(text).is_some_and(|(c, _)| c == 220)
+        StarttlsProto::Smtp | StarttlsProto::Lmtp | StarttlsProto::Ftp | StarttlsProto::Nntp => {
+            let welcome: &[u16] = if proto == StarttlsProto::Nntp {
+                &[200, 201]
+            } else {
+                &[220]
+            };
+            // The report's text lost its last line end; a reply line is only whole with one.
+            let whole = [text, b"\r\n"].concat();
+            match reply::parse(&whole) {
+                Parsed::Complete(r, _) if welcome.contains(&r.code) => Greeting::Welcome,
+                Parsed::Complete(..) => Greeting::TurnedAway,
+                Parsed::Incomplete if reply::code_of(text).is_some() => Greeting::Incomplete,
+                _ => Greeting::OtherProtocol,
+            }
         }
-        StarttlsProto::Nntp => reply::code_of(text).is_some_and(|(c, _)| c == 200 || c == 201),
-        StarttlsProto::Pop3 => pop3::is_ok(text),
-        StarttlsProto::Imap => text.starts_with(b"* OK"),
-        StarttlsProto::Sieve => g.protocol.as_deref() == Some("sieve"),
-        _ => true,
+        StarttlsProto::Pop3 if pop3::is_ok(text) => Greeting::Welcome,
+        StarttlsProto::Pop3 if text.starts_with(b"-ERR") => Greeting::TurnedAway,
+        StarttlsProto::Imap if text.starts_with(b"* OK") => Greeting::Welcome,
+        StarttlsProto::Imap if text.starts_with(b"* BYE") => Greeting::TurnedAway,
+        StarttlsProto::Sieve if g.protocol.as_deref() == Some("sieve") => Greeting::Welcome,
+        StarttlsProto::Pop3 | StarttlsProto::Imap | StarttlsProto::Sieve => Greeting::OtherProtocol,
+        _ => Greeting::Welcome,
+    }
+}
+
+/// The error word for a server that does not speak `proto` at all.
+fn not_the_dialect(proto: StarttlsProto) -> &'static str {
+    match proto {
+        StarttlsProto::Smtp => "not_smtp",
+        StarttlsProto::Lmtp => "not_lmtp",
+        StarttlsProto::Ftp => "not_ftp",
+        StarttlsProto::Nntp => "not_nntp",
+        StarttlsProto::Pop3 => "not_pop3",
+        StarttlsProto::Imap => "not_imap",
+        StarttlsProto::Sieve => "not_sieve",
+        _ => "unexpected",
     }
 }
 

@@ -316,3 +316,67 @@ async fn http_head_carries_the_host_header() {
         (204, Some(expected.as_str()))
     );
 }
+
+/// The binary against a scripted SMTP server: `--starttls smtp --json`, within a deadline.
+async fn starttls_verdict(port: u16, extra: &[&str]) -> (serde_json::Value, Duration) {
+    let target = format!("127.0.0.1:{port}");
+    let mut args = vec!["--json", "--starttls", "smtp"];
+    args.extend_from_slice(extra);
+    args.push(&target);
+    let started = Instant::now();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(&args)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run reach");
+    let json = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    (json, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ehlo_reply_cut_at_the_limit_is_not_not_offered() {
+    let port = serve_once(move |stream| async move {
+        let mut r = BufReader::new(stream);
+        say(&mut r, "220 mx.test ESMTP\r\n").await;
+        let _ = read_line(&mut r).await;
+        let mut reply = String::new();
+        for i in 0..10_000 {
+            reply.push_str(&format!("250-X-FILLER-{i:05} some extension\r\n"));
+        }
+        reply.push_str("250 STARTTLS\r\n");
+        say(&mut r, &reply).await;
+        let _ = read_line(&mut r).await;
+    })
+    .await;
+    let (json, _) = starttls_verdict(port, &[]).await;
+    assert_eq!(json["starttls"]["result"], "error", "{json}");
+    assert_eq!(json["starttls"]["error"], "capabilities_truncated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_greeting_that_never_ends_is_an_error_within_the_greeting_deadlines() {
+    let port = serve_once(move |mut stream| async move {
+        let _ = stream.write_all(b"220-mx.test says hello\r\n").await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    })
+    .await;
+    let (json, took) = starttls_verdict(port, &["--greeting-timeout", "500ms"]).await;
+    assert_eq!(json["starttls"]["result"], "error", "{json}");
+    assert_eq!(json["starttls"]["error"], "incomplete_greeting");
+    // 2T for the greeting read, documented; generous margin for a loaded machine.
+    assert!(took < Duration::from_secs(6), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_spoke_smtp_is_not_a_refusal() {
+    let port = serve_once(move |mut stream| async move {
+        let _ = stream.write_all(b"X").await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let (json, _) = starttls_verdict(port, &["--greeting-timeout", "500ms"]).await;
+    assert_eq!(json["starttls"]["result"], "error", "{json}");
+    assert_eq!(json["starttls"]["error"], "not_smtp");
+    assert_eq!(json["stopped"]["reason"], "error");
+}
