@@ -97,9 +97,17 @@ impl InputSource {
             path: path.to_string(),
             problem,
         };
-        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
-        // Opening a directory succeeds on Unix; reading it fails on every line.
-        if file.metadata().is_ok_and(|m| m.is_dir()) {
+        // Opening a directory succeeds on Unix (reading it then fails on every line) and is
+        // "access denied" on Windows: either way, say what it is.
+        let is_dir = |m: std::io::Result<std::fs::Metadata>| m.is_ok_and(|m| m.is_dir());
+        let file = std::fs::File::open(path).map_err(|e| {
+            if is_dir(std::fs::metadata(path)) {
+                unreadable("it is a directory".into())
+            } else {
+                unreadable(e.to_string())
+            }
+        })?;
+        if is_dir(file.metadata()) {
             return Err(unreadable("it is a directory".into()));
         }
         Ok(InputSource::File {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod exit;
 pub mod input;
+pub(crate) mod platform;
 pub mod probe;
 pub mod render;
 pub mod report;

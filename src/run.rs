@@ -228,19 +228,13 @@ impl Shared {
 }
 
 /// Raises the open-file limit as far as allowed and returns how many probes can safely be in
-/// flight: each may hold a few descriptors (socket, error-queue handle, default-certificate
-/// connection).
+/// flight: each may hold a few descriptors (socket, the handle kept for ICMP evidence, the
+/// default-certificate connection). Unbounded where sockets have no such limit (Windows).
 pub fn fd_budget() -> usize {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
-        return DEFAULT_CONCURRENCY;
+    let Some(limit) = crate::platform::descriptor_limit() else {
+        return usize::MAX;
     };
-    let soft = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
-        hard
-    } else {
-        soft
-    };
-    let usable = usize::try_from(soft)
+    let usable = usize::try_from(limit)
         .unwrap_or(usize::MAX)
         .saturating_sub(64);
     (usable / 4).max(1)

@@ -7,7 +7,8 @@ use std::net::IpAddr;
 use super::lines::{Line, Tone};
 use super::sanitize::escape;
 use crate::report::{
-    Attempt, DnsOutcome, LatencyStats, Layer, Report, Stopped, TcpReason, TcpReport, TcpState, word,
+    Attempt, DnsOutcome, IcmpEvidence, LatencyStats, Layer, Report, Stopped, TcpReason, TcpReport,
+    TcpState, word,
 };
 use crate::verdict::{self, Headline};
 
@@ -274,6 +275,13 @@ pub fn tcp_verdict(tcp: &TcpReport) -> (Tone, String) {
             };
             (Tone::Bad, format!("TCP unreachable: {why} in {t}"))
         }
+        TcpState::Filtered if tcp.icmp_evidence == IcmpEvidence::Unavailable => (
+            Tone::Warn,
+            format!(
+                "TCP filtered: no answer within {t} (dropped, or rejected by an ICMP error \
+                 this system does not report)"
+            ),
+        ),
         TcpState::Filtered => (
             Tone::Warn,
             format!("TCP filtered: no answer within {t} (silently dropped)"),
@@ -555,6 +563,7 @@ mod tests {
             icmp: None,
             errno: None,
             connect_ms: 3000.0,
+            icmp_evidence: IcmpEvidence::ErrorQueue,
         }
     }
 
@@ -573,8 +582,17 @@ mod tests {
             text.contains("rejected: ICMP admin-prohibited from 198.51.100.1"),
             "{text}"
         );
-        let (_, text) = tcp_verdict(&tcp(TcpState::Filtered, TcpReason::Timeout));
+        let mut filtered = tcp(TcpState::Filtered, TcpReason::Timeout);
+        let (_, text) = tcp_verdict(&filtered);
         assert!(text.contains("filtered: no answer within 3.00 s"), "{text}");
+        assert!(text.contains("silently dropped"), "{text}");
+        // Where ICMP errors are not reported (older Windows), silence proves less.
+        filtered.icmp_evidence = IcmpEvidence::Unavailable;
+        let (_, text) = tcp_verdict(&filtered);
+        assert!(
+            text.contains("dropped, or rejected by an ICMP error this system does not report"),
+            "{text}"
+        );
         let (_, text) = tcp_verdict(&tcp(TcpState::Closed, TcpReason::Rst));
         assert!(text.contains("closed: RST"), "{text}");
     }

@@ -233,6 +233,7 @@ mod tests {
                 icmp: None,
                 errno: Some(111),
                 connect_ms: 0.5,
+                icmp_evidence: crate::report::IcmpEvidence::ErrorQueue,
             }),
             ..Report::default()
         }

@@ -305,7 +305,10 @@ fn latency_mode_stops_when_stdout_is_closed() {
     assert_eq!(status.code(), Some(141));
 }
 
-/// How a test knows that reach has started (and installed its signal handlers).
+/// How a test knows that reach has started (and installed its signal handlers). The signal
+/// tests are Unix-only: they send SIGINT/SIGTERM (Ctrl-C on Windows is not tested, see
+/// docs/platforms.md).
+#[cfg(unix)]
 enum Ready<'a> {
     /// It printed a line.
     FirstLine,
@@ -315,6 +318,7 @@ enum Ready<'a> {
 
 /// Starts reach with `args` (and `input` on stdin), sends `signal` `after` it is `ready`, and
 /// returns its exit code and stdout, failing the test if it has not exited 5 s after the signal.
+#[cfg(unix)]
 fn signalled(
     args: &[&str],
     input: &str,
@@ -367,6 +371,7 @@ fn signalled(
     (status.code(), reader.join().unwrap())
 }
 
+#[cfg(unix)]
 #[test]
 fn ctrl_c_in_latency_mode_prints_the_statistics_so_far_and_exits_130() {
     use nix::sys::signal::Signal;
@@ -420,6 +425,7 @@ fn ctrl_c_in_latency_mode_prints_the_statistics_so_far_and_exits_130() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn sigint_stops_probes_in_flight_and_prints_what_finished() {
     use nix::sys::signal::Signal;
