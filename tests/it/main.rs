@@ -19,5 +19,6 @@ mod support;
 mod tcp;
 mod tls;
 mod trace;
+mod usage;
 mod verdict;
 mod vhost;

@@ -1,0 +1,187 @@
+//! What a user meets before any probe: `--help` (grouped by layer, `-h` short), `--version`,
+//! usage errors (exit 64, one line on stderr, nothing on stdout), the man page and the shell
+//! completions.
+
+use std::process::Output;
+
+use crate::support::{TempDir, reach, require_binary};
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A usage error as README promises it: exit 64, nothing on stdout, one line on stderr.
+#[track_caller]
+fn usage_error(args: &[&str]) -> String {
+    let out = reach(args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(64), "reach {args:?}: {err}");
+    assert!(out.stdout.is_empty(), "reach {args:?} printed on stdout");
+    assert_eq!(err.trim_end().lines().count(), 1, "reach {args:?}: {err}");
+    assert!(err.starts_with("reach: "), "{err}");
+    err
+}
+
+#[test]
+fn clap_errors_are_one_line_too() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--color", "sometimes", "127.0.0.1"],
+            "'--color <WHEN>' [possible values: auto",
+        ),
+        (
+            &["--jsn", "127.0.0.1"],
+            "a similar argument exists: '--json'",
+        ),
+        (
+            &["completions"],
+            "required arguments were not provided: <SHELL>",
+        ),
+        (
+            &["completions", "tcsh"],
+            "invalid value 'tcsh' for '<SHELL>'",
+        ),
+    ];
+    for (args, wanted) in cases {
+        let err = usage_error(args);
+        assert!(
+            err.contains(wanted),
+            "reach {args:?}: {err:?} lacks {wanted:?}"
+        );
+    }
+}
+
+#[test]
+fn help_is_grouped_by_layer_short_with_h_and_long_with_help() {
+    let short = stdout(&reach(&["-h"]));
+    let long = stdout(&reach(&["--help"]));
+    let headings = [
+        "Targets:",
+        "TCP:",
+        "TLS:",
+        "STARTTLS/greeting:",
+        "Trace:",
+        "Latency mode:",
+        "Many targets:",
+        "Output:",
+        "Expectations:",
+    ];
+    for help in [&short, &long] {
+        let mut at = 0;
+        for heading in headings {
+            let found = help[at..]
+                .lines()
+                .position(|l| l == heading)
+                .unwrap_or_else(|| panic!("{heading} missing or out of order:\n{help}"));
+            at += help[at..]
+                .lines()
+                .take(found + 1)
+                .map(|l| l.len() + 1)
+                .sum::<usize>();
+        }
+        assert!(help.contains("Examples:\n  reach example.com"), "{help}");
+    }
+    // -h: one line per option; --help: the paragraphs too.
+    assert!(short.lines().count() * 2 < long.lines().count());
+    assert!(!short.contains("PortQry takes them"), "{short}");
+    assert!(
+        long.contains("Lists and ranges as PortQry takes them"),
+        "{long}"
+    );
+    assert!(
+        long.contains("Exit codes: 0 reached what was asked"),
+        "{long}"
+    );
+    let out = reach(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn version_names_the_build_target() {
+    let out = reach(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    let line = text.trim_end();
+    let target = line
+        .strip_prefix(&format!("reach {} (", env!("CARGO_PKG_VERSION")))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line:?}"));
+    assert!(target.starts_with(std::env::consts::ARCH), "{target}");
+    assert!(target.contains(std::env::consts::OS), "{target}");
+}
+
+#[test]
+fn the_man_page_is_roff_generated_from_the_options() {
+    let out = reach(&["man"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let page = stdout(&out);
+    assert!(page.starts_with(".ie"), "{}", &page[..page.len().min(200)]);
+    for needle in [
+        ".TH reach 1",
+        ".SH NAME",
+        ".SH SYNOPSIS",
+        ".SH OPTIONS",
+        "ca\\-file",
+    ] {
+        assert!(page.contains(needle), "{needle} missing");
+    }
+    // It renders: man(1) formats it without complaint.
+    let Some(man) = require_binary(&["man"], "man-db") else {
+        return;
+    };
+    let dir = TempDir::new("man");
+    let file = dir.write("reach.1", &page);
+    let shown = std::process::Command::new(man)
+        .arg("-l")
+        .arg(&file)
+        .env("MANWIDTH", "100")
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .output()
+        .expect("run man");
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let text = stdout(&shown);
+    assert!(text.contains("Ports for targets that name none"), "{text}");
+}
+
+#[test]
+fn completions_are_generated_for_every_shell_and_bash_accepts_its_script() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = reach(&["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        assert!(script.contains("--ca-file"), "{shell}: {script}");
+        assert!(script.contains("completions"), "{shell}");
+    }
+    let Some(bash) = require_binary(&["bash"], "bash") else {
+        return;
+    };
+    let dir = TempDir::new("completions");
+    let script = dir.write("reach.bash", &stdout(&reach(&["completions", "bash"])));
+    let checked = std::process::Command::new(&bash)
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .expect("run bash -n");
+    assert!(checked.status.success(), "bash -n: {}", stderr(&checked));
+    // And, sourced, it completes: the flags after `reach --ca`.
+    let probe = format!(
+        "source {script:?}; COMP_WORDS=(reach --ca); COMP_CWORD=1; COMP_LINE='reach --ca'; \
+         COMP_POINT=10; _reach reach --ca reach; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+    );
+    let completed = std::process::Command::new(&bash)
+        .args(["--norc", "-c", &probe])
+        .output()
+        .expect("run bash");
+    let words = stdout(&completed);
+    assert!(
+        words.lines().any(|w| w == "--ca-file"),
+        "{words}{}",
+        stderr(&completed)
+    );
+}
