@@ -276,6 +276,7 @@ fn parse_port(input: &str, text: &str) -> Result<u16, TargetError> {
     }
     match text.parse::<u32>() {
         Ok(p @ 1..=65535) => Ok(p as u16),
+        Ok(0) => Err(bad(input, "port 0 is not a port (ports are 1-65535)")),
         _ => Err(bad(input, format!("port {text} is out of range (1-65535)"))),
     }
 }

@@ -196,7 +196,12 @@ fn dns_line(report: &Report) -> (Tone, String) {
             Some(d) => format!("DNS no_records: {d}"),
             None => "DNS no_records: the name has no address of the asked family".to_string(),
         },
-        DnsOutcome::Timeout => "DNS timeout: the resolver did not answer in time".to_string(),
+        DnsOutcome::Timeout => format!(
+            "DNS timeout: {}",
+            dns.detail
+                .as_deref()
+                .unwrap_or("the resolver did not answer in time")
+        ),
         _ => format!(
             "DNS error: {}",
             dns.detail.as_deref().unwrap_or("resolver failure")

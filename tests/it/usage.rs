@@ -1,10 +1,11 @@
 //! What a user meets before any probe: `--help` (grouped by layer, `-h` short), `--version`,
-//! usage errors (exit 64, one line on stderr, nothing on stdout), the man page and the shell
-//! completions.
+//! value errors that name their flag (exit 64, one line on stderr, nothing on stdout), a hint
+//! for a mistyped subcommand instead of a DNS query, the man page and the shell completions.
 
 use std::process::Output;
 
-use crate::support::{TempDir, reach, require_binary};
+use crate::support::dns::{Answer, DnsServer};
+use crate::support::{TempDir, free_port, reach, require_binary};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -24,6 +25,61 @@ fn usage_error(args: &[&str]) -> String {
     assert_eq!(err.trim_end().lines().count(), 1, "reach {args:?}: {err}");
     assert!(err.starts_with("reach: "), "{err}");
     err
+}
+
+#[test]
+fn value_errors_name_their_flag_in_one_line() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-p", "0", "127.0.0.1"],
+            "--ports \"0\": port 0 is not a port",
+        ),
+        (
+            &["-p", "20-10", "127.0.0.1"],
+            "--ports \"20-10\": range 20-10 runs backwards",
+        ),
+        (
+            &["--timeout", "100000h", "127.0.0.1"],
+            "--timeout \"100000h\": too large",
+        ),
+        (
+            &["--timeout", "soon", "127.0.0.1"],
+            "--timeout \"soon\": expected a duration",
+        ),
+        (
+            &["-n", "-1", "127.0.0.1"],
+            "-n \"-1\": a count must be at least 1",
+        ),
+        (&["-n", "0", "127.0.0.1"], "-n \"0\": expected a count"),
+        (
+            &["-4", "[::1]:443"],
+            "-4 \"[::1]:443\": ::1 is an IPv6 address",
+        ),
+        (
+            &["-6", "127.0.0.1:443"],
+            "-6 \"127.0.0.1:443\": 127.0.0.1 is an IPv4 address",
+        ),
+        (
+            &["--alpn", "", "127.0.0.1"],
+            "--alpn \"\": empty protocol name",
+        ),
+        (
+            &["--alpn", "h2,,http/1.1", "127.0.0.1"],
+            "--alpn \"h2,,http/1.1\": empty protocol",
+        ),
+        (
+            &["--resolver", "999.1.1.1", "x.example"],
+            "--resolver \"999.1.1.1\"",
+        ),
+    ];
+    for (args, wanted) in cases {
+        let err = usage_error(args);
+        assert!(
+            err.contains(wanted),
+            "reach {args:?}: {err:?} lacks {wanted:?}"
+        );
+        assert!(!err.contains("-- -1"), "clap's `-- -1` tip: {err}");
+    }
 }
 
 #[test]
@@ -53,6 +109,61 @@ fn clap_errors_are_one_line_too() {
             "reach {args:?}: {err:?} lacks {wanted:?}"
         );
     }
+}
+
+#[test]
+fn files_that_cannot_be_read_are_named_by_their_flag() {
+    let dir = TempDir::new("usage");
+    let missing = dir.join("missing.pem");
+    let missing = missing.to_str().unwrap();
+    let err = usage_error(&["--ca-file", missing, "127.0.0.1"]);
+    assert!(
+        err.contains(&format!("cannot read --ca-file {missing:?}")),
+        "{err}"
+    );
+    let err = usage_error(&["--cert", missing, "--key", missing, "127.0.0.1"]);
+    assert!(
+        err.contains(&format!("cannot read --cert {missing:?}")),
+        "{err}"
+    );
+    let junk = dir.write("junk.pem", "not a certificate\n");
+    let junk = junk.to_str().unwrap();
+    let err = usage_error(&["--ca-file", junk, "127.0.0.1"]);
+    assert!(
+        err.contains(&format!("invalid --ca-file {junk:?}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_target_like_a_mistyped_subcommand_gets_a_hint_and_no_dns_query() {
+    let dns = DnsServer::start(&[("demo2", Answer::NxDomain)]);
+    let resolver = dns.addr.to_string();
+    let err = usage_error(&["--resolver", &resolver, "completion", "bash"]);
+    assert!(
+        err.contains("did you mean `reach completions bash`?"),
+        "{err}"
+    );
+    let err = usage_error(&["--resolver", &resolver, "demo2"]);
+    assert!(err.contains("did you mean `reach demo`?"), "{err}");
+    assert!(
+        err.contains("demo2:443"),
+        "the way to probe such a host: {err}"
+    );
+    assert_eq!(dns.queries(), 0, "a hint must not cost a DNS query");
+    // With a port it is a host like any other, and is looked up.
+    let out = reach(&["--resolver", &resolver, "--dns-timeout", "2s", "demo2:443"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stdout(&out));
+    assert!(dns.queries() > 0);
+}
+
+#[test]
+fn a_resolver_that_does_not_answer_is_named() {
+    let silent = format!("127.0.0.1:{}", free_port());
+    let out = reach(&["--resolver", &silent, "--dns-timeout", "500ms", "x.example"]);
+    assert_eq!(out.status.code(), Some(5));
+    let text = stdout(&out);
+    assert!(text.contains(&format!("resolver {silent}")), "{text}");
 }
 
 #[test]
