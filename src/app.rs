@@ -190,6 +190,7 @@ fn printer_options(settings: &Settings) -> printer::Options {
         },
         style: Style {
             color: settings.color,
+            every_sni: settings.run.expand.snis.len() > 1,
         },
         show_certs: settings.show_certs,
         histogram: settings.probe.latency.is_some_and(|l| l.histogram),

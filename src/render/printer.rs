@@ -87,7 +87,7 @@ impl<W: Write> Printer<W> {
         Printer {
             out,
             options,
-            summary: Summary::default(),
+            summary: Summary::new(options.style.every_sni),
             progress: None,
             broken: None,
         }
@@ -209,7 +209,7 @@ mod tests {
     fn options(format: Format) -> Options {
         Options {
             format,
-            style: Style { color: false },
+            style: Style::default(),
             show_certs: false,
             histogram: false,
             summary_only: false,
