@@ -32,6 +32,18 @@ pub fn reach(args: &[&str]) -> Output {
         .expect("run reach")
 }
 
+/// What starting the binary costs here, in seconds (the quicker of two `reach --version`), to
+/// take out of wall-clock bounds: under Wine on a loaded machine it is a second or more.
+pub fn startup_seconds() -> f64 {
+    (0..2)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            reach(&["--version"]);
+            started.elapsed().as_secs_f64()
+        })
+        .fold(f64::MAX, f64::min)
+}
+
 /// Parses every stdout line as JSON.
 pub fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)

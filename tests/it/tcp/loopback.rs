@@ -3,7 +3,9 @@
 
 use std::time::Instant;
 
-use crate::support::{free_port, full_queue_listener, json_lines, reach, skip_or_fail};
+use crate::support::{
+    free_port, full_queue_listener, json_lines, reach, skip_or_fail, startup_seconds,
+};
 
 #[test]
 fn open_port_is_open_with_syn_ack_and_exit_0() {
@@ -57,9 +59,10 @@ fn ipv6_loopback_and_bracket_syntax() {
 #[test]
 fn full_accept_queue_is_filtered_after_one_deadline_and_exits_2() {
     let (_listener, _fillers, port) = full_queue_listener();
+    let startup = startup_seconds();
     let started = Instant::now();
     let out = reach(&["--json", "--timeout", "1s", &format!("127.0.0.1:{port}")]);
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = started.elapsed().as_secs_f64() - startup;
     assert_eq!(out.status.code(), Some(2));
     let r = &json_lines(&out)[0];
     assert_eq!(r["tcp"]["state"], "filtered");
@@ -77,9 +80,10 @@ fn filtered_ports_in_a_sweep_cost_one_deadline_not_one_each() {
     let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let p4 = open.local_addr().unwrap().port();
     let ports = format!("{p1},{p2},{p3},{p4}");
+    let startup = startup_seconds();
     let started = Instant::now();
     let out = reach(&["--json", "--timeout", "1s", "-p", &ports, "127.0.0.1"]);
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = started.elapsed().as_secs_f64() - startup;
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 4);
     let filtered = lines
