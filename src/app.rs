@@ -129,6 +129,14 @@ async fn run_until(
                 printer.write(report)
             }
             Event::Attempt(report, attempt) => printer.attempt(report, attempt),
+            Event::Planned { probes, complete } => {
+                printer.planned(probes, complete);
+                Ok(())
+            }
+            Event::Finished(probes) => {
+                printer.finished(probes);
+                Ok(())
+            }
         };
         // Nobody reads the output any more (`| head -1`): stop the run.
         match written {
