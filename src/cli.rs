@@ -401,6 +401,9 @@ pub enum Command {
         /// Write the demo's output as JSON lines instead.
         #[arg(long)]
         json: bool,
+        /// Keep the servers up until Ctrl-C, to re-run the printed commands.
+        #[arg(long)]
+        serve: bool,
     },
     /// Print a completion script for SHELL (bash, zsh, fish, powershell, elvish).
     ///

@@ -59,7 +59,9 @@ fn main() -> std::process::ExitCode {
     // `main` is the composition root: the demo and a run of probes are siblings (the demo
     // drives runs of its own through `app`).
     let code = match cli.command {
-        Some(reach::cli::Command::Demo { json }) => runtime.block_on(reach::demo::run(json)),
+        Some(reach::cli::Command::Demo { json, serve }) => {
+            runtime.block_on(reach::demo::run(json, serve))
+        }
         // (completions and man were written above)
         Some(reach::cli::Command::Completions { .. } | reach::cli::Command::Man) | None => {
             runtime.block_on(reach::app::run(cli))

@@ -296,3 +296,92 @@ fn completions_are_generated_for_every_shell_and_bash_accepts_its_script() {
         stderr(&completed)
     );
 }
+
+/// The `$ reach …` commands the demo printed, by the title above them.
+fn demo_commands(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut commands = Vec::new();
+    let mut title = String::new();
+    for line in text.lines() {
+        if let Some(t) = line.strip_prefix("# ") {
+            title = t.to_string();
+        } else if let Some(cmd) = line.strip_prefix("$ reach ") {
+            let args = cmd.split_whitespace().map(String::from).collect();
+            commands.push((title.clone(), args));
+        }
+    }
+    commands
+}
+
+#[test]
+fn the_demo_keeps_its_ca_file_and_with_serve_its_servers_for_the_printed_commands() {
+    use std::io::{BufRead, BufReader};
+    // Without --serve: the CA file its commands name is still there when it has ended.
+    let out = reach(&["demo"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("`reach demo --serve` keeps them up"),
+        "{text}"
+    );
+    let ca_of = |args: &[String]| -> std::path::PathBuf {
+        let at = args
+            .iter()
+            .position(|a| a == "--ca-file")
+            .expect("--ca-file");
+        std::path::PathBuf::from(&args[at + 1])
+    };
+    let commands = demo_commands(&text);
+    let ca = ca_of(
+        &commands
+            .iter()
+            .find(|(t, _)| t.contains("expired"))
+            .unwrap()
+            .1,
+    );
+    assert!(ca.is_file(), "{} is gone", ca.display());
+    let _ = std::fs::remove_file(&ca);
+
+    // With --serve: the servers answer the same commands until the demo is stopped.
+    let mut demo = std::process::Command::new(env!("CARGO_BIN_EXE_reach"))
+        .args(["demo", "--serve"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start reach demo --serve");
+    let mut printed = String::new();
+    let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("demo output");
+        printed.push_str(&line);
+        printed.push('\n');
+        if line.starts_with("# The servers stay up until Ctrl-C") {
+            break;
+        }
+    }
+    let commands = demo_commands(&printed);
+    let run = |title: &str| {
+        let (_, args) = commands
+            .iter()
+            .find(|(t, _)| t.contains(title))
+            .unwrap_or_else(|| panic!("no {title:?} step: {printed}"));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        reach(&args)
+    };
+    let banner = run("a banner");
+    assert_eq!(banner.status.code(), Some(0), "{}", stdout(&banner));
+    assert!(
+        stdout(&banner).contains("ssh answered"),
+        "{}",
+        stdout(&banner)
+    );
+    let vhosts = run("virtual hosts");
+    assert_eq!(vhosts.status.code(), Some(4), "{}", stdout(&vhosts));
+    assert!(stdout(&vhosts).contains("VHOST default_fallback"));
+    let _ = demo.kill();
+    let _ = demo.wait();
+    let vhost_args = &commands
+        .iter()
+        .find(|(t, _)| t.contains("virtual"))
+        .unwrap()
+        .1;
+    let _ = std::fs::remove_file(ca_of(vhost_args));
+}
