@@ -32,7 +32,7 @@ pub fn one_line_error(error: &clap::Error) -> String {
 }
 
 /// Help sections, one per layer, in the order they are shown.
-pub mod heading {
+pub(crate) mod heading {
     /// What to probe and how names resolve.
     pub const TARGETS: &str = "Targets";
     /// The TCP connect.
