@@ -577,7 +577,7 @@ mod tests {
     fn bad_input_names_the_input_and_the_problem() {
         let cases = [
             ("host:99999", "out of range"),
-            ("host:0", "out of range"),
+            ("host:0", "port 0 is not a port"),
             ("[::1", "closing ']'"),
             ("", "empty target"),
             ("   ", "empty target"),
