@@ -1,6 +1,5 @@
 //! One probe: walks the layers for one address, times them, and returns a Report, never an Err.
 
-pub mod errqueue;
 pub mod greeting;
 pub mod plan;
 pub mod preamble;

@@ -331,7 +331,20 @@ pub enum TcpReason {
     LocalError,
 }
 
-/// An ICMP error as read from the socket error queue.
+/// Where this machine can learn which ICMP error ended a connect, and who sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IcmpEvidence {
+    /// Linux: the socket error queue (`IP_RECVERR`), with the ICMP's type, code and sender.
+    ErrorQueue,
+    /// Windows 10 / Server 2004 or later: `TCP_ICMP_ERROR_INFO`, with type, code and sender.
+    IcmpErrorInfo,
+    /// Not on this system: an ICMP rejection reads as the error code the system derived from
+    /// it, with no sender, or (older Windows) as silence until the deadline.
+    Unavailable,
+}
+
+/// An ICMP error as the system reported it for the connect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IcmpInfo {
     /// `4` or `6`: which ICMP.
@@ -356,10 +369,12 @@ pub struct TcpReport {
     pub icmp_from: Option<IpAddr>,
     /// The ICMP error itself.
     pub icmp: Option<IcmpInfo>,
-    /// The errno the connect ended with, if it failed.
+    /// The OS error code the connect ended with, if it failed (errno; `WSAE…` on Windows).
     pub errno: Option<i32>,
     /// Time from the SYN to the verdict (for `filtered`: the deadline that ran out).
     pub connect_ms: f64,
+    /// Whether an ICMP error, and its sender, could have been seen on this machine.
+    pub icmp_evidence: IcmpEvidence,
 }
 
 /// Summary statistics of a series of timings, in milliseconds.

@@ -277,6 +277,7 @@ fn parse_port(input: &str, text: &str) -> Result<u16, TargetError> {
     }
     match text.parse::<u32>() {
         Ok(p @ 1..=65535) => Ok(p as u16),
+        Ok(0) => Err(bad(input, "port 0 is not a port (ports are 1-65535)")),
         _ => Err(bad(input, format!("port {text} is out of range (1-65535)"))),
     }
 }
@@ -578,7 +579,7 @@ mod tests {
     fn bad_input_names_the_input_and_the_problem() {
         let cases = [
             ("host:99999", "out of range"),
-            ("host:0", "out of range"),
+            ("host:0", "port 0 is not a port"),
             ("[::1", "closing ']'"),
             ("", "empty target"),
             ("   ", "empty target"),

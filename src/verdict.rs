@@ -797,6 +797,7 @@ mod tests {
                 icmp: None,
                 errno: None,
                 connect_ms: 1.0,
+                icmp_evidence: crate::report::IcmpEvidence::ErrorQueue,
             }),
             ..Report::default()
         }

@@ -7,15 +7,19 @@ use std::net::IpAddr;
 use super::lines::{Line, Tone};
 use super::sanitize::escape;
 use crate::report::{
-    Attempt, DnsOutcome, LatencyStats, Layer, Report, Stopped, TcpReason, TcpReport, TcpState, word,
+    Attempt, DnsOutcome, IcmpEvidence, LatencyStats, Layer, Report, Stopped, TcpReason, TcpReport,
+    TcpState, word,
 };
 use crate::verdict::{self, Headline};
 
-/// Colour on or off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How probes are shown: colour, and whether every probe line names its SNI.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Style {
     /// Emit ANSI colour codes.
     pub color: bool,
+    /// Name the SNI on every probe line, also when it is the host's own name: in an IP × SNI
+    /// run (several names) a line without it would be ambiguous.
+    pub every_sni: bool,
 }
 
 impl Style {
@@ -34,8 +38,9 @@ impl Style {
     }
 }
 
-/// `host:port (address)`, with IPv6 in brackets.
-pub fn probe_label(report: &Report) -> String {
+/// `host:port (address)`, with IPv6 in brackets, and ` sni=NAME` when the SNI is not the host
+/// (or, with `every_sni`, always).
+pub fn probe_label(report: &Report, every_sni: bool) -> String {
     let host_port = |host: &str| {
         if host.contains(':') {
             format!("[{host}]:{}", report.port)
@@ -51,7 +56,7 @@ pub fn probe_label(report: &Report) -> String {
     };
     // With several names on one address, the SNI is what tells the probes apart.
     if let Some(sni) = report.tls.as_ref().and_then(|t| t.sni.as_deref())
-        && sni != report.host
+        && (sni != report.host || every_sni)
     {
         label.push_str(&format!(" sni={sni}"));
     }
@@ -69,7 +74,7 @@ pub fn write_report(
     writeln!(
         w,
         "{}  {}",
-        escape(&probe_label(report)),
+        escape(&probe_label(report, style.every_sni)),
         style.paint(tone, &verdict)
     )?;
     for line in detail_lines(report, show_certs) {
@@ -81,6 +86,9 @@ pub fn write_report(
 /// Writes one detail line, escaping its value.
 pub fn write_line(w: &mut impl Write, line: &Line, style: Style) -> io::Result<()> {
     let indent = "  ".repeat(usize::from(line.indent) + 1);
+    if line.value.is_empty() {
+        return writeln!(w, "{indent}{}", line.label);
+    }
     let value = style.paint(line.tone, &escape(&line.value));
     if line.label.is_empty() {
         writeln!(w, "{indent}{value}")
@@ -122,7 +130,7 @@ pub fn write_attempt(
     writeln!(
         w,
         "{}  #{:<4} {}",
-        escape(&probe_label(report)),
+        escape(&probe_label(report, style.every_sni)),
         attempt.seq,
         style.paint(tone, &text)
     )
@@ -200,7 +208,12 @@ fn dns_line(report: &Report) -> (Tone, String) {
             Some(d) => format!("DNS no_records: {d}"),
             None => "DNS no_records: the name has no address of the asked family".to_string(),
         },
-        DnsOutcome::Timeout => "DNS timeout: the resolver did not answer in time".to_string(),
+        DnsOutcome::Timeout => format!(
+            "DNS timeout: {}",
+            dns.detail
+                .as_deref()
+                .unwrap_or("the resolver did not answer in time")
+        ),
         _ => format!(
             "DNS error: {}",
             dns.detail.as_deref().unwrap_or("resolver failure")
@@ -279,6 +292,13 @@ pub fn tcp_verdict(tcp: &TcpReport) -> (Tone, String) {
             };
             (Tone::Bad, format!("TCP unreachable: {why} in {t}"))
         }
+        TcpState::Filtered if tcp.icmp_evidence == IcmpEvidence::Unavailable => (
+            Tone::Warn,
+            format!(
+                "TCP filtered: no answer within {t} (dropped, or rejected by an ICMP error \
+                 this system does not report)"
+            ),
+        ),
         TcpState::Filtered => (
             Tone::Warn,
             format!("TCP filtered: no answer within {t} (silently dropped)"),
@@ -562,6 +582,7 @@ mod tests {
             icmp: None,
             errno: None,
             connect_ms: 3000.0,
+            icmp_evidence: IcmpEvidence::ErrorQueue,
         }
     }
 
@@ -580,8 +601,17 @@ mod tests {
             text.contains("rejected: ICMP admin-prohibited from 198.51.100.1"),
             "{text}"
         );
-        let (_, text) = tcp_verdict(&tcp(TcpState::Filtered, TcpReason::Timeout));
+        let mut filtered = tcp(TcpState::Filtered, TcpReason::Timeout);
+        let (_, text) = tcp_verdict(&filtered);
         assert!(text.contains("filtered: no answer within 3.00 s"), "{text}");
+        assert!(text.contains("silently dropped"), "{text}");
+        // Where ICMP errors are not reported (older Windows), silence proves less.
+        filtered.icmp_evidence = IcmpEvidence::Unavailable;
+        let (_, text) = tcp_verdict(&filtered);
+        assert!(
+            text.contains("dropped, or rejected by an ICMP error this system does not report"),
+            "{text}"
+        );
         let (_, text) = tcp_verdict(&tcp(TcpState::Closed, TcpReason::Rst));
         assert!(text.contains("closed: RST"), "{text}");
     }
@@ -594,21 +624,35 @@ mod tests {
             ..Report::default()
         };
         r.address = Some("2001:db8::1".parse().unwrap());
-        assert_eq!(probe_label(&r), "[2001:db8::1]:443");
+        assert_eq!(probe_label(&r, false), "[2001:db8::1]:443");
         r.host = "www.example".into();
-        assert_eq!(probe_label(&r), "www.example:443 (2001:db8::1)");
+        assert_eq!(probe_label(&r, false), "www.example:443 (2001:db8::1)");
+        // The host's own name as SNI goes without saying, except in an IP × SNI run.
+        r.tls = Some(crate::report::TlsReport {
+            sni: Some("www.example".into()),
+            ..Default::default()
+        });
+        assert_eq!(probe_label(&r, false), "www.example:443 (2001:db8::1)");
+        assert_eq!(
+            probe_label(&r, true),
+            "www.example:443 (2001:db8::1) sni=www.example"
+        );
     }
 
     #[test]
     fn detail_values_are_escaped_and_coloured_only_on_request() {
         let line = Line::new(0, "greeting", "evil\x1b[2Jbanner", Tone::Bad);
         let mut out = Vec::new();
-        write_line(&mut out, &line, Style { color: false }).unwrap();
+        write_line(&mut out, &line, Style::default()).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("evil\\x1b[2Jbanner"));
         assert!(!text.contains('\x1b'));
         let mut out = Vec::new();
-        write_line(&mut out, &line, Style { color: true }).unwrap();
+        let color = Style {
+            color: true,
+            ..Style::default()
+        };
+        write_line(&mut out, &line, color).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("\x1b[31m") && text.contains("evil\\x1b[2Jbanner"));
     }

@@ -1,4 +1,5 @@
-//! The closing summary of a run over many probes: counts per verdict and the slowest probes.
+//! The closing summary of a run over many probes: counts per verdict, the IP × SNI matrix and,
+//! when there are enough probes for it to tell something, the slowest.
 //! An accumulator of fixed size per distinct verdict, so it stays small however many probes
 //! stream through it.
 
@@ -11,11 +12,16 @@ use crate::verdict::{self, Headline};
 
 /// How many of the slowest probes to list.
 const SLOWEST: usize = 5;
+/// The slowest are listed only from this many probes on: with fewer, the list would repeat
+/// most of the run, in another order.
+const SLOWEST_FROM: usize = 2 * SLOWEST + 1;
 
 /// Running totals over the reports of a run.
 #[derive(Debug, Default)]
 pub struct Summary {
     total: usize,
+    /// Labels name their SNI even when it is the host's (an IP × SNI run).
+    every_sni: bool,
     /// Per verdict (`None`: reached everything asked), how many probes.
     by_verdict: HashMap<Option<Stopped>, usize>,
     slowest: Vec<(f64, String)>,
@@ -33,6 +39,14 @@ struct Served {
 }
 
 impl Summary {
+    /// An empty summary; `every_sni` as in [`super::human::Style`].
+    pub fn new(every_sni: bool) -> Summary {
+        Summary {
+            every_sni,
+            ..Summary::default()
+        }
+    }
+
     /// Counts one more report.
     pub fn add(&mut self, report: &Report) {
         self.total += 1;
@@ -68,7 +82,8 @@ impl Summary {
         }
         let time = total_ms(report);
         if time > 0.0 {
-            self.slowest.push((time, probe_label(report)));
+            self.slowest
+                .push((time, probe_label(report, self.every_sni)));
             self.slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
             self.slowest.truncate(SLOWEST);
         }
@@ -123,11 +138,12 @@ impl Summary {
                     Some(stopped) => (stopped.reason.word(), Tone::Bad),
                     None => ("matched".to_string(), Tone::Good),
                 };
+                // Each row names its SNI too, so that a row read alone (grep) says it all.
                 lines.push(Line::new(
                     2,
                     "",
                     format!(
-                        "{address:<24} {verdict:<17} {}  {}",
+                        "{address:<24} {verdict:<17} {}  {}  sni={name}",
                         served.fingerprint, served.subject
                     ),
                     tone,
@@ -163,7 +179,7 @@ impl Summary {
             },
         )];
         lines.extend(self.matrix_lines());
-        if self.total > 1 && !self.slowest.is_empty() {
+        if self.total >= SLOWEST_FROM && !self.slowest.is_empty() {
             lines.push(Line::new(0, "slowest", "probes", Tone::Plain));
             for (ms, label) in &self.slowest {
                 lines.push(Line::new(
@@ -219,6 +235,38 @@ mod tests {
             }),
             ..Report::default()
         }
+    }
+
+    #[test]
+    fn the_slowest_are_listed_only_when_there_are_enough_probes() {
+        let timed = |port| {
+            let mut r = report(port, None);
+            r.tcp = Some(crate::report::TcpReport {
+                state: TcpState::Open,
+                reason: crate::report::TcpReason::SynAck,
+                icmp_from: None,
+                icmp: None,
+                errno: None,
+                connect_ms: f64::from(port),
+                icmp_evidence: crate::report::IcmpEvidence::ErrorQueue,
+            });
+            r
+        };
+        let mut s = Summary::default();
+        for port in 1..SLOWEST_FROM {
+            s.add(&timed(u16::try_from(port).unwrap()));
+        }
+        let labels = |s: &Summary| s.lines().into_iter().map(|l| l.label).collect::<Vec<_>>();
+        assert!(!labels(&s).contains(&"slowest".to_string()));
+        s.add(&timed(100));
+        assert!(labels(&s).contains(&"slowest".to_string()));
+        let lines = s.lines();
+        let first = lines.iter().position(|l| l.label == "slowest").unwrap();
+        assert!(
+            lines[first + 1].value.contains("192.0.2.1:100"),
+            "{lines:?}"
+        );
+        assert_eq!(lines.len() - first - 1, SLOWEST);
     }
 
     #[test]

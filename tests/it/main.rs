@@ -22,5 +22,6 @@ mod support;
 mod tcp;
 mod tls;
 mod trace;
+mod usage;
 mod verdict;
 mod vhost;
