@@ -400,6 +400,7 @@ async fn a_closed_loopback_port_is_a_reset_at_hop_1_and_a_reference_port_confirm
     );
 }
 
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_closed_loopback_port_is_checked_against_a_port_open_earlier_in_the_run() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
