@@ -23,9 +23,9 @@ pub const SIZE_LIMIT: usize = 1 << 20;
 
 /// The version grammar `{V}` stands for in a table pattern: an optional separator and
 /// keyword (`/`, `_`, ` v`, `version `, `Version: `, `release `), then the version itself:
-/// digits and dots, a glued suffix (`p1`, `a`, `rc2`), and a glued parenthetical
-/// (`6.1(05544322)`, `2.6.2(1)`).
-pub const VERSION: &str = r"(?:[ /_.:-]|\s*\(|,\s*|:\s*|\s+)?(?:v(?:er(?:sion)?)?\.?\s*:?\s*|release\s+|rel\.?\s*)?(?P<version>\d+(?:\.\d+)*(?:[a-z]+\d*(?:\.\d+)*)?(?:\([0-9a-z.]+\))?)";
+/// digits and dots, a glued suffix (`p1`, `a`, `rc2`) or a dotted pre-release (`1.11.7.rc1`, as
+/// Leafnode writes it), and a glued parenthetical (`6.1(05544322)`, `2.6.2(1)`).
+pub const VERSION: &str = r"(?:[ /_.:-]|\s*\(|,\s*|:\s*|\s+)?(?:v(?:er(?:sion)?)?\.?\s*:?\s*|release\s+|rel\.?\s*)?(?P<version>\d+(?:\.\d+)*(?:[a-z]+\d*(?:\.\d+)*|\.(?:rc|beta|alpha|pre)\d+)?(?:\([0-9a-z.]+\))?)";
 
 /// What identified a greeting.
 #[derive(Debug, Clone, PartialEq, Eq)]
