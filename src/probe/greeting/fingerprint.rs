@@ -63,6 +63,21 @@ static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Compiles the table on a blocking thread, once per process, and waits for it: the first
+/// greeting of a run must not compile a few hundred patterns on a runtime thread (0.7 s in a
+/// debug build), where every other probe's timers would stand still. Callers start it beside
+/// the read of the greeting, so the wait is usually over before the text is there.
+pub async fn ready() {
+    static READY: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    READY
+        .get_or_init(|| async {
+            // If the blocking pool is gone (the runtime is shutting down), the first lookup
+            // compiles it where it is.
+            let _ = tokio::task::spawn_blocking(|| LazyLock::force(&COMPILED).len()).await;
+        })
+        .await;
+}
+
 /// Compiles a table pattern: `{V}` expanded, case-insensitive, size-bounded.
 pub fn compile(pattern: &str) -> Result<Regex, regex::Error> {
     RegexBuilder::new(&expand(pattern))
