@@ -138,14 +138,18 @@ impl Summary {
                     Some(stopped) => (stopped.reason.word(), Tone::Bad),
                     None => ("matched".to_string(), Tone::Good),
                 };
+                // A row without a certificate says so in the certificate's place, so that the
+                // columns stay aligned.
+                let certificate = if served.fingerprint.is_empty() {
+                    "(no certificate)".to_string()
+                } else {
+                    format!("{}  {}", served.fingerprint, served.subject)
+                };
                 // Each row names its SNI too, so that a row read alone (grep) says it all.
                 lines.push(Line::new(
                     2,
                     "",
-                    format!(
-                        "{address:<24} {verdict:<17} {}  {}  sni={name}",
-                        served.fingerprint, served.subject
-                    ),
+                    format!("{address:<24} {verdict:<17} {certificate}  sni={name}"),
                     tone,
                 ));
             }
