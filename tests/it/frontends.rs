@@ -307,6 +307,27 @@ async fn haproxy_strict_sni_answers_an_unknown_name_with_unrecognized_name() {
         (json["tls"]["vhost"].as_str(), code),
         (Some("unrecognized_name"), 4)
     );
+    // In the summary's matrix the refused name's row says it got no certificate, in the
+    // certificate's column.
+    let out = crate::support::reach_async(&[
+        "--ca-file",
+        &ca_path,
+        "--sni",
+        "a.test",
+        "--sni",
+        "nope.test",
+        &target,
+    ])
+    .await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&target) && l.ends_with("sni=nope.test"))
+        .unwrap_or_else(|| panic!("no matrix row for nope.test: {text}"));
+    assert!(
+        row.contains(" unrecognized_name (no certificate)  sni=nope.test"),
+        "{row}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
