@@ -5,6 +5,8 @@
 //! not serve with CONNECTION_CLOSE 0x150 (TLS alert 80), which is `refused`. Also: a closed UDP
 //! port is `closed` with the kernel's ICMP, at once. Skips without caddy unless `CI=true`.
 
+mod lab;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
