@@ -212,6 +212,7 @@ async fn run_entry(index: usize, check: Check, limits: Limits) -> (usize, Vec<Re
             ports: check.ports.clone(),
             snis: Vec::new(),
             no_sni: false,
+            ..Expansion::default()
         },
         resolver: Default::default(),
     };

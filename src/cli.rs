@@ -39,6 +39,8 @@ pub(crate) mod heading {
     pub const TCP: &str = "TCP";
     /// TLS, certificates, virtual hosts.
     pub const TLS: &str = "TLS";
+    /// QUIC (HTTP/3): the handshake over UDP.
+    pub const QUIC: &str = "QUIC";
     /// The service's first words and in-band upgrades.
     pub const GREETING: &str = "STARTTLS/greeting";
     /// The TTL-limited path trace.
@@ -266,6 +268,10 @@ pub struct Cli {
     )]
     pub vhost_reference: VhostReference,
 
+    /// QUIC options.
+    #[command(flatten)]
+    pub quic: QuicArgs,
+
     /// Path options.
     #[command(flatten)]
     pub path: PathArgs,
@@ -289,6 +295,23 @@ pub struct Cli {
     /// Report formats for monitoring and CI.
     #[command(flatten)]
     pub report: ReportArgs,
+}
+
+/// QUIC: the TLS handshake, certificates and virtual hosts over QUIC (HTTP/3).
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = heading::QUIC)]
+pub struct QuicArgs {
+    /// Probe over QUIC (UDP) instead of TCP, as h3:// targets are: QUIC version, ALPN (h3
+    /// unless --alpn), chain, certificate and virtual-host verdicts.
+    ///
+    /// A silent UDP port is `filtered` after --timeout; an ICMP error names who sent it.
+    #[arg(long)]
+    pub quic: bool,
+
+    /// With --quic (or h3://), probe over TCP too and say where the two disagree (another
+    /// certificate, one refuses the name).
+    #[arg(long)]
+    pub also_tcp: bool,
 }
 
 /// Expectations on every layer: each failure exits 6 with a line naming wanted and seen.

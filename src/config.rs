@@ -295,6 +295,10 @@ impl Settings {
             expect,
             vhost_reference_always: cli.vhost_reference == VhostReference::Always,
             fingerprints: cli.fingerprints.as_deref().map(fingerprints).transpose()?,
+            quic: crate::probe::quic::QuicOptions {
+                silence_timeout: nonzero("--timeout", duration("--timeout", &cli.timeout)?)?,
+                alpn: tls_options.alpn.clone(),
+            },
         };
         let run = RunOptions {
             limits,
@@ -302,6 +306,8 @@ impl Settings {
                 ports,
                 snis,
                 no_sni: cli.no_sni,
+                quic: cli.quic.quic,
+                also_tcp: cli.quic.also_tcp,
             },
             resolver: ResolverOptions {
                 server: cli.resolver.as_deref().map(parse_resolver).transpose()?,

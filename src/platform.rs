@@ -40,6 +40,36 @@ pub(crate) use windows::{
     icmp_errors, trace_unsupported,
 };
 
+/// QUIC's UDP socket: asks the system to report ICMP errors for it with their sender. Linux
+/// queues them on the error queue (`IP_RECVERR`, no privileges); Windows has no equivalent for
+/// UDP outside raw sockets, so there (and on other systems) the evidence is unavailable and an
+/// ICMP error shows at most as a bare "connection refused" on receive.
+pub(crate) fn udp_evidence(socket: &socket2::Socket, addr: std::net::SocketAddr) -> Evidence {
+    #[cfg(target_os = "linux")]
+    {
+        linux::before_connect(socket, addr, std::time::Duration::ZERO)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (socket, addr);
+        Evidence::Unavailable
+    }
+}
+
+/// The ICMP errors queued on a UDP socket set up by [`udp_evidence`], oldest first, without
+/// blocking.
+pub(crate) fn udp_icmp_errors(socket: &socket2::Socket) -> Vec<IcmpError> {
+    #[cfg(target_os = "linux")]
+    {
+        linux::icmp_errors(socket)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        Vec::new()
+    }
+}
+
 /// Where the ICMP evidence of a failed connect comes from on this socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Evidence {

@@ -3,6 +3,7 @@
 pub mod greeting;
 pub mod plan;
 pub mod preamble;
+pub mod quic;
 pub mod resolve;
 pub mod series;
 pub mod starttls;
@@ -46,6 +47,18 @@ pub struct ProbeSpec {
     pub sni: Option<String>,
     /// Another SNI name probed on the same target, as a reference for the vhost verdict.
     pub other_sni: Option<String>,
+    /// TCP (and what runs over it), or QUIC.
+    pub transport: Transport,
+}
+
+/// The transport a probe walks: TCP with TLS over it, or QUIC with TLS inside it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// TCP, then greeting, STARTTLS and TLS as the port calls for.
+    #[default]
+    Tcp,
+    /// A QUIC handshake over UDP (`--quic`, `h3://`).
+    Quic,
 }
 
 impl ProbeSpec {
@@ -98,6 +111,8 @@ pub struct ProbeOptions {
     pub vhost_reference_always: bool,
     /// Recog databases (`--fingerprints DIR`), matched after the built-in table.
     pub fingerprints: Option<Arc<greeting::recog::Db>>,
+    /// How QUIC probes go (`--quic`, `h3://`).
+    pub quic: quic::QuicOptions,
 }
 
 impl Default for ProbeOptions {
@@ -112,6 +127,7 @@ impl Default for ProbeOptions {
             expect: Expectations::default(),
             vhost_reference_always: false,
             fingerprints: None,
+            quic: quic::QuicOptions::default(),
         }
     }
 }
@@ -161,11 +177,25 @@ pub async fn run(
     }
     let profile = Profile::decide(spec.port, spec.target.scheme.as_deref(), plan);
     let mut report = match ctx.options.latency {
+        // QUIC: one handshake (and its references); latency mode times TCP only.
+        _ if spec.transport == Transport::Quic => Box::pin(run_quic(spec, ctx)).await,
         // Boxed: a latency series is a large future that single probes need not carry.
         Some(latency) => Box::pin(series::run(spec, ctx, profile, latency, hook, stop)).await,
         None => run_once(spec, ctx, profile).await,
     };
     verdict::settle(&mut report, &ctx.options.expect);
+    report
+}
+
+/// The QUIC walk: the handshake over UDP, then the same certificate and virtual-host verdicts
+/// as over TCP, from the TLS inside it.
+async fn run_quic(spec: &ProbeSpec, ctx: &Context) -> Report {
+    let mut report = spec.base_report();
+    let request = tls_request(spec, &ctx.options);
+    let addr = SocketAddr::new(spec.address, spec.port);
+    let (quic, tls) = quic::probe(addr, &request, &ctx.tls, &ctx.options.quic).await;
+    report.quic = quic;
+    report.tls = tls;
     report
 }
 

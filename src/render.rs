@@ -7,6 +7,7 @@ pub(crate) mod junit;
 pub mod lines;
 pub(crate) mod nagios;
 pub(crate) mod printer;
+pub mod quic;
 pub mod sanitize;
 pub mod summary;
 pub mod tls;

@@ -8,10 +8,12 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 pub mod greeting;
+pub mod quic;
 pub mod tls;
 pub mod trace;
 
 pub use greeting::{GreetingReport, GreetingState, ServiceReport, StarttlsReport, StarttlsResult};
+pub use quic::{QuicReport, QuicState};
 pub use tls::{CertProblem, TlsFailureKind, TlsReport, Vhost};
 pub use trace::TraceReport;
 
@@ -25,6 +27,8 @@ pub enum Layer {
     Dns,
     /// The TCP three-way handshake.
     Tcp,
+    /// The QUIC handshake's transport side (`--quic`): did a QUIC server answer over UDP?
+    Quic,
     /// The service's greeting (banner).
     Greeting,
     /// The in-band upgrade to TLS.
@@ -47,6 +51,7 @@ impl Layer {
         match self {
             Layer::Dns => "dns",
             Layer::Tcp => "tcp",
+            Layer::Quic => "quic",
             Layer::Greeting => "greeting",
             Layer::Starttls => "starttls",
             Layer::Tls => "tls",
@@ -67,6 +72,8 @@ pub enum Reason {
     Dns(DnsOutcome),
     /// The TCP state (anything but `open`).
     Tcp(TcpState),
+    /// The QUIC state (anything but `open`).
+    Quic(QuicState),
     /// The STARTTLS result (anything but `negotiated`).
     Starttls(StarttlsResult),
     /// Why the TLS handshake failed.
@@ -216,6 +223,8 @@ pub struct Report {
     pub dns: Option<DnsReport>,
     /// The TCP verdict.
     pub tcp: Option<TcpReport>,
+    /// The QUIC verdict (`--quic`, `h3://`), instead of `tcp`.
+    pub quic: Option<QuicReport>,
     /// What the service said first.
     pub greeting: Option<GreetingReport>,
     /// Which service the port is registered for and which one answered.

@@ -587,10 +587,11 @@ async fn run_target(
         }
     };
     let snis = shared.expand.snis_for(&target);
+    let transports = shared.expand.transports_for(&target);
     let planned = if addresses.is_empty() {
         ports.len()
     } else {
-        ports.len() * addresses.len() * snis.len()
+        ports.len() * addresses.len() * snis.len() * transports.len()
     };
     let _ = out
         .send(Msg::Planned(u64::try_from(planned).unwrap_or(u64::MAX)))
@@ -621,7 +622,10 @@ async fn run_target(
         let mut order = 0usize;
         for port in &ports {
             for address in &addresses {
-                for sni in &snis {
+                for (sni, transport) in snis
+                    .iter()
+                    .flat_map(|s| transports.iter().map(move |t| (s, *t)))
+                {
                     // Another name of this target, should the probe's own be turned away.
                     let other_sni = snis.iter().flatten().find(|o| Some(*o) != sni.as_ref());
                     let spec = ProbeSpec {
@@ -631,6 +635,7 @@ async fn run_target(
                         dns: dns.clone(),
                         sni: sni.clone(),
                         other_sni: other_sni.cloned(),
+                        transport,
                     };
                     let shared = Arc::clone(&shared);
                     let position = order;

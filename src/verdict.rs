@@ -13,7 +13,7 @@ use crate::exit::{ExitCode, PluginStatus};
 use crate::report::tls::TlsAlert;
 use crate::report::{
     CertProblem, DnsOutcome, ExpectCheck, ExpectResult, GreetingState, InternalFault, Layer,
-    Problem, Reason, Report, StarttlsResult, Stopped, TcpState, Vhost, word,
+    Problem, QuicState, Reason, Report, StarttlsResult, Stopped, TcpState, Vhost, word,
 };
 
 /// What the user expects of a probe (`--expect-…` flags, a checks file's entry, an exporter
@@ -342,6 +342,7 @@ pub fn code_for(stopped: &Stopped) -> ExitCode {
         Reason::Tcp(TcpState::Filtered) => ExitCode::Filtered,
         Reason::Tcp(TcpState::Error) => ExitCode::Local,
         Reason::Tcp(_) => ExitCode::NotListening,
+        Reason::Quic(state) => quic_code(state),
         Reason::Starttls(_) | Reason::Tls(_) => ExitCode::Tls,
         Reason::Certificate(_) | Reason::Vhost(_) => ExitCode::Certificate,
         Reason::Expect(_) => ExitCode::Expectation,
@@ -359,10 +360,13 @@ fn reached(report: &Report) -> Option<Layer> {
         }
         deepest = Some(Layer::Dns);
     }
-    if report.tcp.as_ref()?.state != TcpState::Open {
-        return deepest;
+    match (&report.tcp, &report.quic) {
+        (Some(tcp), _) if tcp.state != TcpState::Open => return deepest,
+        (Some(_), _) => deepest = Some(Layer::Tcp),
+        (None, Some(quic)) if quic.state != QuicState::Open => return deepest,
+        (None, Some(_)) => deepest = Some(Layer::Quic),
+        (None, None) => return deepest,
     }
-    deepest = Some(Layer::Tcp);
     let spoke = report
         .greeting
         .as_ref()
@@ -428,6 +432,9 @@ fn problems(report: &Report) -> Vec<Problem> {
             Reason::Tcp(tcp.state),
             format!("{}{from}", word(&tcp.reason)),
         );
+    }
+    if let Some(quic) = report.quic.as_ref().filter(|q| q.state != QuicState::Open) {
+        add(Layer::Quic, Reason::Quic(quic.state), quic_detail(quic));
     }
     if let Some(st) = report.starttls.as_ref().filter(|s| s.failed()) {
         let detail = st
@@ -514,7 +521,7 @@ fn rank(problem: &Problem) -> u8 {
         Reason::Certificate(c) if c.is_notice() => 11,
         Reason::Internal(_) => 0,
         Reason::Dns(_) => 1,
-        Reason::Tcp(_) => 2,
+        Reason::Tcp(_) | Reason::Quic(_) => 2,
         Reason::Starttls(_) => 3,
         Reason::Tls(_) => 4,
         Reason::Vhost(v) if v.not_routed() => 5,
@@ -770,6 +777,33 @@ fn exit_code(report: &Report) -> ExitCode {
     } else {
         code_for(stopped)
     }
+}
+
+// QUIC (`--quic`): the transport's words and their exit codes, consistent with TCP's.
+
+/// Silence is `filtered` (2) as on TCP; nothing listening or a firewall's ICMP is 1; a server
+/// that answered QUIC but no common version, or closed with a transport error, failed the
+/// handshake (3, like a TLS failure); a local failure is 7.
+fn quic_code(state: QuicState) -> ExitCode {
+    match state {
+        QuicState::Filtered => ExitCode::Filtered,
+        QuicState::Closed | QuicState::Rejected | QuicState::Unreachable => ExitCode::NotListening,
+        QuicState::VersionNegotiation | QuicState::TransportError => ExitCode::Tls,
+        QuicState::Error => ExitCode::Local,
+        QuicState::Open => ExitCode::Ok,
+    }
+}
+
+/// The sentence of a QUIC problem: the probe's own, else the evidence in words.
+fn quic_detail(quic: &crate::report::QuicReport) -> String {
+    if let Some(detail) = &quic.detail {
+        return detail.clone();
+    }
+    let from = quic
+        .icmp_from
+        .map(|a| format!(" from {a}"))
+        .unwrap_or_default();
+    format!("{}{from}", word(&quic.reason))
 }
 
 fn dns_sentence(outcome: DnsOutcome) -> String {
@@ -1179,6 +1213,64 @@ mod tests {
         assert_eq!(
             PluginStatus::Unknown.worst(PluginStatus::Critical),
             PluginStatus::Critical
+        );
+    }
+
+    /// QUIC: the transport's words stop at `quic` with TCP's exit codes; a TLS alert in a
+    /// CONNECTION_CLOSE is judged as over TCP (a refused name is a vhost stop, exit 4).
+    #[test]
+    fn quic_states_exit_like_tcp_and_its_tls_is_judged_as_over_tcp() {
+        use crate::report::quic::{QuicReason, QuicReport, TlsTransport};
+        let none = Expectations::default();
+        let quic = |state| Report {
+            quic: Some(QuicReport {
+                state,
+                reason: QuicReason::Timeout,
+                version: None,
+                versions_offered: vec![],
+                retry: false,
+                close: None,
+                datagrams_sent: 1,
+                datagrams_received: 0,
+                icmp_from: None,
+                icmp: None,
+                icmp_evidence: crate::report::IcmpEvidence::ErrorQueue,
+                handshake_ms: 1.0,
+                detail: None,
+            }),
+            ..Report::default()
+        };
+        let cases = [
+            (QuicState::Filtered, ExitCode::Filtered),
+            (QuicState::Closed, ExitCode::NotListening),
+            (QuicState::Rejected, ExitCode::NotListening),
+            (QuicState::VersionNegotiation, ExitCode::Tls),
+            (QuicState::TransportError, ExitCode::Tls),
+            (QuicState::Error, ExitCode::Local),
+        ];
+        for (state, code) in cases {
+            let r = settled(quic(state), &none);
+            assert_eq!((stop(&r), r.exit), ((Layer::Quic, word(&state)), code));
+            assert_eq!(r.reached, None);
+        }
+        let mut refused = quic(QuicState::Open);
+        refused.tls = Some(TlsReport {
+            transport: TlsTransport::Quic,
+            sni: Some("nosuch.example".into()),
+            error: Some(TlsFailure {
+                kind: TlsFailureKind::Alert,
+                alert: Some(TlsAlert(80)),
+                detail: "refused".into(),
+                received: None,
+            }),
+            vhost: Some(Vhost::Refused),
+            ..TlsReport::default()
+        });
+        let r = settled(refused, &none);
+        assert_eq!(stop(&r), (Layer::Vhost, "refused".into()));
+        assert_eq!(
+            (r.reached, r.exit),
+            (Some(Layer::Quic), ExitCode::Certificate)
         );
     }
 

@@ -96,7 +96,16 @@ fn drain(socket: &impl AsFd) -> Vec<IcmpError> {
         // The payload is the quoted IP + TCP header of our SYN; we only need the cmsg.
         let mut payload = [0u8; 128];
         let mut iov = [std::io::IoSliceMut::new(&mut payload)];
-        let mut cmsg = nix::cmsg_space!(libc::sock_extended_err, libc::sockaddr_in6);
+        // Room for the packet-info and TOS messages too: a socket that asked for them (QUIC's,
+        // through quinn-udp) gets them on error-queue reads as well, and a buffer sized for the
+        // error alone would truncate it.
+        let mut cmsg = nix::cmsg_space!(
+            libc::sock_extended_err,
+            libc::sockaddr_in6,
+            libc::in6_pktinfo,
+            libc::c_int,
+            libc::c_int
+        );
         let flags = MsgFlags::MSG_ERRQUEUE | MsgFlags::MSG_DONTWAIT;
         let Ok(msg) = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), flags) else {
             break; // EAGAIN: queue empty (or any other error: nothing more to learn).

@@ -174,6 +174,11 @@ fn stopped_line(report: &Report, stopped: &Stopped) -> (Tone, String) {
                 return tcp_verdict(tcp);
             }
         }
+        Layer::Quic => {
+            if let Some(quic) = &report.quic {
+                return super::quic::quic_verdict(quic);
+            }
+        }
         Layer::Internal => {
             let detail = report
                 .problems
@@ -228,7 +233,7 @@ fn timings(report: &Report) -> String {
         .tcp
         .as_ref()
         .map(|t| format!("TCP open in {}", fmt_ms(t.connect_ms)))
-        .unwrap_or_default();
+        .unwrap_or_else(|| quic_timing(report));
     let handshake = report
         .tls
         .as_ref()
@@ -238,11 +243,23 @@ fn timings(report: &Report) -> String {
     format!("{connected}{handshake}")
 }
 
+/// `QUIC`: the transport of a QUIC probe, in the timings (its handshake is the TLS one).
+fn quic_timing(report: &Report) -> String {
+    match &report.quic {
+        Some(quic) => match &quic.version {
+            Some(v) => format!("QUIC v{v}"),
+            None => "QUIC".to_string(),
+        },
+        None => String::new(),
+    }
+}
+
 fn reached_line(report: &Report, reached: Option<Layer>) -> (Tone, String) {
-    let Some(tcp) = &report.tcp else {
-        return (Tone::Bad, "not probed".to_string());
+    let (tone, tcp_text) = match (&report.tcp, &report.quic) {
+        (Some(tcp), _) => tcp_verdict(tcp),
+        (None, Some(quic)) => super::quic::quic_verdict(quic),
+        (None, None) => return (Tone::Bad, "not probed".to_string()),
     };
-    let (tone, tcp_text) = tcp_verdict(tcp);
     match reached {
         Some(Layer::Vhost) => (
             Tone::Good,
@@ -324,6 +341,9 @@ pub fn tcp_verdict(tcp: &TcpReport) -> (Tone, String) {
 /// Every line below the verdict line, layer by layer.
 pub fn detail_lines(report: &Report, show_certs: bool) -> Vec<Line> {
     let mut lines = Vec::new();
+    if let Some(quic) = &report.quic {
+        lines.extend(super::quic::quic_lines(quic));
+    }
     // Inside-TLS greetings (HTTPS status, IMAPS banner) read best after the TLS lines.
     let after_tls = report.greeting.as_ref().is_some_and(|g| g.over_tls);
     let before = report.greeting.as_ref().filter(|_| !after_tls);
@@ -359,7 +379,7 @@ pub fn detail_lines(report: &Report, show_certs: bool) -> Vec<Line> {
 fn verdict_lines(report: &Report) -> Vec<Line> {
     let mut lines = Vec::new();
     if let Some(stopped) = &report.stopped
-        && stopped.layer > Layer::Tcp
+        && stopped.layer > Layer::Quic
     {
         let detail = report
             .problems

@@ -36,7 +36,12 @@ struct Served {
     stopped: Option<Stopped>,
     fingerprint: String,
     subject: String,
+    /// Served over QUIC (its row is labelled `ADDRESS quic`, next to the TCP one).
+    quic: bool,
 }
+
+/// The label suffix of a QUIC row in the matrix.
+const QUIC_ROW: &str = " quic";
 
 impl Summary {
     /// An empty summary; `every_sni` as in [`super::human::Style`].
@@ -69,12 +74,16 @@ impl Summary {
                     .map(|l| l.short_fingerprint())
                     .unwrap_or_default(),
                 subject: tls.leaf().map(|l| l.subject.clone()).unwrap_or_default(),
+                quic: tls.transport == crate::report::quic::TlsTransport::Quic,
             };
-            let label = if report.port == 443 {
+            let mut label = if report.port == 443 {
                 address.to_string()
             } else {
                 probe_label_addr(address, report.port)
             };
+            if served.quic {
+                label.push_str(QUIC_ROW);
+            }
             self.matrix
                 .entry(name.clone())
                 .or_default()
@@ -114,11 +123,19 @@ impl Summary {
                 .map(|s| s.fingerprint.as_str())
                 .collect();
             let disagree = prints.len() > 1;
+            let transports_differ = transports_disagree(by_address);
             let fell_back = by_address.values().any(|s| {
                 s.stopped
                     .is_some_and(|st| st.reason == Reason::Vhost(Vhost::DefaultFallback))
             });
             let (note, tone) = match (disagree, fell_back) {
+                _ if !transports_differ.is_empty() => (
+                    format!(
+                        "  ← TCP and QUIC disagree on {}",
+                        transports_differ.join(", ")
+                    ),
+                    Tone::Bad,
+                ),
                 (true, _) => (
                     format!(
                         "  ← addresses disagree: {} different certificates",
@@ -196,6 +213,22 @@ impl Summary {
         }
         lines
     }
+}
+
+/// The addresses where the TCP and the QUIC probe of one name disagree: another certificate,
+/// or one side refused what the other served.
+fn transports_disagree(by_address: &BTreeMap<String, Served>) -> Vec<String> {
+    by_address
+        .iter()
+        .filter(|(_, served)| served.quic)
+        .filter_map(|(label, quic)| {
+            let base = label.strip_suffix(QUIC_ROW)?;
+            let tcp = by_address.get(base)?;
+            let differ = tcp.fingerprint != quic.fingerprint
+                || tcp.stopped.is_some() != quic.stopped.is_some();
+            differ.then(|| base.to_string())
+        })
+        .collect()
 }
 
 fn probe_label_addr(address: std::net::IpAddr, port: u16) -> String {

@@ -83,6 +83,7 @@ mod mirror {
         pub expect: Vec<Expectation>,
         pub dns: Nullable<Dns>,
         pub tcp: Nullable<Tcp>,
+        pub quic: Nullable<Quic>,
         pub greeting: Nullable<Greeting>,
         pub service: Nullable<Service>,
         pub starttls: Nullable<Starttls>,
@@ -97,6 +98,7 @@ mod mirror {
     pub enum Layer {
         Dns,
         Tcp,
+        Quic,
         Greeting,
         Starttls,
         Tls,
@@ -110,6 +112,7 @@ mod mirror {
     pub enum ProblemLayer {
         Dns,
         Tcp,
+        Quic,
         Starttls,
         Tls,
         Certificate,
@@ -191,6 +194,77 @@ mod mirror {
         pub icmp: Nullable<Icmp>,
         pub errno: Nullable<i32>,
         pub icmp_evidence: IcmpEvidence,
+    }
+
+    // QUIC (`--quic`, `h3://`): docs/json.md "quic".
+
+    /// `quic`.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Quic {
+        pub state: QuicState,
+        pub reason: QuicReason,
+        pub version: Nullable<String>,
+        pub versions_offered: Vec<String>,
+        pub retry: bool,
+        pub close: Nullable<QuicClose>,
+        pub datagrams_sent: u32,
+        pub datagrams_received: u32,
+        pub icmp_from: Nullable<String>,
+        pub icmp: Nullable<Icmp>,
+        pub icmp_evidence: IcmpEvidence,
+        pub handshake_ms: f64,
+        pub detail: Nullable<String>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum QuicState {
+        Open,
+        VersionNegotiation,
+        TransportError,
+        Closed,
+        Rejected,
+        Unreachable,
+        Filtered,
+        Error,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum QuicReason {
+        Handshake,
+        Answered,
+        VersionNegotiation,
+        ConnectionClose,
+        StatelessReset,
+        IcmpPortUnreachable,
+        IcmpAdminProhibited,
+        IcmpHostUnreachable,
+        IcmpNetUnreachable,
+        IcmpTimeExceeded,
+        IcmpOther,
+        Timeout,
+        LocalError,
+    }
+
+    /// `quic.close`.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct QuicClose {
+        pub code: u64,
+        pub name: String,
+        pub alert: Nullable<String>,
+        pub frame_type: Nullable<String>,
+        pub reason: String,
+    }
+
+    /// `tls.transport`.
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum TlsTransport {
+        Tcp,
+        Quic,
     }
 
     #[derive(Debug, Deserialize, PartialEq)]
@@ -436,6 +510,7 @@ mod mirror {
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct Tls {
+        pub transport: TlsTransport,
         pub sni: Nullable<String>,
         pub version: Nullable<String>,
         pub cipher: Nullable<String>,
@@ -857,7 +932,7 @@ fn objects_at<'a>(value: &'a mut Value, path: &str) -> Vec<&'a mut serde_json::M
 
 /// Checks one line against the mirror; returns it, and adds the omitted keys it put back to
 /// `omitted` (as `object.key`).
-fn check(line: &Value, omitted: &mut BTreeSet<String>) -> Report {
+pub(crate) fn check(line: &Value, omitted: &mut BTreeSet<String>) -> Report {
     let mut filled = line.clone();
     for (path, key, empty) in KNOWN_OMISSIONS {
         for object in objects_at(&mut filled, path) {

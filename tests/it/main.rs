@@ -16,6 +16,7 @@ mod latency;
 mod many_targets;
 mod matrix;
 mod monitor;
+mod quic;
 mod schemes;
 mod starttls;
 mod support;

@@ -119,6 +119,8 @@ table inet lab {
         type filter hook forward priority filter; policy accept;
         tcp dport 61001 reject with icmpx type admin-prohibited
         tcp dport 61005 reject with icmpx type port-unreachable
+        # QUIC (UDP): a firewall's admin-prohibited for the rejected case.
+        udp dport 61001 reject with icmpx type admin-prohibited
     }
 }
 NFT
@@ -131,6 +133,8 @@ table inet lab {
         type filter hook prerouting priority filter; policy accept;
         tcp dport 61000 drop
         tcp dport 61002 reject with tcp reset
+        # QUIC (UDP): vanishes, for the filtered case.
+        udp dport 61000 drop
     }
 }
 NFT

@@ -41,6 +41,7 @@ async fn probe(port: u16, ctx: &Context) -> Report {
         dns: None,
         sni: None,
         other_sni: None,
+        transport: Default::default(),
     };
     reach::probe::run(&spec, ctx, None, &reach::cancel::Cancel::never()).await
 }
