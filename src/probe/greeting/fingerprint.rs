@@ -183,7 +183,9 @@ pub fn by_table(subject: &str, protocol: Option<&str>) -> Option<Named> {
             vendor: (!c.entry.vendor.is_empty()).then(|| c.entry.vendor.to_string()),
             cpe: cpe(c.entry.cpe, version.as_deref()),
             version,
-            span: whole.range(),
+            // A pattern that needs context to tell one product from another (`… ready at`)
+            // marks the words naming it with a `name` group.
+            span: caps.name("name").unwrap_or(whole).range(),
             by: Identification::Table,
         })
     })

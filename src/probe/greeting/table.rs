@@ -6,7 +6,8 @@
 //! when NVD has no name for it), the protocols whose greetings it applies to (empty: any), a
 //! pattern, and the source of the banner format. Patterns are `regex`-crate syntax, matched
 //! case-insensitively, first entry first; `{V}` is the shared version grammar
-//! ([`super::fingerprint::VERSION`]) and captures `version`. A pattern names a product only by
+//! ([`super::fingerprint::VERSION`]) and captures `version`; a `name` group, where a pattern needs
+//! words around the name to tell products apart, bounds what `software` shows. A pattern names a product only by
 //! words that are that product's (or a documented alias): never a generic word (`ftp server`,
 //! `ready`) and never a fragment.
 //!
@@ -373,7 +374,7 @@ pub static TABLE: &[Entry] = &[
         "Microsoft",
         "a:microsoft:exchange_server",
         SMTP,
-        r"\bMicrosoft ESMTP MAIL Service ready at\b",
+        r"\b(?P<name>Microsoft ESMTP MAIL Service) ready at\b",
         "Exchange 2007+ receive connector default banner \"<server> Microsoft ESMTP MAIL Service ready at <date>\" without a version, unlike IIS SMTP (Microsoft Learn, receive connectors; zeek/zeek testing/btest/Traces/smtp-multi-addr.pcap)",
     ),
     e(
