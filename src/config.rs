@@ -11,6 +11,7 @@ pub(crate) mod expect;
 pub(crate) mod file;
 mod layers;
 pub mod serve;
+mod udp;
 
 use layers::{implies_tls, sni_name, tls_options, trace_options};
 
@@ -295,6 +296,7 @@ impl Settings {
             expect,
             vhost_reference_always: cli.vhost_reference == VhostReference::Always,
             fingerprints: cli.fingerprints.as_deref().map(fingerprints).transpose()?,
+            udp: udp::options(&cli.udp, duration("--timeout", &cli.timeout)?)?,
         };
         let run = RunOptions {
             limits,

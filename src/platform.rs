@@ -5,6 +5,7 @@
 //! |---|---|---|---|
 //! | who sent the ICMP that ended a connect | socket error queue (`linux`) | `TCP_ICMP_ERROR_INFO` (`windows`, 10 / Server 2004+) | not known (`fallback`) |
 //! | connect error codes | errno | `WSAE…` | errno |
+//! | who sent the ICMP that answered a UDP datagram | socket error queue (`linux`) | not known: port unreachable reads as `WSAECONNRESET` | not known |
 //! | TTL-limited path trace | yes (≥ 5.8) | no | no |
 //! | stop signals | SIGINT, SIGTERM | Ctrl-C, Ctrl-Break | SIGINT, SIGTERM |
 //! | descriptor limit | `RLIMIT_NOFILE`, raised | none | `RLIMIT_NOFILE`, raised |
@@ -25,9 +26,13 @@ mod windows;
 mod fallback;
 
 #[cfg(not(any(target_os = "linux", windows)))]
-pub(crate) use fallback::{after_connect, before_connect, icmp_errors, trace_unsupported};
+pub(crate) use fallback::{
+    after_connect, before_connect, icmp_errors, trace_unsupported, udp_evidence, udp_icmp_errors,
+};
 #[cfg(target_os = "linux")]
-pub(crate) use linux::{after_connect, before_connect, icmp_errors, trace_unsupported};
+pub(crate) use linux::{
+    after_connect, before_connect, icmp_errors, trace_unsupported, udp_evidence, udp_icmp_errors,
+};
 #[cfg(all(test, unix))]
 pub(crate) use unix::code_for;
 #[cfg(unix)]
@@ -37,7 +42,7 @@ pub(crate) use windows::code_for;
 #[cfg(windows)]
 pub(crate) use windows::{
     StopSignals, TIMED_OUT, after_connect, before_connect, connect_error, descriptor_limit,
-    icmp_errors, trace_unsupported,
+    icmp_errors, trace_unsupported, udp_evidence, udp_icmp_errors,
 };
 
 /// Where the ICMP evidence of a failed connect comes from on this socket.
@@ -90,6 +95,15 @@ pub(crate) enum ConnectError {
     Other,
 }
 
+/// What an error on a UDP socket means. Windows reports an ICMP port unreachable on a UDP
+/// socket as a reset (`WSAECONNRESET`), Unix as `ECONNREFUSED`: both are "refused" here.
+pub(crate) fn udp_error(code: i32) -> ConnectError {
+    match connect_error(code) {
+        ConnectError::Reset => ConnectError::Refused,
+        other => other,
+    }
+}
+
 /// A signal (or console event) asking the run to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Signal {
@@ -140,6 +154,22 @@ mod tests {
         ] {
             assert_eq!(connect_error(code_for(meaning)), meaning);
         }
+    }
+
+    #[test]
+    fn a_udp_reset_is_a_refusal() {
+        assert_eq!(
+            udp_error(code_for(ConnectError::Reset)),
+            ConnectError::Refused
+        );
+        assert_eq!(
+            udp_error(code_for(ConnectError::Refused)),
+            ConnectError::Refused
+        );
+        assert_eq!(
+            udp_error(code_for(ConnectError::HostUnreachable)),
+            ConnectError::HostUnreachable
+        );
     }
 
     #[test]

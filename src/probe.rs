@@ -9,6 +9,7 @@ pub mod starttls;
 pub mod tcp;
 pub mod tls;
 pub mod trace;
+pub mod udp;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -98,6 +99,8 @@ pub struct ProbeOptions {
     pub vhost_reference_always: bool,
     /// Recog databases (`--fingerprints DIR`), matched after the built-in table.
     pub fingerprints: Option<Arc<greeting::recog::Db>>,
+    /// UDP probes (`-u`, `udp://`).
+    pub udp: udp::UdpOptions,
 }
 
 impl Default for ProbeOptions {
@@ -112,6 +115,7 @@ impl Default for ProbeOptions {
             expect: Expectations::default(),
             vhost_reference_always: false,
             fingerprints: None,
+            udp: udp::UdpOptions::default(),
         }
     }
 }
@@ -160,12 +164,33 @@ pub async fn run(
         plan.tls = plan::TlsWanted::On;
     }
     let profile = Profile::decide(spec.port, spec.target.scheme.as_deref(), plan);
+    if is_udp(spec, &ctx.options) {
+        let mut report = match ctx.options.latency {
+            Some(latency) => Box::pin(series::run_udp(spec, ctx, latency, hook, stop)).await,
+            None => udp_once(spec, &ctx.options).await,
+        };
+        verdict::settle(&mut report, &ctx.options.expect);
+        return report;
+    }
     let mut report = match ctx.options.latency {
         // Boxed: a latency series is a large future that single probes need not carry.
         Some(latency) => Box::pin(series::run(spec, ctx, profile, latency, hook, stop)).await,
         None => run_once(spec, ctx, profile).await,
     };
     verdict::settle(&mut report, &ctx.options.expect);
+    report
+}
+
+/// Whether this probe goes over UDP: `-u`, or a `udp://` target.
+pub fn is_udp(spec: &ProbeSpec, options: &ProbeOptions) -> bool {
+    options.udp.all || spec.target.scheme.as_deref() == Some("udp")
+}
+
+/// One UDP exchange: the `udp` layer instead of TCP and everything above it.
+async fn udp_once(spec: &ProbeSpec, options: &ProbeOptions) -> Report {
+    let mut report = spec.base_report();
+    let addr = SocketAddr::new(spec.address, spec.port);
+    report.udp = Some(udp::probe(addr, &options.udp).await);
     report
 }
 

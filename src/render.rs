@@ -11,3 +11,4 @@ pub mod sanitize;
 pub mod summary;
 pub mod tls;
 pub mod trace;
+pub(crate) mod udp;

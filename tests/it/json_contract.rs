@@ -83,6 +83,7 @@ mod mirror {
         pub expect: Vec<Expectation>,
         pub dns: Nullable<Dns>,
         pub tcp: Nullable<Tcp>,
+        pub udp: Nullable<Udp>,
         pub greeting: Nullable<Greeting>,
         pub service: Nullable<Service>,
         pub starttls: Nullable<Starttls>,
@@ -97,6 +98,7 @@ mod mirror {
     pub enum Layer {
         Dns,
         Tcp,
+        Udp,
         Greeting,
         Starttls,
         Tls,
@@ -110,6 +112,7 @@ mod mirror {
     pub enum ProblemLayer {
         Dns,
         Tcp,
+        Udp,
         Starttls,
         Tls,
         Certificate,
@@ -179,6 +182,105 @@ mod mirror {
         NoRecords,
         Timeout,
         Error,
+    }
+
+    /// `stats.attempts[].state`: TCP's words, or UDP's under `-u`.
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(untagged)]
+    pub enum AttemptState {
+        Tcp(TcpState),
+        Udp(UdpState),
+    }
+
+    /// `stats.attempts[].reason`.
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(untagged)]
+    pub enum AttemptReason {
+        Tcp(TcpReason),
+        Udp(UdpReason),
+    }
+
+    /// `udp` (docs/json.md, "udp").
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Udp {
+        pub state: UdpState,
+        pub reason: UdpReason,
+        pub icmp_from: Nullable<String>,
+        pub icmp: Nullable<Icmp>,
+        pub errno: Nullable<i32>,
+        pub probe: UdpProbe,
+        pub sent: UdpSent,
+        pub not_sent: Nullable<String>,
+        pub rtt_ms: Nullable<f64>,
+        pub elapsed_ms: f64,
+        pub icmp_evidence: IcmpEvidence,
+        pub answer: Nullable<UdpAnswer>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum UdpState {
+        Open,
+        Closed,
+        Rejected,
+        Unreachable,
+        OpenFiltered,
+        Error,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum UdpReason {
+        Answer,
+        IcmpPortUnreachable,
+        IcmpAdminProhibited,
+        IcmpHostUnreachable,
+        IcmpNetUnreachable,
+        IcmpProtocolUnreachable,
+        IcmpTimeExceeded,
+        IcmpOther,
+        Refused,
+        NoRoute,
+        NoAnswer,
+        LocalPolicy,
+        LocalIcmp,
+        LocalResources,
+        LocalError,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum UdpProbe {
+        Dns,
+        Ntp,
+        Snmp,
+        Netbios,
+        Cldap,
+        Stun,
+        Payload,
+        Empty,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct UdpSent {
+        pub what: String,
+        pub bytes: usize,
+        pub datagrams: u32,
+        pub hex: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct UdpAnswer {
+        pub bytes: usize,
+        pub protocol: Nullable<String>,
+        pub summary: Nullable<String>,
+        pub fields: std::collections::BTreeMap<String, String>,
+        pub parse_error: Nullable<String>,
+        pub hex: String,
+        pub text: String,
     }
 
     #[derive(Debug, Deserialize)]
@@ -774,8 +876,8 @@ mod mirror {
     #[serde(deny_unknown_fields)]
     pub struct Attempt {
         pub seq: u32,
-        pub state: TcpState,
-        pub reason: TcpReason,
+        pub state: AttemptState,
+        pub reason: AttemptReason,
         pub connect_ms: f64,
         pub tls_handshake_ms: Nullable<f64>,
         pub tls_error: Nullable<TlsErrorKind>,

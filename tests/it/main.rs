@@ -22,6 +22,7 @@ mod support;
 mod tcp;
 mod tls;
 mod trace;
+mod udp;
 mod usage;
 mod verdict;
 mod vhost;

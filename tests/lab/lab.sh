@@ -119,6 +119,8 @@ table inet lab {
         type filter hook forward priority filter; policy accept;
         tcp dport 61001 reject with icmpx type admin-prohibited
         tcp dport 61005 reject with icmpx type port-unreachable
+        udp dport 61001 reject with icmpx type admin-prohibited
+        udp dport 61005 reject with icmpx type port-unreachable
     }
 }
 NFT
@@ -131,6 +133,7 @@ table inet lab {
         type filter hook prerouting priority filter; policy accept;
         tcp dport 61000 drop
         tcp dport 61002 reject with tcp reset
+        udp dport 61000 drop
     }
 }
 NFT
