@@ -195,6 +195,28 @@ fn parse(request: &Request, answer: &[u8], transmits: &[u64], at: SystemTime) ->
     out
 }
 
+/// The answer `data` as each request kind would report it (fuzzing: every parser, bounded).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn parse_all_kinds(data: &[u8], id: u16, at: SystemTime) -> Vec<UdpAnswer> {
+    let options = UdpOptions {
+        snmp_community: Some("fuzz".into()),
+        ..UdpOptions::default()
+    };
+    [
+        UdpProbeKind::Dns,
+        UdpProbeKind::Ntp,
+        UdpProbeKind::Snmp,
+        UdpProbeKind::Empty,
+    ]
+    .into_iter()
+    .map(|kind| {
+        let request = build(kind, &options, id, at);
+        let transmits: Vec<u64> = ntp::transmitted(&request.bytes).into_iter().collect();
+        parse(&request, data, &transmits, at)
+    })
+    .collect()
+}
+
 /// Probes `addr` over UDP and classifies the outcome. Never fails: local problems are
 /// verdicts too. Takes at most `options.timeout` (plus a socket's setup).
 pub async fn probe(addr: SocketAddr, options: &UdpOptions) -> UdpReport {
@@ -430,6 +452,21 @@ mod tests {
         let refused = crate::platform::code_for(ConnectError::Refused);
         classify_error(&mut r, addr, Some(refused), &[], None);
         assert_eq!((r.state, r.reason), (UdpState::Closed, UdpReason::Refused));
+    }
+
+    #[test]
+    fn every_parser_takes_garbage_and_truncations_without_panicking() {
+        let at = SystemTime::now();
+        let mut seeds: Vec<Vec<u8>> = vec![Vec::new(), vec![0xff; 600], vec![0x30, 0x82, 0xff]];
+        seeds.push(snmp::discovery(3));
+        seeds.push(dns::query(&DnsQuery::default(), 9));
+        for seed in &seeds {
+            for cut in 0..=seed.len().min(80) {
+                for answer in parse_all_kinds(&seed[..cut], 9, at) {
+                    assert!(answer.hex.len() <= 2 * wire::SHOWN_BYTES + 3);
+                }
+            }
+        }
     }
 
     #[test]
