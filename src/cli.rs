@@ -37,6 +37,8 @@ pub(crate) mod heading {
     pub const TARGETS: &str = "Targets";
     /// The TCP connect.
     pub const TCP: &str = "TCP";
+    /// UDP probes and their application requests.
+    pub const UDP: &str = "UDP";
     /// TLS, certificates, virtual hosts.
     pub const TLS: &str = "TLS";
     /// QUIC (HTTP/3): the handshake over UDP.
@@ -271,6 +273,9 @@ pub struct Cli {
     /// QUIC options.
     #[command(flatten)]
     pub quic: QuicArgs,
+    /// UDP options.
+    #[command(flatten)]
+    pub udp: UdpArgs,
 
     /// Path options.
     #[command(flatten)]
@@ -305,7 +310,7 @@ pub struct QuicArgs {
     /// unless --alpn), chain, certificate and virtual-host verdicts.
     ///
     /// A silent UDP port is `filtered` after --timeout; an ICMP error names who sent it.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "udp")]
     pub quic: bool,
 
     /// With --quic (or h3://), probe over TCP too and say where the two disagree (another
@@ -442,6 +447,44 @@ pub struct LatencyArgs {
     /// Print a text histogram of the timings.
     #[arg(long)]
     pub histogram: bool,
+}
+
+/// UDP flags: `-u` and the application request sent to each port.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = heading::UDP)]
+pub struct UdpArgs {
+    /// Probe over UDP instead of TCP (as do udp://HOST:PORT targets).
+    ///
+    /// Each port gets the request of its service (53 DNS, 123 NTP, 161 SNMP, 137 NetBIOS,
+    /// 389 CLDAP, 3478 STUN; else an empty datagram). Verdicts: open (an answer came back),
+    /// closed (ICMP port unreachable from the host), rejected (ICMP from someone else, named),
+    /// unreachable, open|filtered (silence: UDP cannot tell an open port that ignored the
+    /// request from a dropped datagram). --timeout is the whole deadline of one probe.
+    #[arg(short = 'u', long = "udp")]
+    pub udp: bool,
+
+    /// Datagrams re-sent when nothing came back, spread over --timeout.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub udp_retries: u32,
+
+    /// The request to send, whatever the port: dns, ntp, snmp, netbios, cldap, stun, empty.
+    #[arg(long, value_name = "NAME")]
+    pub udp_probe: Option<String>,
+
+    /// Send these bytes (hex) instead of any request; the answer is shown in hex.
+    #[arg(long, value_name = "HEX", conflicts_with = "udp_probe")]
+    pub udp_payload: Option<String>,
+
+    /// What the DNS request asks: NAME (type A) or NAME/TYPE; default `.` SOA.
+    #[arg(long, value_name = "NAME[/TYPE]")]
+    pub query: Option<String>,
+
+    /// SNMP v2c community for a sysDescr.0 request (a credential: never sent unless given).
+    ///
+    /// Without it, the SNMP request is an SNMPv3 engine discovery, which carries no user and
+    /// no community: it cannot count as an authentication attempt.
+    #[arg(long, value_name = "COMMUNITY")]
+    pub snmp_community: Option<String>,
 }
 
 /// Path-trace flags.

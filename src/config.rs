@@ -11,6 +11,7 @@ pub(crate) mod expect;
 pub(crate) mod file;
 mod layers;
 pub mod serve;
+mod udp;
 
 use layers::{implies_tls, sni_name, tls_options, trace_options};
 
@@ -299,6 +300,7 @@ impl Settings {
                 silence_timeout: nonzero("--timeout", duration("--timeout", &cli.timeout)?)?,
                 alpn: tls_options.alpn.clone(),
             },
+            udp: udp::options(&cli.udp, duration("--timeout", &cli.timeout)?)?,
         };
         let run = RunOptions {
             limits,

@@ -5,6 +5,7 @@
 //! |---|---|---|---|
 //! | who sent the ICMP that ended a connect | socket error queue (`linux`) | `TCP_ICMP_ERROR_INFO` (`windows`, 10 / Server 2004+) | not known (`fallback`) |
 //! | connect error codes | errno | `WSAE…` | errno |
+//! | who sent the ICMP that answered a UDP datagram | socket error queue (`linux`) | not known: port unreachable reads as `WSAECONNRESET` | not known |
 //! | TTL-limited path trace | yes (≥ 5.8) | no | no |
 //! | stop signals | SIGINT, SIGTERM | Ctrl-C, Ctrl-Break | SIGINT, SIGTERM |
 //! | descriptor limit | `RLIMIT_NOFILE`, raised | none | `RLIMIT_NOFILE`, raised |
@@ -25,9 +26,13 @@ mod windows;
 mod fallback;
 
 #[cfg(not(any(target_os = "linux", windows)))]
-pub(crate) use fallback::{after_connect, before_connect, icmp_errors, trace_unsupported};
+pub(crate) use fallback::{
+    after_connect, before_connect, icmp_errors, trace_unsupported, udp_evidence, udp_icmp_errors,
+};
 #[cfg(target_os = "linux")]
-pub(crate) use linux::{after_connect, before_connect, icmp_errors, trace_unsupported};
+pub(crate) use linux::{
+    after_connect, before_connect, icmp_errors, trace_unsupported, udp_evidence, udp_icmp_errors,
+};
 #[cfg(all(test, unix))]
 pub(crate) use unix::code_for;
 #[cfg(unix)]
@@ -37,38 +42,8 @@ pub(crate) use windows::code_for;
 #[cfg(windows)]
 pub(crate) use windows::{
     StopSignals, TIMED_OUT, after_connect, before_connect, connect_error, descriptor_limit,
-    icmp_errors, trace_unsupported,
+    icmp_errors, trace_unsupported, udp_evidence, udp_icmp_errors,
 };
-
-/// QUIC's UDP socket: asks the system to report ICMP errors for it with their sender. Linux
-/// queues them on the error queue (`IP_RECVERR`, no privileges); Windows has no equivalent for
-/// UDP outside raw sockets, so there (and on other systems) the evidence is unavailable and an
-/// ICMP error shows at most as a bare "connection refused" on receive.
-pub(crate) fn udp_evidence(socket: &socket2::Socket, addr: std::net::SocketAddr) -> Evidence {
-    #[cfg(target_os = "linux")]
-    {
-        linux::before_connect(socket, addr, std::time::Duration::ZERO)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = (socket, addr);
-        Evidence::Unavailable
-    }
-}
-
-/// The ICMP errors queued on a UDP socket set up by [`udp_evidence`], oldest first, without
-/// blocking.
-pub(crate) fn udp_icmp_errors(socket: &socket2::Socket) -> Vec<IcmpError> {
-    #[cfg(target_os = "linux")]
-    {
-        linux::icmp_errors(socket)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = socket;
-        Vec::new()
-    }
-}
 
 /// Where the ICMP evidence of a failed connect comes from on this socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +93,15 @@ pub(crate) enum ConnectError {
     Reset,
     /// Anything else.
     Other,
+}
+
+/// What an error on a UDP socket means. Windows reports an ICMP port unreachable on a UDP
+/// socket as a reset (`WSAECONNRESET`), Unix as `ECONNREFUSED`: both are "refused" here.
+pub(crate) fn udp_error(code: i32) -> ConnectError {
+    match connect_error(code) {
+        ConnectError::Reset => ConnectError::Refused,
+        other => other,
+    }
 }
 
 /// A signal (or console event) asking the run to stop.
@@ -170,6 +154,22 @@ mod tests {
         ] {
             assert_eq!(connect_error(code_for(meaning)), meaning);
         }
+    }
+
+    #[test]
+    fn a_udp_reset_is_a_refusal() {
+        assert_eq!(
+            udp_error(code_for(ConnectError::Reset)),
+            ConnectError::Refused
+        );
+        assert_eq!(
+            udp_error(code_for(ConnectError::Refused)),
+            ConnectError::Refused
+        );
+        assert_eq!(
+            udp_error(code_for(ConnectError::HostUnreachable)),
+            ConnectError::HostUnreachable
+        );
     }
 
     #[test]

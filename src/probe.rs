@@ -10,6 +10,7 @@ pub mod starttls;
 pub mod tcp;
 pub mod tls;
 pub mod trace;
+pub mod udp;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -113,6 +114,8 @@ pub struct ProbeOptions {
     pub fingerprints: Option<Arc<greeting::recog::Db>>,
     /// How QUIC probes go (`--quic`, `h3://`).
     pub quic: quic::QuicOptions,
+    /// UDP probes (`-u`, `udp://`).
+    pub udp: udp::UdpOptions,
 }
 
 impl Default for ProbeOptions {
@@ -128,6 +131,7 @@ impl Default for ProbeOptions {
             vhost_reference_always: false,
             fingerprints: None,
             quic: quic::QuicOptions::default(),
+            udp: udp::UdpOptions::default(),
         }
     }
 }
@@ -176,6 +180,14 @@ pub async fn run(
         plan.tls = plan::TlsWanted::On;
     }
     let profile = Profile::decide(spec.port, spec.target.scheme.as_deref(), plan);
+    if is_udp(spec, &ctx.options) {
+        let mut report = match ctx.options.latency {
+            Some(latency) => Box::pin(series::run_udp(spec, ctx, latency, hook, stop)).await,
+            None => udp_once(spec, &ctx.options).await,
+        };
+        verdict::settle(&mut report, &ctx.options.expect);
+        return report;
+    }
     let mut report = match ctx.options.latency {
         // QUIC: one handshake (and its references); latency mode times TCP only.
         _ if spec.transport == Transport::Quic => Box::pin(run_quic(spec, ctx)).await,
@@ -196,6 +208,19 @@ async fn run_quic(spec: &ProbeSpec, ctx: &Context) -> Report {
     let (quic, tls) = quic::probe(addr, &request, &ctx.tls, &ctx.options.quic).await;
     report.quic = quic;
     report.tls = tls;
+    report
+}
+
+/// Whether this probe goes over UDP: `-u`, or a `udp://` target.
+pub fn is_udp(spec: &ProbeSpec, options: &ProbeOptions) -> bool {
+    options.udp.all || spec.target.scheme.as_deref() == Some("udp")
+}
+
+/// One UDP exchange: the `udp` layer instead of TCP and everything above it.
+async fn udp_once(spec: &ProbeSpec, options: &ProbeOptions) -> Report {
+    let mut report = spec.base_report();
+    let addr = SocketAddr::new(spec.address, spec.port);
+    report.udp = Some(udp::probe(addr, &options.udp).await);
     report
 }
 

@@ -12,3 +12,4 @@ pub mod sanitize;
 pub mod summary;
 pub mod tls;
 pub mod trace;
+pub(crate) mod udp;

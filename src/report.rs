@@ -11,11 +11,13 @@ pub mod greeting;
 pub mod quic;
 pub mod tls;
 pub mod trace;
+pub mod udp;
 
 pub use greeting::{GreetingReport, GreetingState, ServiceReport, StarttlsReport, StarttlsResult};
 pub use quic::{QuicReport, QuicState};
 pub use tls::{CertProblem, TlsFailureKind, TlsReport, Vhost};
 pub use trace::TraceReport;
+pub use udp::{UdpReason, UdpReport, UdpState};
 
 use crate::exit::ExitCode;
 
@@ -29,6 +31,9 @@ pub enum Layer {
     Tcp,
     /// The QUIC handshake's transport side (`--quic`): did a QUIC server answer over UDP?
     Quic,
+    /// A UDP datagram exchange (`-u`, `udp://`): an application answer, an ICMP error, or
+    /// silence.
+    Udp,
     /// The service's greeting (banner).
     Greeting,
     /// The in-band upgrade to TLS.
@@ -46,12 +51,19 @@ pub enum Layer {
 }
 
 impl Layer {
+    /// A transport layer (TCP, QUIC or UDP): its verdict is the headline itself, not a layer
+    /// above.
+    pub fn is_transport(self) -> bool {
+        matches!(self, Layer::Tcp | Layer::Quic | Layer::Udp)
+    }
+
     /// The lowercase word used in JSON and in the human report.
     pub fn as_str(self) -> &'static str {
         match self {
             Layer::Dns => "dns",
             Layer::Tcp => "tcp",
             Layer::Quic => "quic",
+            Layer::Udp => "udp",
             Layer::Greeting => "greeting",
             Layer::Starttls => "starttls",
             Layer::Tls => "tls",
@@ -74,6 +86,8 @@ pub enum Reason {
     Tcp(TcpState),
     /// The QUIC state (anything but `open`).
     Quic(QuicState),
+    /// The UDP state (anything but `open`).
+    Udp(UdpState),
     /// The STARTTLS result (anything but `negotiated`).
     Starttls(StarttlsResult),
     /// Why the TLS handshake failed.
@@ -225,6 +239,8 @@ pub struct Report {
     pub tcp: Option<TcpReport>,
     /// The QUIC verdict (`--quic`, `h3://`), instead of `tcp`.
     pub quic: Option<QuicReport>,
+    /// The UDP verdict (`-u`, `udp://`), instead of `tcp`.
+    pub udp: Option<UdpReport>,
     /// What the service said first.
     pub greeting: Option<GreetingReport>,
     /// Which service the port is registered for and which one answered.
@@ -410,11 +426,12 @@ pub struct TimingSummary {
 pub struct Attempt {
     /// 1-based sequence number (warm-up attempts are not numbered or counted).
     pub seq: u32,
-    /// The TCP verdict of this attempt.
-    pub state: TcpState,
+    /// The transport verdict of this attempt (TCP's words, or UDP's with `-u`).
+    pub state: AttemptState,
     /// Its evidence.
-    pub reason: TcpReason,
-    /// Time to the TCP verdict.
+    pub reason: AttemptReason,
+    /// Time to the TCP verdict; over UDP, the answer's round trip (else the time to the
+    /// verdict).
     pub connect_ms: f64,
     /// TLS handshake time, when TLS was probed and completed.
     pub tls_handshake_ms: Option<f64>,
@@ -422,6 +439,44 @@ pub struct Attempt {
     pub tls_error: Option<TlsFailureKind>,
     /// Where this attempt stopped (`null`: it reached every layer asked for).
     pub stopped: Option<Stopped>,
+}
+
+/// The transport verdict of one latency attempt: serializes as the bare word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum AttemptState {
+    /// A TCP connect.
+    Tcp(TcpState),
+    /// A UDP exchange.
+    Udp(UdpState),
+}
+
+impl AttemptState {
+    /// The connect succeeded, or the UDP port answered.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            AttemptState::Tcp(TcpState::Open) | AttemptState::Udp(UdpState::Open)
+        )
+    }
+
+    /// The word shown to people (`open|filtered` for UDP silence).
+    pub fn human(self) -> &'static str {
+        match self {
+            AttemptState::Tcp(s) => s.as_str(),
+            AttemptState::Udp(s) => s.human(),
+        }
+    }
+}
+
+/// The evidence of one latency attempt's transport verdict: serializes as the bare word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum AttemptReason {
+    /// A TCP connect's.
+    Tcp(TcpReason),
+    /// A UDP exchange's.
+    Udp(UdpReason),
 }
 
 /// How the attempts of a latency series fared on one layer.

@@ -340,6 +340,9 @@ pub fn scheme(name: &str) -> Option<SchemeInfo> {
         "rsync" => (873, Plain),
         "vnc" => (5900, Plain),
         "tls" => (443, Implicit),
+        // UDP (`udp://HOST:PORT`): the probe chooses its request by port; the port is
+        // required (target.rs), so this default is never used.
+        "udp" => (53, Plain),
         _ => return None,
     };
     let ask = match name.as_str() {

@@ -145,6 +145,10 @@ fn parse_url(text: &str, scheme: &str) -> Result<Target, TargetError> {
     let port = match url.port() {
         Some(0) => return Err(bad(text, "port 0 is out of range (1-65535)")),
         Some(port) => port,
+        // No port is "the" UDP port: the request sent depends on it.
+        None if scheme == "udp" => {
+            return Err(bad(text, "udp:// needs a port (udp://HOST:PORT)"));
+        }
         None => info.port,
     };
     Ok(Target {
@@ -592,6 +596,7 @@ mod tests {
             ("1:2:3", "IPv6"),
             ("[2001:db8::1]x", "after ']'"),
             ("gopherx://host", "unknown scheme"),
+            ("udp://192.0.2.1", "udp:// needs a port"),
         ];
         for (input, needle) in cases {
             let e = parse(input).expect_err(input);

@@ -7,13 +7,15 @@
 //! failure there hides everything above. Within TLS: a name the server did not route
 //! (`unrecognized_name`, `default_fallback`) explains a name mismatch and comes first; an
 //! untrusted chain is never hidden behind a name mismatch; a mismatch seen from the vhost
-//! side (`vhost mismatch`) comes before the bare `certificate name_mismatch`.
+//! side (`vhost mismatch`) comes before the bare `certificate name_mismatch`. A UDP probe's
+//! `udp` verdict ranks with TCP's: it is the transport, and nothing above it was tried.
 
 use crate::exit::{ExitCode, PluginStatus};
 use crate::report::tls::TlsAlert;
 use crate::report::{
     CertProblem, DnsOutcome, ExpectCheck, ExpectResult, GreetingState, InternalFault, Layer,
-    Problem, QuicState, Reason, Report, StarttlsResult, Stopped, TcpState, Vhost, word,
+    Problem, QuicState, Reason, Report, StarttlsResult, Stopped, TcpState, UdpState, Vhost,
+    word,
 };
 
 /// What the user expects of a probe (`--expect-…` flags, a checks file's entry, an exporter
@@ -295,7 +297,10 @@ fn short(fp: &str) -> String {
 pub fn plugin_status(report: &Report) -> PluginStatus {
     if let Some(stopped) = &report.stopped {
         match stopped.reason {
-            Reason::Dns(_) | Reason::Internal(_) | Reason::Tcp(TcpState::Error) => {
+            Reason::Dns(_)
+            | Reason::Internal(_)
+            | Reason::Tcp(TcpState::Error)
+            | Reason::Udp(UdpState::Error) => {
                 return PluginStatus::Unknown;
             }
             _ => {}
@@ -343,6 +348,10 @@ pub fn code_for(stopped: &Stopped) -> ExitCode {
         Reason::Tcp(TcpState::Error) => ExitCode::Local,
         Reason::Tcp(_) => ExitCode::NotListening,
         Reason::Quic(state) => quic_code(state),
+        // UDP as TCP (docs/decisions.md): silence is 2 whatever it hides, a refusal 1.
+        Reason::Udp(UdpState::OpenFiltered) => ExitCode::Filtered,
+        Reason::Udp(UdpState::Error) => ExitCode::Local,
+        Reason::Udp(_) => ExitCode::NotListening,
         Reason::Starttls(_) | Reason::Tls(_) => ExitCode::Tls,
         Reason::Certificate(_) | Reason::Vhost(_) => ExitCode::Certificate,
         Reason::Expect(_) => ExitCode::Expectation,
@@ -359,6 +368,13 @@ fn reached(report: &Report) -> Option<Layer> {
             return None;
         }
         deepest = Some(Layer::Dns);
+    }
+    // A UDP probe has one layer of its own: an answer came back, or not.
+    if let Some(udp) = &report.udp {
+        return match udp.state {
+            UdpState::Open => Some(Layer::Udp),
+            _ => deepest,
+        };
     }
     match (&report.tcp, &report.quic) {
         (Some(tcp), _) if tcp.state != TcpState::Open => return deepest,
@@ -435,6 +451,21 @@ fn problems(report: &Report) -> Vec<Problem> {
     }
     if let Some(quic) = report.quic.as_ref().filter(|q| q.state != QuicState::Open) {
         add(Layer::Quic, Reason::Quic(quic.state), quic_detail(quic));
+    }
+    if let Some(udp) = report.udp.as_ref().filter(|u| u.state != UdpState::Open) {
+        let from = udp
+            .icmp_from
+            .map(|a| format!(" from {a}"))
+            .unwrap_or_default();
+        let detail = match udp.state {
+            UdpState::OpenFiltered => format!(
+                "no answer to {} datagram(s) ({}): open and ignoring it, or dropped; UDP \
+                 cannot tell which",
+                udp.sent.datagrams, udp.sent.what
+            ),
+            _ => format!("{}{from}", word(&udp.reason)),
+        };
+        add(Layer::Udp, Reason::Udp(udp.state), detail);
     }
     if let Some(st) = report.starttls.as_ref().filter(|s| s.failed()) {
         let detail = st
@@ -521,7 +552,7 @@ fn rank(problem: &Problem) -> u8 {
         Reason::Certificate(c) if c.is_notice() => 11,
         Reason::Internal(_) => 0,
         Reason::Dns(_) => 1,
-        Reason::Tcp(_) | Reason::Quic(_) => 2,
+        Reason::Tcp(_) | Reason::Quic(_) | Reason::Udp(_) => 2,
         Reason::Starttls(_) => 3,
         Reason::Tls(_) => 4,
         Reason::Vhost(v) if v.not_routed() => 5,
@@ -554,7 +585,18 @@ fn check(report: &Report, expect: &Expectations) -> Vec<ExpectResult> {
         ),
         None => format!("no {what}"),
     };
-    if let Some(wanted) = expect.state {
+    if let (Some(wanted), Some(udp)) = (expect.state, &report.udp) {
+        // The TCP words stand for UDP's: `filtered` for silence (`open_filtered`).
+        let ok = match udp.state {
+            UdpState::Open => wanted == TcpState::Open,
+            UdpState::Closed => wanted == TcpState::Closed,
+            UdpState::Rejected => wanted == TcpState::Rejected,
+            UdpState::Unreachable => wanted == TcpState::Unreachable,
+            UdpState::OpenFiltered => wanted == TcpState::Filtered,
+            UdpState::Error => wanted == TcpState::Error,
+        };
+        add(ExpectCheck::State, word(&wanted), word(&udp.state), ok);
+    } else if let Some(wanted) = expect.state {
         let seen = match (&report.tcp, &report.stopped) {
             (Some(tcp), _) => word(&tcp.state),
             (None, Some(stopped)) => stopped.reason.word(),
@@ -767,7 +809,7 @@ fn exit_code(report: &Report) -> ExitCode {
     let Some(stopped) = &report.stopped else {
         return ExitCode::Ok;
     };
-    let accepted = stopped.layer == Layer::Tcp
+    let accepted = stopped.layer.is_transport()
         && report
             .expect
             .iter()

@@ -23,6 +23,16 @@ pub(crate) fn icmp_errors(_socket: &Socket) -> Vec<IcmpError> {
     Vec::new()
 }
 
+/// Nothing to switch on: an ICMP error on a UDP socket is at best an error code.
+pub(crate) fn udp_evidence(_socket: &Socket, _ipv6: bool) -> Evidence {
+    Evidence::Unavailable
+}
+
+/// Nothing is ever known.
+pub(crate) fn udp_icmp_errors(_socket: &Socket) -> Vec<IcmpError> {
+    Vec::new()
+}
+
 /// A TTL-limited trace needs to know who sent each "time exceeded": without that, every hop
 /// would be a `*` and the trace would look like a path of silent routers.
 pub(crate) fn trace_unsupported() -> Option<String> {
@@ -47,6 +57,8 @@ mod tests {
         );
         after_connect(&socket, addr);
         assert!(icmp_errors(&socket).is_empty());
+        assert_eq!(udp_evidence(&socket, false), Evidence::Unavailable);
+        assert!(udp_icmp_errors(&socket).is_empty());
         assert!(trace_unsupported().unwrap().contains("not supported"));
     }
 }

@@ -49,6 +49,22 @@ pub(crate) fn icmp_errors(socket: &Socket) -> Vec<IcmpError> {
     drain(socket)
 }
 
+/// Asks the kernel to queue every ICMP error for this UDP socket, with its sender. On a
+/// connected UDP socket Linux then also reports each one as the error of the next receive
+/// (without it, only port unreachable is). Kept on for the socket's whole life: a probe
+/// socket carries nothing else.
+pub(crate) fn udp_evidence(socket: &Socket, ipv6: bool) -> Evidence {
+    match enable(socket, ipv6) {
+        Ok(()) => Evidence::ErrorQueue,
+        Err(_) => Evidence::Unavailable,
+    }
+}
+
+/// The ICMP errors queued on a UDP socket, oldest first, read without blocking.
+pub(crate) fn udp_icmp_errors(socket: &Socket) -> Vec<IcmpError> {
+    drain(socket)
+}
+
 /// `Some(reason)` when this kernel cannot attribute ICMP errors to TCP probes.
 pub(crate) fn trace_unsupported() -> Option<String> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;

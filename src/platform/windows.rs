@@ -126,6 +126,19 @@ pub(crate) fn icmp_errors(socket: &Socket) -> Vec<IcmpError> {
         .collect()
 }
 
+/// Windows has no unprivileged way to learn which ICMP error answered a UDP datagram, nor who
+/// sent it: `TCP_ICMP_ERROR_INFO` is for TCP connects only. A port unreachable still shows, as
+/// `WSAECONNRESET` on the next receive (`SIO_UDP_CONNRESET` is on by default), so `closed` is
+/// reported without a sender and every other ICMP error reads as silence.
+pub(crate) fn udp_evidence(_socket: &Socket, _ipv6: bool) -> Evidence {
+    Evidence::Unavailable
+}
+
+/// Nothing is ever recorded (see [`udp_evidence`]).
+pub(crate) fn udp_icmp_errors(_socket: &Socket) -> Vec<IcmpError> {
+    Vec::new()
+}
+
 /// A trace needs the sender of each "time exceeded"; Windows hands those to programs only
 /// through raw sockets or a packet-capture driver, which reach does not use.
 pub(crate) fn trace_unsupported() -> Option<String> {

@@ -117,7 +117,7 @@ fn prepare_socket(addr: SocketAddr, ttl: Option<u32>) -> std::io::Result<Socket>
     Ok(socket)
 }
 
-fn evidence_word(evidence: Evidence) -> IcmpEvidence {
+pub(crate) fn evidence_word(evidence: Evidence) -> IcmpEvidence {
     match evidence {
         Evidence::ErrorQueue => IcmpEvidence::ErrorQueue,
         Evidence::IcmpErrorInfo => IcmpEvidence::IcmpErrorInfo,

@@ -54,6 +54,9 @@ pub fn probe_label(report: &Report, every_sni: bool) -> String {
         }
         _ => host_port(&report.host),
     };
+    if report.udp.is_some() {
+        label.push_str("/udp");
+    }
     // With several names on one address, the SNI is what tells the probes apart.
     if let Some(sni) = report.tls.as_ref().and_then(|t| t.sni.as_deref())
         && (sni != report.host || every_sni)
@@ -104,20 +107,20 @@ pub fn write_attempt(
     attempt: &Attempt,
     style: Style,
 ) -> io::Result<()> {
-    let tone = if attempt.state == TcpState::Open {
+    let tone = if attempt.state.is_open() {
         Tone::Good
     } else {
         Tone::Bad
     };
-    let mut text = format!("{} {}", attempt.state.as_str(), fmt_ms(attempt.connect_ms));
-    if attempt.state != TcpState::Open {
-        text = format!("{} ({})", attempt.state.as_str(), word(&attempt.reason));
+    let mut text = format!("{} {}", attempt.state.human(), fmt_ms(attempt.connect_ms));
+    if !attempt.state.is_open() {
+        text = format!("{} ({})", attempt.state.human(), word(&attempt.reason));
     }
     if let Some(tls) = attempt.tls_handshake_ms {
         text.push_str(&format!(", tls {}", fmt_ms(tls)));
     }
     let tone = match attempt.stopped {
-        Some(stopped) if stopped.layer > Layer::Tcp => {
+        Some(stopped) if !stopped.layer.is_transport() && stopped.layer > Layer::Tcp => {
             text.push_str(&format!(
                 ", {} {}",
                 stopped.layer.as_str(),
@@ -155,7 +158,7 @@ fn verdict_line(report: &Report) -> (Tone, String) {
         Headline::Stopped(stopped) => {
             let (tone, text) = stopped_line(report, stopped);
             // `--expect closed` on a closed port: the stop is what was asked for.
-            let asked_for = stopped.layer == Layer::Tcp && !report.expect.is_empty();
+            let asked_for = stopped.layer.is_transport() && !report.expect.is_empty();
             if asked_for {
                 (Tone::Good, format!("{text} (as expected)"))
             } else {
@@ -177,6 +180,11 @@ fn stopped_line(report: &Report, stopped: &Stopped) -> (Tone, String) {
         Layer::Quic => {
             if let Some(quic) = &report.quic {
                 return super::quic::quic_verdict(quic);
+            }
+        }
+        Layer::Udp => {
+            if let Some(udp) = &report.udp {
+                return super::udp::verdict(udp);
             }
         }
         Layer::Internal => {
@@ -255,6 +263,9 @@ fn quic_timing(report: &Report) -> String {
 }
 
 fn reached_line(report: &Report, reached: Option<Layer>) -> (Tone, String) {
+    if let Some(udp) = &report.udp {
+        return super::udp::verdict(udp);
+    }
     let (tone, tcp_text) = match (&report.tcp, &report.quic) {
         (Some(tcp), _) => tcp_verdict(tcp),
         (None, Some(quic)) => super::quic::quic_verdict(quic),
@@ -344,6 +355,9 @@ pub fn detail_lines(report: &Report, show_certs: bool) -> Vec<Line> {
     if let Some(quic) = &report.quic {
         lines.extend(super::quic::quic_lines(quic));
     }
+    if let Some(udp) = &report.udp {
+        lines.extend(super::udp::lines(udp));
+    }
     // Inside-TLS greetings (HTTPS status, IMAPS banner) read best after the TLS lines.
     let after_tls = report.greeting.as_ref().is_some_and(|g| g.over_tls);
     let before = report.greeting.as_ref().filter(|_| !after_tls);
@@ -379,7 +393,8 @@ pub fn detail_lines(report: &Report, show_certs: bool) -> Vec<Line> {
 fn verdict_lines(report: &Report) -> Vec<Line> {
     let mut lines = Vec::new();
     if let Some(stopped) = &report.stopped
-        && stopped.layer > Layer::Quic
+        && stopped.layer > Layer::Tcp
+        && !stopped.layer.is_transport()
     {
         let detail = report
             .problems
@@ -398,6 +413,7 @@ fn verdict_lines(report: &Report) -> Vec<Line> {
         ));
     } else if let Some(reached) = report.reached
         && reached > Layer::Tcp
+        && !reached.is_transport()
         && report.stopped.is_none()
     {
         let what = match reached {
@@ -554,7 +570,7 @@ pub fn histogram_lines(stats: &LatencyStats) -> Vec<Line> {
     let samples: Vec<f64> = stats
         .attempts
         .iter()
-        .filter(|a| a.state == TcpState::Open)
+        .filter(|a| a.state.is_open())
         .map(|a| a.connect_ms)
         .collect();
     let buckets = crate::stats::histogram(&samples, 10);

@@ -458,8 +458,8 @@ mod tests {
         let report = closed(7);
         let attempt = Attempt {
             seq: 2,
-            state: TcpState::Open,
-            reason: TcpReason::SynAck,
+            state: crate::report::AttemptState::Tcp(TcpState::Open),
+            reason: crate::report::AttemptReason::Tcp(TcpReason::SynAck),
             connect_ms: 0.25,
             tls_handshake_ms: None,
             tls_error: None,

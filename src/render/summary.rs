@@ -248,7 +248,11 @@ fn verdict_word(stopped: Option<&Stopped>) -> String {
 
 /// Time the probe spent on the network: connect (or the deadline) plus later layers.
 fn total_ms(report: &Report) -> f64 {
-    let connect = report.tcp.as_ref().map_or(0.0, |t| t.connect_ms);
+    let connect = match (&report.tcp, &report.udp) {
+        (Some(t), _) => t.connect_ms,
+        (None, Some(u)) => u.elapsed_ms,
+        (None, None) => 0.0,
+    };
     let tls = report
         .tls
         .as_ref()

@@ -84,6 +84,7 @@ mod mirror {
         pub dns: Nullable<Dns>,
         pub tcp: Nullable<Tcp>,
         pub quic: Nullable<Quic>,
+        pub udp: Nullable<Udp>,
         pub greeting: Nullable<Greeting>,
         pub service: Nullable<Service>,
         pub starttls: Nullable<Starttls>,
@@ -99,6 +100,7 @@ mod mirror {
         Dns,
         Tcp,
         Quic,
+        Udp,
         Greeting,
         Starttls,
         Tls,
@@ -113,6 +115,7 @@ mod mirror {
         Dns,
         Tcp,
         Quic,
+        Udp,
         Starttls,
         Tls,
         Certificate,
@@ -182,6 +185,105 @@ mod mirror {
         NoRecords,
         Timeout,
         Error,
+    }
+
+    /// `stats.attempts[].state`: TCP's words, or UDP's under `-u`.
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(untagged)]
+    pub enum AttemptState {
+        Tcp(TcpState),
+        Udp(UdpState),
+    }
+
+    /// `stats.attempts[].reason`.
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(untagged)]
+    pub enum AttemptReason {
+        Tcp(TcpReason),
+        Udp(UdpReason),
+    }
+
+    /// `udp` (docs/json.md, "udp").
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Udp {
+        pub state: UdpState,
+        pub reason: UdpReason,
+        pub icmp_from: Nullable<String>,
+        pub icmp: Nullable<Icmp>,
+        pub errno: Nullable<i32>,
+        pub probe: UdpProbe,
+        pub sent: UdpSent,
+        pub not_sent: Nullable<String>,
+        pub rtt_ms: Nullable<f64>,
+        pub elapsed_ms: f64,
+        pub icmp_evidence: IcmpEvidence,
+        pub answer: Nullable<UdpAnswer>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum UdpState {
+        Open,
+        Closed,
+        Rejected,
+        Unreachable,
+        OpenFiltered,
+        Error,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum UdpReason {
+        Answer,
+        IcmpPortUnreachable,
+        IcmpAdminProhibited,
+        IcmpHostUnreachable,
+        IcmpNetUnreachable,
+        IcmpProtocolUnreachable,
+        IcmpTimeExceeded,
+        IcmpOther,
+        Refused,
+        NoRoute,
+        NoAnswer,
+        LocalPolicy,
+        LocalIcmp,
+        LocalResources,
+        LocalError,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    pub enum UdpProbe {
+        Dns,
+        Ntp,
+        Snmp,
+        Netbios,
+        Cldap,
+        Stun,
+        Payload,
+        Empty,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct UdpSent {
+        pub what: String,
+        pub bytes: usize,
+        pub datagrams: u32,
+        pub hex: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct UdpAnswer {
+        pub bytes: usize,
+        pub protocol: Nullable<String>,
+        pub summary: Nullable<String>,
+        pub fields: std::collections::BTreeMap<String, String>,
+        pub parse_error: Nullable<String>,
+        pub hex: String,
+        pub text: String,
     }
 
     #[derive(Debug, Deserialize)]
@@ -849,8 +951,8 @@ mod mirror {
     #[serde(deny_unknown_fields)]
     pub struct Attempt {
         pub seq: u32,
-        pub state: TcpState,
-        pub reason: TcpReason,
+        pub state: AttemptState,
+        pub reason: AttemptReason,
         pub connect_ms: f64,
         pub tls_handshake_ms: Nullable<f64>,
         pub tls_error: Nullable<TlsErrorKind>,

@@ -23,6 +23,7 @@ mod support;
 mod tcp;
 mod tls;
 mod trace;
+mod udp;
 mod usage;
 mod verdict;
 mod vhost;

@@ -119,8 +119,9 @@ table inet lab {
         type filter hook forward priority filter; policy accept;
         tcp dport 61001 reject with icmpx type admin-prohibited
         tcp dport 61005 reject with icmpx type port-unreachable
-        # QUIC (UDP): a firewall's admin-prohibited for the rejected case.
+        # UDP (UDP probes, QUIC): a firewall's admin-prohibited and port-unreachable.
         udp dport 61001 reject with icmpx type admin-prohibited
+        udp dport 61005 reject with icmpx type port-unreachable
     }
 }
 NFT

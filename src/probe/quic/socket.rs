@@ -111,7 +111,7 @@ pub fn open(addr: SocketAddr) -> io::Result<Opened> {
         SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
     };
     socket.bind(&SocketAddr::new(any, 0).into())?;
-    let evidence = platform::udp_evidence(&socket, addr);
+    let evidence = platform::udp_evidence(&socket, addr.is_ipv6());
     // Windows refuses a destination address on a connected socket's sends, which quinn always
     // gives; there the socket stays unconnected (and has no ICMP evidence anyway).
     #[cfg(unix)]

@@ -13,6 +13,7 @@ pub mod lab;
 pub mod mail;
 pub mod scripted;
 pub mod tls;
+pub mod udp;
 pub mod web;
 pub mod words;
 
