@@ -100,10 +100,13 @@ fn filtered_ports_in_a_sweep_cost_one_deadline_not_one_each() {
         .filter(|r| r["tcp"]["state"] == "filtered")
         .count();
     assert_eq!(filtered, 3);
-    assert!(
-        elapsed < 2.5,
-        "three filtered ports took {elapsed:.2}s with a 1s deadline"
-    );
+    // Wine on a loaded machine adds seconds of its own that no startup measure removes.
+    if !crate::support::wine_cannot("its timing is not the probe's") {
+        assert!(
+            elapsed < 2.5,
+            "three filtered ports took {elapsed:.2}s with a 1s deadline"
+        );
+    }
     // The worst verdict decides the exit code.
     assert_eq!(out.status.code(), Some(2));
 }
@@ -475,6 +478,9 @@ fn sigint_stops_probes_in_flight_and_prints_what_finished() {
 /// returns. Both races are run many times over, so the verdict may not depend on the timing.
 #[test]
 fn accept_then_reset_is_open_every_time() {
+    if crate::support::wine_cannot("Wine closes an SO_LINGER 0 socket with a FIN, not a RST") {
+        return;
+    }
     use std::io::Write as _;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
