@@ -2,6 +2,7 @@
 //! every verdict reach can give without a real network.
 
 pub mod pki;
+pub mod quic_server;
 mod smtp;
 pub mod tls_server;
 
