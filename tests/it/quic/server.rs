@@ -225,3 +225,22 @@ async fn tcp_and_quic_serving_different_certificates_on_one_port_disagree() {
     // Both certificates are valid for the name: said, not failed.
     assert_eq!(out.status.code(), Some(0), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_shows_a_quic_handshake_and_a_quic_default_fallback() {
+    let out = reach_async(&["demo", "--json"]).await;
+    assert_eq!(out.status.code(), Some(0), "every demo step as expected");
+    let lines = crate::support::json_lines(&out);
+    let quic: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["tls"]["transport"] == "quic")
+        .collect();
+    assert_eq!(quic.len(), 2, "{quic:?}");
+    let shop = quic[0];
+    assert_eq!(shop["tls"]["sni"], "shop.demo.example", "{shop}");
+    assert_eq!(shop["quic"]["state"], "open");
+    assert_eq!(shop["tls"]["vhost"], "matched");
+    let www = quic[1];
+    assert_eq!(www["tls"]["sni"], "www.demo.example", "{www}");
+    assert_eq!(www["tls"]["vhost"], "default_fallback");
+}
