@@ -244,3 +244,39 @@ async fn the_demo_shows_a_quic_handshake_and_a_quic_default_fallback() {
     assert_eq!(www["tls"]["sni"], "www.demo.example", "{www}");
     assert_eq!(www["tls"]["vhost"], "default_fallback");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_mode_times_each_quic_handshake() {
+    let extra = ["-n", "5", "--interval", "10ms"];
+    let (line, code) = probe_a_test("quic-latency", |_| {}, &extra).await;
+    let stats = &line["stats"];
+    assert_eq!(
+        (stats["sent"].as_u64(), stats["received"].as_u64()),
+        (Some(5), Some(5)),
+        "{line}"
+    );
+    let attempts = stats["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 5);
+    for attempt in attempts {
+        assert_eq!(attempt["state"], "open", "{attempt}");
+        assert_eq!(attempt["reason"], "handshake");
+        assert!(attempt["connect_ms"].as_f64().is_some_and(|ms| ms > 0.0));
+        assert!(attempt["stopped"].is_null());
+    }
+    let layers: Vec<(&str, u64)> = stats["layers"]
+        .as_array()
+        .expect("layers")
+        .iter()
+        .map(|l| {
+            (
+                l["layer"].as_str().unwrap_or(""),
+                l["ok"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(layers[0], ("quic", 5), "{layers:?}");
+    assert!(layers.contains(&("tls", 5)), "{layers:?}");
+    // The virtual-host verdict once, for the series.
+    assert_eq!(line["tls"]["vhost"], "matched", "{line}");
+    assert_eq!(code, 0);
+}
