@@ -2,6 +2,8 @@
 //! every verdict reach can give without a real network.
 
 pub mod pki;
+pub mod quic_server;
+mod quic_steps;
 mod smtp;
 pub mod tls_server;
 
@@ -89,6 +91,8 @@ async fn run_inner(json: bool, serve: bool) -> Result<ExitCode, Box<dyn std::err
     let expired = ca.issue(&leaf(&["old.demo.example"], pki::Validity::Expired))?;
     let untrusted = pki::self_signed(&leaf(&["dev.demo.example"], pki::Validity::Current))?;
     let mail = ca.issue(&leaf(&["mail.demo.example"], pki::Validity::Current))?;
+    // QUIC: the same routed name and default, over UDP (its steps come last).
+    let (quic, quic_steps) = quic_steps::start(&ca_path, ("shop.demo.example", &shop), &default)?;
 
     let spec = tls_server::ServerSpec {
         routes: vec![
@@ -185,7 +189,7 @@ async fn run_inner(json: bool, serve: bool) -> Result<ExitCode, Box<dyn std::err
     ];
     let mut stdout = std::io::stdout();
     let mut all_as_expected = true;
-    for step in &steps {
+    for step in steps.iter().chain(&quic_steps) {
         if !json {
             // A closed pipe (`reach demo | head`) just ends the output; the demo goes on.
             let _ = writeln!(
@@ -240,6 +244,7 @@ async fn run_inner(json: bool, serve: bool) -> Result<ExitCode, Box<dyn std::err
     ssh_task.abort();
     smtp_task.abort();
     drop(tls);
+    drop(quic);
     Ok(if all_as_expected {
         ExitCode::Ok
     } else {

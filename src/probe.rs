@@ -189,7 +189,10 @@ pub async fn run(
         return report;
     }
     let mut report = match ctx.options.latency {
-        // QUIC: one handshake (and its references); latency mode times TCP only.
+        // QUIC: one handshake (and its references), or a series of handshakes.
+        Some(latency) if spec.transport == Transport::Quic => {
+            Box::pin(series::run_quic(spec, ctx, latency, hook, stop)).await
+        }
         _ if spec.transport == Transport::Quic => Box::pin(run_quic(spec, ctx)).await,
         // Boxed: a latency series is a large future that single probes need not carry.
         Some(latency) => Box::pin(series::run(spec, ctx, profile, latency, hook, stop)).await,

@@ -426,12 +426,13 @@ pub struct TimingSummary {
 pub struct Attempt {
     /// 1-based sequence number (warm-up attempts are not numbered or counted).
     pub seq: u32,
-    /// The transport verdict of this attempt (TCP's words, or UDP's with `-u`).
+    /// The transport verdict of this attempt (TCP's words, UDP's with `-u`, QUIC's with
+    /// `--quic`).
     pub state: AttemptState,
     /// Its evidence.
     pub reason: AttemptReason,
     /// Time to the TCP verdict; over UDP, the answer's round trip (else the time to the
-    /// verdict).
+    /// verdict); over QUIC, the handshake (transport and TLS are one handshake there).
     pub connect_ms: f64,
     /// TLS handshake time, when TLS was probed and completed.
     pub tls_handshake_ms: Option<f64>,
@@ -449,14 +450,18 @@ pub enum AttemptState {
     Tcp(TcpState),
     /// A UDP exchange.
     Udp(UdpState),
+    /// A QUIC handshake.
+    Quic(QuicState),
 }
 
 impl AttemptState {
-    /// The connect succeeded, or the UDP port answered.
+    /// The connect succeeded, the UDP port answered, or a QUIC server answered.
     pub fn is_open(self) -> bool {
         matches!(
             self,
-            AttemptState::Tcp(TcpState::Open) | AttemptState::Udp(UdpState::Open)
+            AttemptState::Tcp(TcpState::Open)
+                | AttemptState::Udp(UdpState::Open)
+                | AttemptState::Quic(QuicState::Open)
         )
     }
 
@@ -465,6 +470,7 @@ impl AttemptState {
         match self {
             AttemptState::Tcp(s) => s.as_str(),
             AttemptState::Udp(s) => s.human(),
+            AttemptState::Quic(s) => s.as_str(),
         }
     }
 }
@@ -477,6 +483,8 @@ pub enum AttemptReason {
     Tcp(TcpReason),
     /// A UDP exchange's.
     Udp(UdpReason),
+    /// A QUIC handshake's.
+    Quic(quic::QuicReason),
 }
 
 /// How the attempts of a latency series fared on one layer.

@@ -117,12 +117,23 @@ pub(crate) async fn probe(
         .await;
     }
     if request.want_vhost {
-        let fetch = |kind, sni: Option<String>, fallback| {
-            reference(addr, kind, sni, fallback, ctx, options)
-        };
-        Box::pin(tls::decide_vhost_with(&mut report, request, fetch)).await;
+        Box::pin(decide_vhost(&mut report, addr, request, ctx, options)).await;
     }
     (Some(first.quic), Some(report))
+}
+
+/// The virtual-host verdict of `report`, its references fetched over QUIC (latency mode makes
+/// it once for a series).
+pub(crate) async fn decide_vhost(
+    report: &mut TlsReport,
+    addr: SocketAddr,
+    request: &TlsRequest,
+    ctx: &TlsContext,
+    options: &QuicOptions,
+) {
+    let fetch =
+        |kind, sni: Option<String>, fallback| reference(addr, kind, sni, fallback, ctx, options);
+    Box::pin(tls::decide_vhost_with(report, request, fetch)).await;
 }
 
 /// One reference handshake for the virtual-host verdict, over QUIC like the probe itself.

@@ -90,6 +90,46 @@ pub(super) async fn run_udp(
     report
 }
 
+/// Latency mode over QUIC (`--quic -n`): each attempt one QUIC handshake, timed like
+/// PsPing times a connect (over QUIC the transport and TLS handshakes are one). The
+/// virtual-host verdict is decided once, on the attempt that stands for the series.
+pub(super) async fn run_quic(
+    spec: &ProbeSpec,
+    ctx: &Context,
+    latency: Latency,
+    hook: Option<&AttemptHook>,
+    stop: &Cancel,
+) -> Report {
+    let request = super::tls_request(spec, &ctx.options);
+    let addr = SocketAddr::new(spec.address, spec.port);
+    let attempt = || async {
+        let mut report = spec.base_report();
+        let once = super::TlsRequest {
+            want_vhost: false,
+            ..request.clone()
+        };
+        let (quic, tls) = super::quic::probe(addr, &once, &ctx.tls, &ctx.options.quic).await;
+        report.quic = quic;
+        report.tls = tls;
+        verdict::settle(&mut report, &Expectations::default());
+        report
+    };
+    let (worst, attempts, walked) = repeat(spec, latency, hook, stop, attempt).await;
+    let mut report = worst.unwrap_or_else(|| spec.base_report());
+    if let Some(tls) = report.tls.as_mut().filter(|t| t.error.is_none())
+        && request.want_vhost
+    {
+        let quic = &ctx.options.quic;
+        Box::pin(super::quic::decide_vhost(
+            tls, addr, &request, &ctx.tls, quic,
+        ))
+        .await;
+    }
+    let walk = [Layer::Quic, Layer::Tls, Layer::Certificate, Layer::Vhost];
+    report.stats = Some(stats(latency.warmup, attempts, &walked, &walk));
+    report
+}
+
 /// What a series of attempts leaves: the worst attempt's report, every counted attempt, and
 /// how far each got.
 type Repeated = (Option<Report>, Vec<Attempt>, Vec<Walked>);
@@ -171,8 +211,21 @@ fn attempt_of(seq: u32, report: &Report) -> Attempt {
             stopped: report.stopped,
         };
     }
-    let tcp = report.tcp.as_ref();
     let tls = report.tls.as_ref();
+    if let Some(quic) = &report.quic {
+        return Attempt {
+            seq,
+            state: AttemptState::Quic(quic.state),
+            reason: AttemptReason::Quic(quic.reason),
+            connect_ms: quic.handshake_ms,
+            tls_handshake_ms: tls
+                .filter(|t| t.error.is_none())
+                .and_then(|t| t.handshake_ms),
+            tls_error: tls.and_then(|t| t.error.as_ref()).map(|e| e.kind),
+            stopped: report.stopped,
+        };
+    }
+    let tcp = report.tcp.as_ref();
     Attempt {
         seq,
         state: AttemptState::Tcp(tcp.map_or(TcpState::Error, |t| t.state)),

@@ -116,7 +116,9 @@ pub fn write_attempt(
     if !attempt.state.is_open() {
         text = format!("{} ({})", attempt.state.human(), word(&attempt.reason));
     }
-    if let Some(tls) = attempt.tls_handshake_ms {
+    // Over QUIC the TLS handshake is the transport's: its time is already the first number.
+    let quic = matches!(attempt.state, crate::report::AttemptState::Quic(_));
+    if let Some(tls) = attempt.tls_handshake_ms.filter(|_| !quic) {
         text.push_str(&format!(", tls {}", fmt_ms(tls)));
     }
     let tone = match attempt.stopped {

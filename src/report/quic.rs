@@ -31,6 +31,22 @@ pub enum QuicState {
     Error,
 }
 
+impl QuicState {
+    /// The word, as in JSON (latency-mode attempt lines).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuicState::Open => "open",
+            QuicState::VersionNegotiation => "version_negotiation",
+            QuicState::TransportError => "transport_error",
+            QuicState::Closed => "closed",
+            QuicState::Rejected => "rejected",
+            QuicState::Unreachable => "unreachable",
+            QuicState::Filtered => "filtered",
+            QuicState::Error => "error",
+        }
+    }
+}
+
 /// The evidence behind a [`QuicState`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

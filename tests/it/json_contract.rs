@@ -193,6 +193,7 @@ mod mirror {
     pub enum AttemptState {
         Tcp(TcpState),
         Udp(UdpState),
+        Quic(QuicState),
     }
 
     /// `stats.attempts[].reason`.
@@ -201,6 +202,7 @@ mod mirror {
     pub enum AttemptReason {
         Tcp(TcpReason),
         Udp(UdpReason),
+        Quic(QuicReason),
     }
 
     /// `udp` (docs/json.md, "udp").

@@ -4,8 +4,12 @@
 //! virtual-host verdicts come from the same code as over TCP; Caddy refuses a name it does
 //! not serve with CONNECTION_CLOSE 0x150 (TLS alert 80), which is `refused`. Also: a closed UDP
 //! port is `closed` with the kernel's ICMP, at once. Skips without caddy unless `CI=true`.
+//! What Caddy cannot show (a default certificate for unknown names, Retry, version negotiation,
+//! a transport-error close, TCP and QUIC disagreeing) is in `server`, against the in-process
+//! quinn server of `reach demo`.
 
 mod lab;
+mod server;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -11,6 +11,7 @@ pub mod db;
 pub mod dns;
 pub mod lab;
 pub mod mail;
+pub mod quic;
 pub mod scripted;
 pub mod tls;
 pub mod udp;
