@@ -14,8 +14,7 @@ use crate::exit::{ExitCode, PluginStatus};
 use crate::report::tls::TlsAlert;
 use crate::report::{
     CertProblem, DnsOutcome, ExpectCheck, ExpectResult, GreetingState, InternalFault, Layer,
-    Problem, QuicState, Reason, Report, StarttlsResult, Stopped, TcpState, UdpState, Vhost,
-    word,
+    Problem, QuicState, Reason, Report, StarttlsResult, Stopped, TcpState, UdpState, Vhost, word,
 };
 
 /// What the user expects of a probe (`--expect-…` flags, a checks file's entry, an exporter
