@@ -326,7 +326,8 @@ pub struct ExpectArgs {
     /// Expect this TCP state (`--expect` is the same flag); exit 6 when a probe ends otherwise.
     ///
     /// A met expectation accepts that stop (a closed port exits 0 with `--expect closed`);
-    /// layers above TCP still count (`--expect open` on a bad certificate exits 4).
+    /// layers above TCP still count (`--expect open` on a bad certificate exits 4). UDP probes
+    /// take the same words; `filtered` is UDP's silence, also spelled `open_filtered`.
     #[arg(
         long = "expect-state",
         id = "expect_state",
@@ -622,7 +623,8 @@ pub enum ExpectState {
     Rejected,
     /// Network says the host is not there.
     Unreachable,
-    /// No answer.
+    /// No answer (for UDP: `open_filtered`, which this also accepts).
+    #[value(alias = "open_filtered", alias = "open|filtered")]
     Filtered,
 }
 

@@ -6,6 +6,7 @@ pub mod quic_server;
 mod quic_steps;
 mod smtp;
 pub mod tls_server;
+mod udp;
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -124,8 +125,10 @@ async fn run_inner(json: bool, serve: bool) -> Result<ExitCode, Box<dyn std::err
     let smtp_port = smtp_listener.local_addr()?.port();
     let smtp_task = smtp::spawn(smtp_listener, "mail.demo.example", &mail)?;
 
+    let udp_demo = udp::UdpDemo::start().await?;
+
     let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let steps = [
+    let mut steps = vec![
         Step {
             title: "open, but silent (accepts and never speaks)",
             args: a(&[
@@ -187,6 +190,7 @@ async fn run_inner(json: bool, serve: bool) -> Result<ExitCode, Box<dyn std::err
             expect: ExitCode::Certificate,
         },
     ];
+    steps.extend(udp_demo.steps());
     let mut stdout = std::io::stdout();
     let mut all_as_expected = true;
     for step in steps.iter().chain(&quic_steps) {
@@ -245,6 +249,7 @@ async fn run_inner(json: bool, serve: bool) -> Result<ExitCode, Box<dyn std::err
     smtp_task.abort();
     drop(tls);
     drop(quic);
+    drop(udp_demo);
     Ok(if all_as_expected {
         ExitCode::Ok
     } else {

@@ -622,9 +622,22 @@ pub fn input_reader(data: &[u8]) {
 #[cfg(test)]
 mod tests;
 
-/// `udp_answers`: any datagram, read by every UDP answer parser (DNS, NTP, SNMP) and by the
-/// wrapper that turns it into the report's `answer` for each request kind: no panic, every
-/// field bounded. The first byte picks the DNS id and NTP origin the answer is matched with.
+/// The message id of the first LDAP message in `data`, when it has one (0 otherwise).
+fn first_ldap_message_id(data: &[u8]) -> u16 {
+    use crate::probe::udp::ber::{Ber, int_value};
+    Ber::new(data)
+        .expect(0x30, "message")
+        .and_then(|m| Ber::new(m).expect(0x02, "id"))
+        .and_then(int_value)
+        .map_or(0, |id| id as u16)
+}
+
+/// `udp_answers`: any datagram, read by every UDP answer parser (DNS, NTP, SNMP, NetBIOS,
+/// CLDAP, STUN) and by the wrapper that turns it into the report's `answer` for each request
+/// kind: no panic, every field bounded. The first byte picks the DNS id and NTP origin the
+/// answer is matched with; NetBIOS, CLDAP and STUN are also given the id the datagram itself
+/// carries, so that the fuzzer gets past their id checks to the name tables, BER and
+/// attributes.
 pub fn udp_answers(data: &[u8]) {
     use crate::probe::udp;
     let id = u16::from(byte(data, 0));
@@ -632,6 +645,13 @@ pub fn udp_answers(data: &[u8]) {
     let _ = udp::dns::parse(data, id);
     let _ = udp::ntp::parse(data, &[u64::from(id)], now);
     let _ = udp::snmp::parse(data);
+    let _ = udp::netbios::parse(data, u16::from_be_bytes([byte(data, 0), byte(data, 1)]));
+    let _ = udp::cldap::parse(data, first_ldap_message_id(data));
+    let mut stun_request = udp::stun::request(0, 0);
+    if let Some(txid) = data.get(8..20) {
+        stun_request[8..20].copy_from_slice(txid);
+    }
+    let _ = udp::stun::parse(data, &stun_request);
     for answer in udp::parse_all_kinds(data, id, now) {
         assert!(answer.fields.len() <= 64);
         assert!(answer.hex.len() <= 2 * udp::wire::SHOWN_BYTES + 3);

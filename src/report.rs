@@ -107,6 +107,15 @@ impl Reason {
     pub fn word(self) -> String {
         word(&self)
     }
+
+    /// The word shown to people: the JSON word, except UDP silence, printed `open|filtered`
+    /// as nmap and PortQry print it (`open_filtered` is a JSON key's spelling).
+    pub fn human(self) -> String {
+        match self {
+            Reason::Udp(state) => state.human().to_string(),
+            other => other.word(),
+        }
+    }
 }
 
 impl std::fmt::Display for Reason {

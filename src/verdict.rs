@@ -594,7 +594,12 @@ fn check(report: &Report, expect: &Expectations) -> Vec<ExpectResult> {
             UdpState::OpenFiltered => wanted == TcpState::Filtered,
             UdpState::Error => wanted == TcpState::Error,
         };
-        add(ExpectCheck::State, word(&wanted), word(&udp.state), ok);
+        // Said in UDP's words: silence is `open_filtered`, not TCP's `filtered`.
+        let wanted_word = match wanted {
+            TcpState::Filtered => word(&UdpState::OpenFiltered),
+            other => word(&other),
+        };
+        add(ExpectCheck::State, wanted_word, word(&udp.state), ok);
     } else if let Some(wanted) = expect.state {
         let seen = match (&report.tcp, &report.stopped) {
             (Some(tcp), _) => word(&tcp.state),

@@ -3,10 +3,13 @@
 //! into the UDP verdict words exactly once, here. An answer is parsed like a greeting.
 
 pub(crate) mod ber;
+pub(crate) mod cldap;
 pub(crate) mod dns;
+pub(crate) mod netbios;
 pub(crate) mod ntp;
 pub(crate) mod snmp;
 pub(crate) mod socket;
+pub(crate) mod stun;
 pub(crate) mod wire;
 
 use std::collections::BTreeMap;
@@ -71,7 +74,10 @@ pub fn probe_for_port(port: u16) -> UdpProbeKind {
     match port {
         53 => UdpProbeKind::Dns,
         123 => UdpProbeKind::Ntp,
+        137 => UdpProbeKind::Netbios,
         161 => UdpProbeKind::Snmp,
+        389 => UdpProbeKind::Cldap,
+        3478 => UdpProbeKind::Stun,
         _ => UdpProbeKind::Empty,
     }
 }
@@ -82,6 +88,9 @@ pub fn probe_by_name(name: &str) -> Option<UdpProbeKind> {
         "dns" => UdpProbeKind::Dns,
         "ntp" => UdpProbeKind::Ntp,
         "snmp" => UdpProbeKind::Snmp,
+        "netbios" | "nbstat" => UdpProbeKind::Netbios,
+        "cldap" | "ldap" => UdpProbeKind::Cldap,
+        "stun" => UdpProbeKind::Stun,
         "empty" | "none" => UdpProbeKind::Empty,
         _ => return None,
     })
@@ -110,6 +119,14 @@ fn fresh_id(port: u16) -> u16 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     (nanos ^ (nanos >> 16)) as u16 ^ port.rotate_left(7)
+}
+
+/// The rest of a STUN transaction ID: the clock again (RFC 5389 wants it unpredictable to
+/// off-path attackers, which matters to a client that trusts the mapped address; reach only
+/// shows it).
+fn stun_salt(now: SystemTime) -> u64 {
+    now.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn build(kind: UdpProbeKind, options: &UdpOptions, id: u16, now: SystemTime) -> Request {
@@ -147,7 +164,25 @@ fn build(kind: UdpProbeKind, options: &UdpOptions, id: u16, now: SystemTime) -> 
                 ),
             ),
         },
-        UdpProbeKind::Empty | UdpProbeKind::Netbios | UdpProbeKind::Cldap | UdpProbeKind::Stun => (
+        UdpProbeKind::Netbios => (
+            format!("NetBIOS node status request for * (id 0x{id:04x})"),
+            netbios::request(id),
+            None,
+        ),
+        UdpProbeKind::Cldap => (
+            format!(
+                "CLDAP anonymous search of the rootDSE (base \"\", scope base, \
+                 (objectClass=*), message id {id})"
+            ),
+            cldap::request(id),
+            None,
+        ),
+        UdpProbeKind::Stun => (
+            "STUN binding request (RFC 5389, no attributes)".to_string(),
+            stun::request(id, stun_salt(now)),
+            None,
+        ),
+        UdpProbeKind::Empty => (
             "an empty datagram (no application probe for this port; --udp-probe or \
              --udp-payload choose one)"
                 .to_string(),
@@ -170,7 +205,10 @@ fn parse(request: &Request, answer: &[u8], transmits: &[u64], at: SystemTime) ->
         UdpProbeKind::Dns => Some(dns::parse(answer, request.id)),
         UdpProbeKind::Ntp => Some(ntp::parse(answer, transmits, at)),
         UdpProbeKind::Snmp => Some(snmp::parse(answer)),
-        _ => None,
+        UdpProbeKind::Netbios => Some(netbios::parse(answer, request.id)),
+        UdpProbeKind::Cldap => Some(cldap::parse(answer, request.id)),
+        UdpProbeKind::Stun => Some(stun::parse(answer, &request.bytes)),
+        UdpProbeKind::Payload | UdpProbeKind::Empty => None,
     };
     let mut out = UdpAnswer {
         bytes: answer.len(),
@@ -206,6 +244,9 @@ pub(crate) fn parse_all_kinds(data: &[u8], id: u16, at: SystemTime) -> Vec<UdpAn
         UdpProbeKind::Dns,
         UdpProbeKind::Ntp,
         UdpProbeKind::Snmp,
+        UdpProbeKind::Netbios,
+        UdpProbeKind::Cldap,
+        UdpProbeKind::Stun,
         UdpProbeKind::Empty,
     ]
     .into_iter()

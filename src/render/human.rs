@@ -126,7 +126,7 @@ pub fn write_attempt(
             text.push_str(&format!(
                 ", {} {}",
                 stopped.layer.as_str(),
-                stopped.reason.word()
+                stopped.reason.human()
             ));
             Tone::Bad
         }
@@ -207,7 +207,7 @@ fn stopped_line(report: &Report, stopped: &Stopped) -> (Tone, String) {
         format!(
             "{} {} ({})",
             stopped.layer.as_str().to_uppercase(),
-            stopped.reason.word(),
+            stopped.reason.human(),
             timings(report)
         ),
     )
@@ -409,7 +409,7 @@ fn verdict_lines(report: &Report) -> Vec<Line> {
             format!(
                 "stopped at {}: {}{detail}",
                 stopped.layer.as_str(),
-                stopped.reason.word()
+                stopped.reason.human()
             ),
             Tone::Bad,
         ));
@@ -445,7 +445,7 @@ fn verdict_lines(report: &Report) -> Vec<Line> {
             format!(
                 "{} {}: {}",
                 problem.layer.as_str(),
-                problem.reason.word(),
+                problem.reason.human(),
                 problem.detail
             ),
             Tone::Warn,
@@ -506,7 +506,7 @@ pub fn stats_lines(stats: &LatencyStats) -> Vec<Line> {
             let why: Vec<String> = tally
                 .reasons
                 .iter()
-                .map(|r| format!("{} ×{}", r.reason.word(), r.count))
+                .map(|r| format!("{} ×{}", r.reason.human(), r.count))
                 .collect();
             format!(
                 "failed {}/{}: {}",

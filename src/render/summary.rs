@@ -152,7 +152,7 @@ impl Summary {
             lines.push(Line::new(1, name.clone(), note, tone));
             for (address, served) in by_address {
                 let (verdict, tone) = match served.stopped {
-                    Some(stopped) => (stopped.reason.word(), Tone::Bad),
+                    Some(stopped) => (stopped.reason.human(), Tone::Bad),
                     None => ("matched".to_string(), Tone::Good),
                 };
                 // A row without a certificate says so in the certificate's place, so that the
@@ -241,7 +241,7 @@ fn probe_label_addr(address: std::net::IpAddr, port: u16) -> String {
 /// The words a verdict is counted under: `ok`, or the layer and reason it stopped at.
 fn verdict_word(stopped: Option<&Stopped>) -> String {
     match stopped {
-        Some(stopped) => format!("{} {}", stopped.layer.as_str(), stopped.reason.word()),
+        Some(stopped) => format!("{} {}", stopped.layer.as_str(), stopped.reason.human()),
         None => "ok".to_string(),
     }
 }

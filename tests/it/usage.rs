@@ -323,6 +323,16 @@ fn the_demo_keeps_its_ca_file_and_with_serve_its_servers_for_the_printed_command
         text.contains("`reach demo --serve` keeps them up"),
         "{text}"
     );
+    // The UDP steps: an answer from the demo's own DNS responder, and a closed port.
+    assert!(text.contains("/udp  UDP open: DNS answered in"), "{text}");
+    assert!(
+        text.contains("answer     NOERROR, 1 answer: . 3600 SOA ns.demo.example."),
+        "{text}"
+    );
+    assert!(
+        text.contains("/udp  UDP closed: ") && text.contains("(nothing listening)"),
+        "{text}"
+    );
     let ca_of = |args: &[String]| -> std::path::PathBuf {
         let at = args
             .iter()

@@ -38,6 +38,14 @@ pub(crate) fn transmitted(request: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(b))
 }
 
+/// An NTP timestamp as a UTC date (`2026-12-02T05:07:01Z`). Era 0 ends in 2036; seconds
+/// that would fall before 1970 are read as era 1 (RFC 5905 §6), as every client does.
+fn utc(ts: u64) -> String {
+    let secs = (ts >> 32) as i64 - UNIX_OFFSET as i64;
+    let unix = if secs < 0 { secs + (1i64 << 32) } else { secs };
+    crate::cert::rfc3339(unix)
+}
+
 fn short_format(v: u32) -> f64 {
     f64::from(v) / 65536.0
 }
@@ -93,7 +101,7 @@ pub(crate) fn parse(answer: &[u8], sent: &[u64], received: SystemTime) -> Result
         ),
     ];
     if reference != 0 {
-        fields.push(("reference_time", format!("{:.6}", seconds(reference))));
+        fields.push(("reference_time", utc(reference)));
     }
     if stratum == 0 {
         // Kiss-o'-Death: the reference ID is the code (RATE, DENY, RSTR…), no time is given.
@@ -180,10 +188,25 @@ mod tests {
         let p = parse(&a, &[timestamp(t1)], t1 + Duration::from_millis(21)).unwrap();
         let get = |k| p.fields.iter().find(|f| f.0 == k).unwrap().1.clone();
         assert_eq!(get("reference_id"), "192.0.2.1");
+        assert!(
+            p.fields.iter().all(|f| f.0 != "reference_time"),
+            "none given"
+        );
         let offset: f64 = get("offset_ms").parse().unwrap();
         let delay: f64 = get("delay_ms").parse().unwrap();
         assert!((offset - 100.0).abs() < 0.01, "{offset}");
         assert!((delay - 20.0).abs() < 0.01, "{delay}");
+    }
+
+    #[test]
+    fn reference_times_are_utc_dates_in_either_era() {
+        assert_eq!(utc(UNIX_OFFSET << 32), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            utc((UNIX_OFFSET + 1_764_652_021) << 32 | 0x8000_0000),
+            "2025-12-02T05:07:01Z"
+        );
+        // 2036-02-07T06:28:16Z is era 1's second 0.
+        assert_eq!(utc(0), "2036-02-07T06:28:16Z");
     }
 
     #[test]

@@ -154,3 +154,224 @@ pub fn record_seed(target: &str, name: &str, bytes: &[u8]) {
         let _ = std::fs::write(dir.join(name), bytes);
     }
 }
+
+/// A network namespace of a test's own, for daemons that need a well-known port (nmbd's 137,
+/// a domain controller's 389) or a non-loopback interface: a veth pair inside it (both ends
+/// there, so nothing reaches the host's network), `v0` holding `addr`/24 from a documentation
+/// range. Deleted when dropped. Needs root and `ip`; skips (or fails under CI) otherwise.
+pub struct Netns {
+    name: String,
+    pub addr: &'static str,
+}
+
+impl Netns {
+    pub fn new(tag: &str, addr: &'static str) -> Option<Netns> {
+        require_root()?;
+        let ip = require_binary(&["ip"], "iproute2")?;
+        let name = format!("reach-udp-{tag}-{}", std::process::id());
+        let ns = Netns { name, addr };
+        let steps: [&[&str]; 6] = [
+            &["netns", "add", &ns.name],
+            &["-n", &ns.name, "link", "set", "lo", "up"],
+            &[
+                "-n", &ns.name, "link", "add", "v0", "type", "veth", "peer", "name", "v1",
+            ],
+            &[
+                "-n",
+                &ns.name,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                "v0",
+            ],
+            &["-n", &ns.name, "link", "set", "v0", "up"],
+            &["-n", &ns.name, "link", "set", "v1", "up"],
+        ];
+        for step in steps {
+            let out = Command::new(&ip).args(step).output().ok()?;
+            if !out.status.success() {
+                super::skip_or_fail(&format!(
+                    "ip {}: {}",
+                    step.join(" "),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+                return None;
+            }
+        }
+        Some(ns)
+    }
+
+    /// `program` run inside the namespace.
+    pub fn command(&self, program: &Path) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name]).arg(program);
+        cmd
+    }
+
+    /// The built reach, run inside the namespace with `args`.
+    pub fn reach(&self, args: &[&str]) -> std::process::Output {
+        self.command(Path::new(env!("CARGO_BIN_EXE_reach")))
+            .args(args)
+            .output()
+            .expect("run reach in the namespace")
+    }
+
+    /// Waits until `reach --json -u --udp-probe PROBE ADDR:PORT` run inside says `open`
+    /// (daemons take seconds to bind), at most `limit`.
+    pub fn wait_open(&self, probe: &str, port: u16, limit: Duration) -> bool {
+        let target = format!("{}:{port}", self.addr);
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            let out = self.reach(&[
+                "--json",
+                "--timeout",
+                "500ms",
+                "-u",
+                "--udp-probe",
+                probe,
+                &target,
+            ]);
+            if String::from_utf8_lossy(&out.stdout).contains("\"state\":\"open\"") {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        false
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// nmbd (Samba's NetBIOS name server) for `ns`: it refuses to serve with loopback alone
+/// ("No local IPv4 non-loopback interfaces available"), hence the namespace's `v0`. Its own
+/// smb.conf, every directory in `dir`, foreground, logs on stdout.
+pub fn nmbd(dir: &TempDir, ns: &Netns) -> Option<Command> {
+    let exe = require_binary(&["nmbd"], "samba")?;
+    let mut conf = format!(
+        "[global]\n  workgroup = {NETBIOS_GROUP}\n  netbios name = {NETBIOS_HOST}\n  \
+         interfaces = v0\n  bind interfaces only = yes\n  server role = standalone server\n  \
+         disable netbios = no\n"
+    );
+    for (key, sub) in [
+        ("lock directory", "lock"),
+        ("state directory", "state"),
+        ("cache directory", "cache"),
+        ("pid directory", "pid"),
+        ("private dir", "private"),
+        ("ncalrpc dir", "ncalrpc"),
+    ] {
+        let path = dir.join(sub);
+        std::fs::create_dir_all(&path).expect("nmbd directory");
+        conf.push_str(&format!("  {key} = {}\n", path.display()));
+    }
+    conf.push_str(&format!(
+        "  log file = {}\n",
+        dir.join("nmbd-own.log").display()
+    ));
+    let path = dir.write("smb.conf", &conf);
+    let mut cmd = ns.command(&exe);
+    cmd.args([
+        "-F",
+        "--debug-stdout",
+        "--no-process-group",
+        "-d",
+        "1",
+        "-s",
+    ])
+    .arg(path);
+    Some(cmd)
+}
+
+/// The names nmbd registers in the tests.
+pub const NETBIOS_HOST: &str = "LABHOST";
+pub const NETBIOS_GROUP: &str = "REACHLAB";
+/// The AD domain the CLDAP test provisions.
+pub const AD_REALM: &str = "LAB.TEST";
+
+/// A Samba Active Directory domain controller provisioned into `dir` (offline, about 45 s:
+/// `samba-tool domain provision` with no DNS backend), then `samba` running only its CLDAP
+/// service in `ns`. Needs the Debian packages samba-ad-dc and samba-ad-provision.
+pub fn samba_dc(dir: &TempDir, ns: &Netns) -> Option<Command> {
+    let tool = require_binary(&["samba-tool"], "samba-ad-dc")?;
+    let samba = require_binary(&["samba"], "samba-ad-dc")?;
+    if !Path::new("/usr/share/samba/setup/ad-schema").exists() {
+        super::skip_or_fail(
+            "the AD schema is missing (Debian package samba-ad-provision): cannot provision",
+        );
+        return None;
+    }
+    let target = dir.join("dc");
+    let out = Command::new(tool)
+        .current_dir(dir.path())
+        .args([
+            "domain",
+            "provision",
+            "--realm",
+            AD_REALM,
+            "--domain",
+            "LAB",
+            "--server-role",
+            "dc",
+            "--dns-backend",
+            "NONE",
+            "--host-name",
+            "dc1",
+            "--host-ip",
+            ns.addr,
+            "--adminpass",
+            "Reach-test-1234",
+            "--option",
+            "interfaces = v0",
+            "--option",
+            "bind interfaces only = yes",
+            // CLDAP alone: no KDC, NetBIOS, DNS updates or RPC to start, nothing that looks for
+            // a resolver.
+            "--option",
+            "server services = cldap",
+            "--option",
+            &format!("log file = {}", dir.join("samba-own.log").display()),
+            "--targetdir",
+        ])
+        .arg(&target)
+        .output()
+        .expect("samba-tool");
+    assert!(
+        out.status.success(),
+        "samba-tool domain provision failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut cmd = ns.command(&samba);
+    cmd.args(["-i", "--debug-stdout", "-d", "1", "-s"])
+        .arg(target.join("etc/smb.conf"));
+    Some(cmd)
+}
+
+/// coturn's `turnserver` as a STUN-only server on 127.0.0.1:`port`: no TLS, no relay, no CLI,
+/// its database and pid file in `dir`.
+pub fn turnserver(dir: &TempDir, port: u16) -> Option<Command> {
+    let exe = require_binary(&["turnserver"], "coturn")?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["-n", "--stun-only", "--no-tls", "--no-dtls", "--no-cli"])
+        .arg("--listening-ip=127.0.0.1")
+        .arg(format!("--listening-port={port}"))
+        .arg(format!("--db={}", dir.join("turndb").display()))
+        .arg(format!(
+            "--pidfile={}",
+            dir.join("turnserver.pid").display()
+        ))
+        .args(["--log-file=stdout", "--simple-log"]);
+    Some(cmd)
+}
+
+/// A STUN binding request (transaction ID fixed), to see that a STUN server is up.
+pub const STUN_REQUEST: &[u8] = &[
+    0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+];

@@ -134,6 +134,12 @@ fn chronyd_answers_with_its_stratum_and_the_offset_is_measured() {
     // The same clock on both ends: the offset is well under a second.
     let offset: f64 = a["fields"]["offset_ms"].as_str().unwrap().parse().unwrap();
     assert!(offset.abs() < 1000.0, "{offset}");
+    // The reference time is a UTC date, not NTP's seconds since 1900.
+    let reference = a["fields"]["reference_time"].as_str().unwrap();
+    assert!(
+        reference.len() == 20 && reference.starts_with("20") && reference.ends_with('Z'),
+        "{reference}"
+    );
     let delay: f64 = a["fields"]["delay_ms"].as_str().unwrap().parse().unwrap();
     assert!((0.0..1000.0).contains(&delay), "{delay}");
     udp::record_seed(
@@ -145,10 +151,11 @@ fn chronyd_answers_with_its_stratum_and_the_offset_is_measured() {
 
 #[test]
 fn a_closed_port_is_closed_by_the_host_and_a_silent_one_is_open_filtered() {
-    if !crate::support::wine_cannot(
+    let wine = crate::support::wine_cannot(
         "Wine does not turn an ICMP port unreachable into WSAECONNRESET on a UDP receive",
-    ) {
-        let closed = free_udp_port();
+    );
+    let closed = free_udp_port();
+    if !wine {
         let (line, out) = one(&["-u", &format!("127.0.0.1:{closed}")]);
         assert_eq!(out.status.code(), Some(1), "{line}");
         assert_eq!(line["udp"]["state"], "closed");
@@ -186,6 +193,42 @@ fn a_closed_port_is_closed_by_the_host_and_a_silent_one_is_open_filtered() {
         "{text}"
     );
     assert!(text.contains("UDP cannot tell these apart"), "{text}");
+    assert!(!text.contains("open_filtered"), "{text}");
+    if wine {
+        return;
+    }
+    // People read nmap's and PortQry's `open|filtered`; `open_filtered` is the JSON spelling.
+    let out = reach(&[
+        "--timeout",
+        "300ms",
+        "-u",
+        &format!("127.0.0.1:{port}"),
+        &format!("127.0.0.1:{closed}"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2 probes: 1 udp closed, 1 udp open|filtered"),
+        "{text}"
+    );
+    assert!(!text.contains("open_filtered"), "{text}");
+    // --expect-state takes the JSON word too, and a met expectation exits 0.
+    let (line, out) = one(&[
+        "--timeout",
+        "300ms",
+        "--expect-state",
+        "open_filtered",
+        &format!("udp://127.0.0.1:{port}"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{line}");
+    assert_eq!(line["expect"][0]["wanted"], "open_filtered");
+    assert_eq!(line["expect"][0]["ok"], true);
+    let (line, out) = one(&[
+        "--expect-state",
+        "open_filtered",
+        &format!("udp://127.0.0.1:{closed}"),
+    ]);
+    assert_eq!(out.status.code(), Some(6), "{line}");
+    assert_eq!(line["expect"][0]["seen"], "closed");
 }
 
 #[test]

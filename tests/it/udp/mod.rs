@@ -1,5 +1,6 @@
 //! The UDP layer (`-u`, `udp://`): verdicts and application answers from real daemons on
 //! loopback, and ICMP evidence through the network-namespace lab.
 
+mod apps;
 mod daemons;
 mod lab;
