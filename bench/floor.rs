@@ -89,10 +89,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rsa = args.iter().any(|a| a == "rsa");
     let chain = args.iter().any(|a| a == "--chain");
-    let iterations: u32 = args
-        .iter()
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(10_000);
+    let iterations: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(10_000);
     let rng = SystemRandom::new();
     let message = signed_content();
     // The handshake signature (TLS 1.3 signs with RSA-PSS), then the chain's two signatures
@@ -113,16 +110,22 @@ fn main() {
     }
     // The server's share, made once: the client's work is its own key pair and the agreement.
     let server = EphemeralPrivateKey::generate(&X25519, &rng).expect("x25519");
-    let server_public = server.compute_public_key().expect("x25519").as_ref().to_vec();
+    let server_public = server
+        .compute_public_key()
+        .expect("x25519")
+        .as_ref()
+        .to_vec();
 
     let start = cpu();
     for _ in 0..iterations {
         let mine = EphemeralPrivateKey::generate(&X25519, &rng).expect("x25519");
         let public = mine.compute_public_key().expect("x25519");
         std::hint::black_box(public.as_ref());
-        agreement::agree_ephemeral(mine, &UnparsedPublicKey::new(&X25519, &server_public), |k| {
-            std::hint::black_box(k[0])
-        })
+        agreement::agree_ephemeral(
+            mine,
+            &UnparsedPublicKey::new(&X25519, &server_public),
+            |k| std::hint::black_box(k[0]),
+        )
         .expect("agreement");
         for check in &checks {
             check.verify();
