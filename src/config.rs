@@ -240,11 +240,12 @@ impl Settings {
                 no_starttls: cli.no_starttls,
                 no_probe: cli.no_probe,
             },
-            connect_timeout: nonzero("--timeout", duration("--timeout", &cli.timeout)?)?,
-            greeting_timeout: nonzero(
-                "--greeting-timeout",
-                duration("--greeting-timeout", &cli.greeting_timeout)?,
-            )?,
+            connect: connect_policy(cli)?,
+            greeting_timeout: match &cli.greeting_timeout {
+                Some(text) => nonzero("--greeting-timeout", duration("--greeting-timeout", text)?)?,
+                None => ProbeOptions::default().greeting_timeout,
+            },
+            greeting_learned: cli.greeting_timeout.is_none(),
             trace: match (cli.path.trace, cli.path.explain) {
                 (true, _) => TraceWhen::Always,
                 (_, true) => TraceWhen::OnFailure,
@@ -333,6 +334,25 @@ pub(crate) fn format_of(output: &crate::cli::OutputArgs, choice: Option<FormatCh
         (Some(FormatChoice::Quiet), _, _) | (None, _, true) => Format::Quiet,
         _ => Format::Human,
     }
+}
+
+/// `--timing` and `--timeout`: an explicit timeout is never shortened (probe::timing).
+fn connect_policy(cli: &Cli) -> Result<crate::probe::timing::Policy, ConfigError> {
+    use crate::cli::TimingArg;
+    use crate::probe::timing::{Policy, Timing};
+    let explicit = match &cli.timeout {
+        Some(text) => Some(nonzero("--timeout", duration("--timeout", text)?)?),
+        None => None,
+    };
+    Ok(Policy {
+        timing: match cli.timing {
+            TimingArg::Normal => Timing::Normal,
+            TimingArg::Patient => Timing::Patient,
+            TimingArg::Fixed => Timing::Fixed,
+        },
+        explicit,
+        timeout: explicit.unwrap_or(Policy::default().timeout),
+    })
 }
 
 fn nonzero(flag: &'static str, d: Duration) -> Result<Duration, ConfigError> {

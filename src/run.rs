@@ -572,6 +572,7 @@ async fn run_target(
                         dns: dns.clone(),
                         sni: sni.clone(),
                         other_sni: other_sni.cloned(),
+                        sweep: ports.len() > 1,
                     };
                     let shared = Arc::clone(&shared);
                     let position = order;
@@ -648,6 +649,7 @@ mod tests {
             options: ProbeOptions::default(),
             tls: Arc::new(TlsContext::load(&TlsOptions::default()).unwrap()),
             open_ports: Default::default(),
+            rtts: Default::default(),
         });
         let mut reports = Vec::new();
         run(
