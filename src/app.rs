@@ -178,6 +178,14 @@ async fn run_until(
                 printer.write(report)
             }
             Event::Attempt(report, attempt) => printer.attempt(report, attempt),
+            Event::Planned { probes, complete } => {
+                printer.planned(probes, complete);
+                Ok(())
+            }
+            Event::Finished(probes) => {
+                printer.finished(probes);
+                Ok(())
+            }
         };
         // Nobody reads the output any more (`| head -1`): stop the run.
         match written {
@@ -244,6 +252,7 @@ fn printer_options(settings: &Settings) -> printer::Options {
         },
         style: Style {
             color: settings.color,
+            every_sni: settings.run.expand.snis.len() > 1,
         },
         show_certs: settings.show_certs,
         histogram: settings.probe.latency.is_some_and(|l| l.histogram),

@@ -58,62 +58,28 @@ impl Cancel {
     }
 }
 
-/// A signal that asked the run to stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Signal {
-    /// SIGINT: Ctrl-C.
-    Interrupt,
-    /// SIGTERM: `kill`, a service manager stopping us.
-    Terminate,
-}
-
-impl Signal {
-    /// `SIGINT` or `SIGTERM`.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Signal::Interrupt => "SIGINT",
-            Signal::Terminate => "SIGTERM",
-        }
-    }
-
-    /// 128 + the signal number, as a shell reports a program the signal killed.
-    pub(crate) fn exit_code(self) -> u8 {
-        match self {
-            Signal::Interrupt => 130,
-            Signal::Terminate => 143,
-        }
-    }
-}
+/// A signal (Ctrl-C on every system) that asked the run to stop.
+pub(crate) use crate::platform::Signal;
 
 /// The first signal received, once there is one.
 pub(crate) type Caught = Arc<OnceLock<Signal>>;
 
-/// Listens for SIGINT and SIGTERM (must be called inside the runtime): the first cancels the
-/// run, which then prints what finished; a second one ends the process at once, for a user who
-/// will not wait even for that.
+/// Listens for SIGINT and SIGTERM (Ctrl-C and Ctrl-Break on Windows; must be called inside
+/// the runtime): the first cancels the run, which then prints what finished; a second one ends
+/// the process at once, for a user who will not wait even for that.
 pub(crate) fn on_signals() -> (Cancel, Caught) {
-    use tokio::signal::unix::{SignalKind, signal};
     let (trigger, cancel) = pair();
     let caught: Caught = Arc::new(OnceLock::new());
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
+    let Some(mut signals) = crate::platform::StopSignals::install() else {
         // No handler could be installed: the signals keep their default action.
         return (cancel, caught);
     };
     let slot = Arc::clone(&caught);
     tokio::spawn(async move {
-        let mut next = async || {
-            tokio::select! {
-                _ = interrupt.recv() => Signal::Interrupt,
-                _ = terminate.recv() => Signal::Terminate,
-            }
-        };
-        let first = next().await;
+        let first = signals.next().await;
         let _ = slot.set(first);
         trigger.cancel();
-        let second = next().await;
+        let second = signals.next().await;
         std::process::exit(i32::from(second.exit_code()));
     });
     (cancel, caught)

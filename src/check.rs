@@ -69,7 +69,11 @@ pub async fn run(args: CheckArgs) -> Exit {
             Format::Quiet => printer::Format::Quiet,
             Format::Nagios => printer::Format::Nagios(thresholds),
         },
-        style: Style { color },
+        // A checks file mixes entries with and without SNI names: name it on every line.
+        style: Style {
+            color,
+            every_sni: true,
+        },
         show_certs: false,
         histogram: false,
         summary_only: false,
@@ -209,6 +213,7 @@ async fn run_entry(index: usize, check: Check, limits: Limits) -> (usize, Vec<Re
             ports: check.ports.clone(),
             snis: Vec::new(),
             no_sni: false,
+            ..Expansion::default()
         },
         resolver: Default::default(),
     };

@@ -11,6 +11,7 @@ pub(crate) mod expect;
 pub(crate) mod file;
 mod layers;
 pub mod serve;
+mod udp;
 
 use layers::{implies_tls, sni_name, tls_options, trace_options};
 
@@ -68,6 +69,17 @@ pub enum ConfigError {
     /// Nothing to probe.
     #[error("no target given (try `reach demo`, or `reach --help`)")]
     NoTarget,
+    /// A target that looks like a subcommand with a typo: a hint, not a DNS query.
+    #[error(
+        "{typed:?} looks like a mistyped subcommand: did you mean `reach {meant}`? (to probe a \
+         host of that name, give its port: {typed}:443)"
+    )]
+    MistypedSubcommand {
+        /// What was typed.
+        typed: String,
+        /// The subcommand it is closest to, with the other words typed.
+        meant: String,
+    },
 }
 
 /// Output format.
@@ -109,9 +121,17 @@ impl InputSource {
             path: path.to_string(),
             problem,
         };
-        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
-        // Opening a directory succeeds on Unix; reading it fails on every line.
-        if file.metadata().is_ok_and(|m| m.is_dir()) {
+        // Opening a directory succeeds on Unix (reading it then fails on every line) and is
+        // "access denied" on Windows: either way, say what it is.
+        let is_dir = |m: std::io::Result<std::fs::Metadata>| m.is_ok_and(|m| m.is_dir());
+        let file = std::fs::File::open(path).map_err(|e| {
+            if is_dir(std::fs::metadata(path)) {
+                unreadable("it is a directory".into())
+            } else {
+                unreadable(e.to_string())
+            }
+        })?;
+        if is_dir(file.metadata()) {
             return Err(unreadable("it is a directory".into()));
         }
         Ok(InputSource::File {
@@ -156,12 +176,34 @@ impl Settings {
         if cli.targets.is_empty() && cli.scan.input.is_none() {
             return Err(ConfigError::NoTarget);
         }
+        if let Some(typed) = cli.targets.first()
+            && let Some(meant) = mistyped_subcommand(typed)
+        {
+            let mut meant = meant;
+            for rest in &cli.targets[1..] {
+                meant.push(' ');
+                meant.push_str(rest);
+            }
+            return Err(ConfigError::MistypedSubcommand {
+                typed: typed.clone(),
+                meant,
+            });
+        }
         let max_addresses = cli.scan.max_addresses;
+        let family = match (cli.ipv4_only, cli.ipv6_only) {
+            (true, _) => Family::V4,
+            (_, true) => Family::V6,
+            _ => Family::Any,
+        };
         let exprs = cli
             .targets
             .iter()
-            .map(|t| input::parse_expr(t, max_addresses))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|t| {
+                let expr = input::parse_expr(t, max_addresses)?;
+                literal_of_family(t, &expr, family)?;
+                Ok(expr)
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
         let mut snis = Vec::new();
         for name in &cli.sni {
             snis.push(sni_name(name)?);
@@ -200,13 +242,12 @@ impl Settings {
                 .transpose()?,
         };
         let ports = match &cli.ports {
-            Some(spec) => target::parse_ports(spec)?,
+            Some(spec) => target::parse_ports(spec).map_err(|e| ConfigError::Flag {
+                flag: "--ports",
+                value: spec.clone(),
+                problem: e.problem,
+            })?,
             None => Vec::new(),
-        };
-        let family = match (cli.ipv4_only, cli.ipv6_only) {
-            (true, _) => Family::V4,
-            (_, true) => Family::V6,
-            _ => Family::Any,
         };
         let latency = match &cli.latency.count {
             None => None,
@@ -226,6 +267,7 @@ impl Settings {
         };
         let tls_options = tls_options(cli)?;
         let show_certs = tls_options.keep_pem;
+        let connect = connect_policy(cli)?;
         let probe = ProbeOptions {
             plan: PlanOptions {
                 tls: match (
@@ -240,7 +282,7 @@ impl Settings {
                 no_starttls: cli.no_starttls,
                 no_probe: cli.no_probe,
             },
-            connect: connect_policy(cli)?,
+            connect,
             greeting_timeout: match &cli.greeting_timeout {
                 Some(text) => nonzero("--greeting-timeout", duration("--greeting-timeout", text)?)?,
                 None => ProbeOptions::default().greeting_timeout,
@@ -256,6 +298,11 @@ impl Settings {
             expect,
             vhost_reference_always: cli.vhost_reference == VhostReference::Always,
             fingerprints: cli.fingerprints.as_deref().map(fingerprints).transpose()?,
+            quic: crate::probe::quic::QuicOptions {
+                silence_timeout: connect.timeout,
+                alpn: tls_options.alpn.clone(),
+            },
+            udp: udp::options(&cli.udp, connect.timeout)?,
         };
         let run = RunOptions {
             limits,
@@ -263,6 +310,8 @@ impl Settings {
                 ports,
                 snis,
                 no_sni: cli.no_sni,
+                quic: cli.quic.quic,
+                also_tcp: cli.quic.also_tcp,
             },
             resolver: ResolverOptions {
                 server: cli.resolver.as_deref().map(parse_resolver).transpose()?,
@@ -283,7 +332,7 @@ impl Settings {
                 .transpose()?,
             max_addresses,
             probe,
-            tls: Arc::new(TlsContext::load(&tls_options)?),
+            tls: Arc::new(TlsContext::load(&tls_options).map_err(|e| name_the_flag(e, cli))?),
             run,
             summary_only: cli.scan.summary_only,
             show_certs,
@@ -313,6 +362,105 @@ fn starttls_proto(word: &str) -> Result<StarttlsProto, ConfigError> {
                   xmpp-server, nntp, sieve, irc)"
             .into(),
     })
+}
+
+/// The subcommand a bare word (one DNS label, no port) is one typo away from (two for long
+/// names), if any: `reach completion bash` and `reach demo2` get a hint, not a DNS query.
+/// Names come from the parser, so every subcommand counts.
+fn mistyped_subcommand(word: &str) -> Option<String> {
+    let word = word.to_ascii_lowercase();
+    if word.is_empty() || !word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return None;
+    }
+    let command = <Cli as clap::CommandFactory>::command();
+    command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_string())
+        .find(|name| {
+            let allowed = if name.len() <= 5 { 1 } else { 2 };
+            *name != word && edit_distance(name, &word) <= allowed
+        })
+}
+
+/// Levenshtein distance (bytes), for short words only.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// An address literal of the family `-4`/`-6` excludes is a usage error, not a lookup that
+/// finds nothing.
+fn literal_of_family(text: &str, expr: &Expr, family: Family) -> Result<(), ConfigError> {
+    let ip = match expr {
+        Expr::One(t) => match t.host {
+            target::Host::Ip(ip) => ip,
+            target::Host::Name(_) => return Ok(()),
+        },
+        Expr::Block(b) => b.network,
+    };
+    let (flag, problem) = match (family, ip) {
+        (Family::V4, IpAddr::V6(_)) => (
+            "-4",
+            format!("{ip} is an IPv6 address, and -4 asks for IPv4 only"),
+        ),
+        (Family::V6, IpAddr::V4(_)) => (
+            "-6",
+            format!("{ip} is an IPv4 address, and -6 asks for IPv6 only"),
+        ),
+        _ => return Ok(()),
+    };
+    Err(ConfigError::Flag {
+        flag,
+        value: text.to_string(),
+        problem,
+    })
+}
+
+/// A CA file, client certificate or key that cannot be loaded, named by its flag.
+fn name_the_flag(error: TlsConfigError, cli: &Cli) -> ConfigError {
+    let flag_of = |path: &std::path::Path| -> Option<&'static str> {
+        let is = |given: &str| std::path::Path::new(given) == path;
+        if cli.ca_file.iter().any(|f| is(f)) {
+            Some("--ca-file")
+        } else if cli.cert.as_deref().is_some_and(is) {
+            Some("--cert")
+        } else if cli.key.as_deref().is_some_and(is) {
+            Some("--key")
+        } else {
+            None
+        }
+    };
+    match &error {
+        TlsConfigError::Read { path, source } => match flag_of(path) {
+            Some(what) => ConfigError::File {
+                what,
+                path: path.display().to_string(),
+                problem: source.to_string(),
+            },
+            None => ConfigError::Tls(error),
+        },
+        TlsConfigError::Invalid { path, what } => match flag_of(path) {
+            Some(flag) => ConfigError::Flag {
+                flag,
+                value: path.display().to_string(),
+                problem: what.clone(),
+            },
+            None => ConfigError::Tls(error),
+        },
+        _ => ConfigError::Tls(error),
+    }
 }
 
 fn nonzero_count(flag: &'static str, n: usize) -> Result<usize, ConfigError> {
@@ -380,6 +528,13 @@ fn parse_resolver(text: &str) -> Result<SocketAddr, ConfigError> {
 }
 
 fn parse_count(text: &str) -> Result<Count, ConfigError> {
+    if text.starts_with('-') {
+        return Err(ConfigError::Flag {
+            flag: "-n",
+            value: text.into(),
+            problem: "a count must be at least 1 (or give a duration like 10s)".into(),
+        });
+    }
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return match text.parse::<u32>() {
             Ok(n) if n > 0 => Ok(Count::Attempts(n)),
@@ -393,8 +548,20 @@ fn parse_count(text: &str) -> Result<Count, ConfigError> {
     Ok(Count::For(nonzero("-n", duration("-n", text)?)?))
 }
 
-/// Parses `500ms`, `2s`, `1.5s`, `2m`, or a bare number of seconds.
+/// The longest duration accepted: a week is far beyond any useful deadline, and refusing more
+/// keeps the float in range.
+const MAX_SECONDS: f64 = 604_800.0;
+
+/// Parses `500ms`, `2s`, `1.5s`, `2m`, or a bare number of seconds, up to a week.
 pub fn parse_duration(text: &str) -> Option<Duration> {
+    let seconds = duration_seconds(text)?;
+    (0.0..=MAX_SECONDS)
+        .contains(&seconds)
+        .then(|| Duration::from_secs_f64(seconds))
+}
+
+/// The seconds a well-formed duration stands for, however large.
+fn duration_seconds(text: &str) -> Option<f64> {
     let text = text.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -409,18 +576,18 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "h" => value * 3600.0,
         _ => return None,
     };
-    // A week is far beyond any useful deadline; refusing it also keeps the float in range.
-    if !(0.0..=604_800.0).contains(&seconds) {
-        return None;
-    }
-    Some(Duration::from_secs_f64(seconds))
+    seconds.is_finite().then_some(seconds)
 }
 
 fn duration(flag: &'static str, text: &str) -> Result<Duration, ConfigError> {
+    let problem = match duration_seconds(text) {
+        Some(s) if s > MAX_SECONDS => "too large: at most 7 days (168h)",
+        _ => "expected a duration like 500ms, 2s or 1m",
+    };
     parse_duration(text).ok_or_else(|| ConfigError::Flag {
         flag,
         value: text.into(),
-        problem: "expected a duration like 500ms, 2s or 1m".into(),
+        problem: problem.into(),
     })
 }
 
@@ -438,6 +605,40 @@ mod tests {
         assert_eq!(parse_duration("s"), None);
         assert_eq!(parse_duration("99999999999h"), None);
         assert_eq!(parse_duration("1e9"), None);
+    }
+
+    #[test]
+    fn a_well_formed_duration_can_still_be_too_large() {
+        assert_eq!(duration_seconds("100000h"), Some(360_000_000.0));
+        let err = duration("--timeout", "100000h").unwrap_err().to_string();
+        assert!(err.contains("too large"), "{err}");
+        let err = duration("--timeout", "soon").unwrap_err().to_string();
+        assert!(err.contains("expected a duration"), "{err}");
+        assert!(parse_duration("168h").is_some());
+    }
+
+    #[test]
+    fn words_one_typo_from_a_subcommand_get_a_hint_and_hosts_do_not() {
+        assert_eq!(edit_distance("completions", "completion"), 1);
+        assert_eq!(edit_distance("demo", "demo2"), 1);
+        assert_eq!(edit_distance("man", "mail"), 2);
+        assert_eq!(
+            mistyped_subcommand("completion").as_deref(),
+            Some("completions")
+        );
+        assert_eq!(mistyped_subcommand("Demo2").as_deref(), Some("demo"));
+        assert_eq!(mistyped_subcommand("mann").as_deref(), Some("man"));
+        for host in [
+            "mail",
+            "router",
+            "db",
+            "demo2.example",
+            "demo2:443",
+            "192.0.2.1",
+            "nas",
+        ] {
+            assert_eq!(mistyped_subcommand(host), None, "{host}");
+        }
     }
 
     #[test]

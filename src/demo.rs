@@ -40,9 +40,10 @@ fn full_queue_listener() -> std::io::Result<(socket2::Socket, Vec<std::net::TcpS
 }
 
 /// Runs the demo and returns the worst exit code (the demo shows failures on purpose, so it
-/// exits 0 when every verdict came out as expected).
-pub async fn run(json: bool) -> ExitCode {
-    match run_inner(json).await {
+/// exits 0 when every verdict came out as expected). With `serve`, the servers stay up until
+/// Ctrl-C so that the printed commands can be re-run; the CA file they name is kept either way.
+pub async fn run(json: bool, serve: bool) -> ExitCode {
+    match run_inner(json, serve).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("reach demo: cannot start the local servers: {e}");
@@ -58,7 +59,7 @@ struct Step {
     expect: ExitCode,
 }
 
-async fn run_inner(json: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
+async fn run_inner(json: bool, serve: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let loopback = Ipv4Addr::LOCALHOST;
     // Accepts and never says anything (like `nc -l`).
     let silent = tokio::net::TcpListener::bind((loopback, 0)).await?;
@@ -216,11 +217,29 @@ async fn run_inner(json: bool) -> Result<ExitCode, Box<dyn std::error::Error>> {
             all_as_expected = false;
         }
     }
+    // The printed commands name the CA file: it stays, so they can be re-run (it is a demo
+    // root, trusted by nothing but these commands).
+    if serve {
+        if !json {
+            let _ = writeln!(
+                stdout,
+                "\n# The servers stay up until Ctrl-C: re-run any command above in another \
+                 terminal, with other options too (--json, --show-certs, -n 5…)."
+            );
+            let _ = stdout.flush();
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    } else if !json {
+        let _ = writeln!(
+            stdout,
+            "\n# The servers stop now. `reach demo --serve` keeps them up until Ctrl-C, to re-run \
+             the commands above; their CA file stays in {ca_path}."
+        );
+    }
     silent_task.abort();
     ssh_task.abort();
     smtp_task.abort();
     drop(tls);
-    let _ = std::fs::remove_file(&ca_file);
     Ok(if all_as_expected {
         ExitCode::Ok
     } else {

@@ -621,3 +621,25 @@ pub fn input_reader(data: &[u8]) {
 
 #[cfg(test)]
 mod tests;
+
+/// `udp_answers`: any datagram, read by every UDP answer parser (DNS, NTP, SNMP) and by the
+/// wrapper that turns it into the report's `answer` for each request kind: no panic, every
+/// field bounded. The first byte picks the DNS id and NTP origin the answer is matched with.
+pub fn udp_answers(data: &[u8]) {
+    use crate::probe::udp;
+    let id = u16::from(byte(data, 0));
+    let now = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600);
+    let _ = udp::dns::parse(data, id);
+    let _ = udp::ntp::parse(data, &[u64::from(id)], now);
+    let _ = udp::snmp::parse(data);
+    for answer in udp::parse_all_kinds(data, id, now) {
+        assert!(answer.fields.len() <= 64);
+        assert!(answer.hex.len() <= 2 * udp::wire::SHOWN_BYTES + 3);
+        assert!(
+            answer
+                .fields
+                .values()
+                .all(|v| v.chars().count() <= udp::wire::MAX_FIELD + 1)
+        );
+    }
+}

@@ -470,7 +470,11 @@ mod tests {
 
     impl std::io::Read for Failing {
         fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
-            Err(std::io::Error::from_raw_os_error(21))
+            // Not a raw errno: EISDIR is 21 on Linux only.
+            Err(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "Is a directory",
+            ))
         }
     }
 

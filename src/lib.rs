@@ -16,6 +16,7 @@ pub mod exit;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod input;
+pub(crate) mod platform;
 pub mod probe;
 pub mod render;
 pub mod report;

@@ -34,17 +34,33 @@ fn main() -> std::process::ExitCode {
         }
         Err(e) => {
             use clap::error::ErrorKind;
-            // --help and --version are not errors; everything else is a usage error (64),
-            // never confused with a network verdict.
-            let code = match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
-                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 64,
-                _ => 64,
-            };
-            let _ = e.print();
-            return std::process::ExitCode::from(code);
+            // --help and --version are not errors; everything else is a usage error (64), in
+            // one line, never confused with a network verdict.
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return std::process::ExitCode::SUCCESS;
+            }
+            eprintln!("{}", reach::cli::one_line_error(&e));
+            return std::process::ExitCode::from(reach::exit::ExitCode::Usage.code());
         }
     };
+    // Text generated from the definitions needs neither a runtime nor the network.
+    match cli.command {
+        Some(reach::cli::Command::Completions { shell }) => {
+            reach::cli::generate::completions(shell, &mut std::io::stdout());
+            return std::process::ExitCode::SUCCESS;
+        }
+        Some(reach::cli::Command::Man) => {
+            return match reach::cli::generate::man(&mut std::io::stdout()) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("reach man: {e}");
+                    std::process::ExitCode::from(reach::exit::ExitCode::OutputError.code())
+                }
+            };
+        }
+        _ => {}
+    }
     // A handful of probes is I/O-bound: one thread serves it, and starting worker threads would
     // cost more than it saves. Sweeps, inputs and matrices get every core.
     let small = matches!(cli.command, None | Some(reach::cli::Command::Demo { .. }))
@@ -71,10 +87,15 @@ fn main() -> std::process::ExitCode {
     // `main` is the composition root: the demo and a run of probes are siblings (the demo
     // drives runs of its own through `app`).
     let code: reach::exit::Exit = match cli.command {
-        Some(reach::cli::Command::Demo { json }) => runtime.block_on(reach::demo::run(json)).into(),
+        Some(reach::cli::Command::Demo { json, serve }) => {
+            runtime.block_on(reach::demo::run(json, serve)).into()
+        }
         Some(reach::cli::Command::Check(args)) => runtime.block_on(reach::check::run(args)),
         Some(reach::cli::Command::Serve(args)) => runtime.block_on(reach::serve::run(args)).into(),
-        None => runtime.block_on(reach::app::run(cli)),
+        // (completions and man were written above)
+        Some(reach::cli::Command::Completions { .. } | reach::cli::Command::Man) | None => {
+            runtime.block_on(reach::app::run(cli))
+        }
     };
     // The run is over; a thread still blocked reading a slow stdin must not hold up the exit.
     runtime.shutdown_background();

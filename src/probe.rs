@@ -1,9 +1,9 @@
 //! One probe: walks the layers for one address, times them, and returns a Report, never an Err.
 
-pub mod errqueue;
 pub mod greeting;
 pub mod plan;
 pub mod preamble;
+pub mod quic;
 pub mod resolve;
 pub mod series;
 pub mod starttls;
@@ -11,6 +11,7 @@ pub mod tcp;
 pub mod timing;
 pub mod tls;
 pub mod trace;
+pub mod udp;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -50,6 +51,18 @@ pub struct ProbeSpec {
     pub other_sni: Option<String>,
     /// One of several ports of its target (a sweep): see [`greeting_wait`].
     pub sweep: bool,
+    /// TCP (and what runs over it), or QUIC.
+    pub transport: Transport,
+}
+
+/// The transport a probe walks: TCP with TLS over it, or QUIC with TLS inside it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// TCP, then greeting, STARTTLS and TLS as the port calls for.
+    #[default]
+    Tcp,
+    /// A QUIC handshake over UDP (`--quic`, `h3://`).
+    Quic,
 }
 
 impl ProbeSpec {
@@ -105,6 +118,10 @@ pub struct ProbeOptions {
     pub vhost_reference_always: bool,
     /// Recog databases (`--fingerprints DIR`), matched after the built-in table.
     pub fingerprints: Option<Arc<greeting::recog::Db>>,
+    /// How QUIC probes go (`--quic`, `h3://`).
+    pub quic: quic::QuicOptions,
+    /// UDP probes (`-u`, `udp://`).
+    pub udp: udp::UdpOptions,
 }
 
 impl Default for ProbeOptions {
@@ -120,6 +137,8 @@ impl Default for ProbeOptions {
             expect: Expectations::default(),
             vhost_reference_always: false,
             fingerprints: None,
+            quic: quic::QuicOptions::default(),
+            udp: udp::UdpOptions::default(),
         }
     }
 }
@@ -170,12 +189,47 @@ pub async fn run(
         plan.tls = plan::TlsWanted::On;
     }
     let profile = Profile::decide(spec.port, spec.target.scheme.as_deref(), plan);
+    if is_udp(spec, &ctx.options) {
+        let mut report = match ctx.options.latency {
+            Some(latency) => Box::pin(series::run_udp(spec, ctx, latency, hook, stop)).await,
+            None => udp_once(spec, &ctx.options).await,
+        };
+        verdict::settle(&mut report, &ctx.options.expect);
+        return report;
+    }
     let mut report = match ctx.options.latency {
+        // QUIC: one handshake (and its references); latency mode times TCP only.
+        _ if spec.transport == Transport::Quic => Box::pin(run_quic(spec, ctx)).await,
         // Boxed: a latency series is a large future that single probes need not carry.
         Some(latency) => Box::pin(series::run(spec, ctx, profile, latency, hook, stop)).await,
         None => run_once(spec, ctx, profile).await,
     };
     verdict::settle(&mut report, &ctx.options.expect);
+    report
+}
+
+/// The QUIC walk: the handshake over UDP, then the same certificate and virtual-host verdicts
+/// as over TCP, from the TLS inside it.
+async fn run_quic(spec: &ProbeSpec, ctx: &Context) -> Report {
+    let mut report = spec.base_report();
+    let request = tls_request(spec, &ctx.options);
+    let addr = SocketAddr::new(spec.address, spec.port);
+    let (quic, tls) = quic::probe(addr, &request, &ctx.tls, &ctx.options.quic).await;
+    report.quic = quic;
+    report.tls = tls;
+    report
+}
+
+/// Whether this probe goes over UDP: `-u`, or a `udp://` target.
+pub fn is_udp(spec: &ProbeSpec, options: &ProbeOptions) -> bool {
+    options.udp.all || spec.target.scheme.as_deref() == Some("udp")
+}
+
+/// One UDP exchange: the `udp` layer instead of TCP and everything above it.
+async fn udp_once(spec: &ProbeSpec, options: &ProbeOptions) -> Report {
+    let mut report = spec.base_report();
+    let addr = SocketAddr::new(spec.address, spec.port);
+    report.udp = Some(udp::probe(addr, &options.udp).await);
     report
 }
 

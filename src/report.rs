@@ -8,12 +8,16 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 pub mod greeting;
+pub mod quic;
 pub mod tls;
 pub mod trace;
+pub mod udp;
 
 pub use greeting::{GreetingReport, GreetingState, ServiceReport, StarttlsReport, StarttlsResult};
+pub use quic::{QuicReport, QuicState};
 pub use tls::{CertProblem, TlsFailureKind, TlsReport, Vhost};
 pub use trace::TraceReport;
+pub use udp::{UdpReason, UdpReport, UdpState};
 
 use crate::exit::ExitCode;
 
@@ -25,6 +29,11 @@ pub enum Layer {
     Dns,
     /// The TCP three-way handshake.
     Tcp,
+    /// The QUIC handshake's transport side (`--quic`): did a QUIC server answer over UDP?
+    Quic,
+    /// A UDP datagram exchange (`-u`, `udp://`): an application answer, an ICMP error, or
+    /// silence.
+    Udp,
     /// The service's greeting (banner).
     Greeting,
     /// The in-band upgrade to TLS.
@@ -42,11 +51,19 @@ pub enum Layer {
 }
 
 impl Layer {
+    /// A transport layer (TCP, QUIC or UDP): its verdict is the headline itself, not a layer
+    /// above.
+    pub fn is_transport(self) -> bool {
+        matches!(self, Layer::Tcp | Layer::Quic | Layer::Udp)
+    }
+
     /// The lowercase word used in JSON and in the human report.
     pub fn as_str(self) -> &'static str {
         match self {
             Layer::Dns => "dns",
             Layer::Tcp => "tcp",
+            Layer::Quic => "quic",
+            Layer::Udp => "udp",
             Layer::Greeting => "greeting",
             Layer::Starttls => "starttls",
             Layer::Tls => "tls",
@@ -67,6 +84,10 @@ pub enum Reason {
     Dns(DnsOutcome),
     /// The TCP state (anything but `open`).
     Tcp(TcpState),
+    /// The QUIC state (anything but `open`).
+    Quic(QuicState),
+    /// The UDP state (anything but `open`).
+    Udp(UdpState),
     /// The STARTTLS result (anything but `negotiated`).
     Starttls(StarttlsResult),
     /// Why the TLS handshake failed.
@@ -216,6 +237,10 @@ pub struct Report {
     pub dns: Option<DnsReport>,
     /// The TCP verdict.
     pub tcp: Option<TcpReport>,
+    /// The QUIC verdict (`--quic`, `h3://`), instead of `tcp`.
+    pub quic: Option<QuicReport>,
+    /// The UDP verdict (`-u`, `udp://`), instead of `tcp`.
+    pub udp: Option<UdpReport>,
     /// What the service said first.
     pub greeting: Option<GreetingReport>,
     /// Which service the port is registered for and which one answered.
@@ -331,7 +356,20 @@ pub enum TcpReason {
     LocalError,
 }
 
-/// An ICMP error as read from the socket error queue.
+/// Where this machine can learn which ICMP error ended a connect, and who sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IcmpEvidence {
+    /// Linux: the socket error queue (`IP_RECVERR`), with the ICMP's type, code and sender.
+    ErrorQueue,
+    /// Windows 10 / Server 2004 or later: `TCP_ICMP_ERROR_INFO`, with type, code and sender.
+    IcmpErrorInfo,
+    /// Not on this system: an ICMP rejection reads as the error code the system derived from
+    /// it, with no sender, or (older Windows) as silence until the deadline.
+    Unavailable,
+}
+
+/// An ICMP error as the system reported it for the connect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IcmpInfo {
     /// `4` or `6`: which ICMP.
@@ -356,10 +394,12 @@ pub struct TcpReport {
     pub icmp_from: Option<IpAddr>,
     /// The ICMP error itself.
     pub icmp: Option<IcmpInfo>,
-    /// The errno the connect ended with, if it failed.
+    /// The OS error code the connect ended with, if it failed (errno; `WSAE…` on Windows).
     pub errno: Option<i32>,
     /// Time from the SYN to the verdict (for `filtered`: the deadline that ran out).
     pub connect_ms: f64,
+    /// Whether an ICMP error, and its sender, could have been seen on this machine.
+    pub icmp_evidence: IcmpEvidence,
 }
 
 /// Summary statistics of a series of timings, in milliseconds.
@@ -386,11 +426,12 @@ pub struct TimingSummary {
 pub struct Attempt {
     /// 1-based sequence number (warm-up attempts are not numbered or counted).
     pub seq: u32,
-    /// The TCP verdict of this attempt.
-    pub state: TcpState,
+    /// The transport verdict of this attempt (TCP's words, or UDP's with `-u`).
+    pub state: AttemptState,
     /// Its evidence.
-    pub reason: TcpReason,
-    /// Time to the TCP verdict.
+    pub reason: AttemptReason,
+    /// Time to the TCP verdict; over UDP, the answer's round trip (else the time to the
+    /// verdict).
     pub connect_ms: f64,
     /// TLS handshake time, when TLS was probed and completed.
     pub tls_handshake_ms: Option<f64>,
@@ -398,6 +439,44 @@ pub struct Attempt {
     pub tls_error: Option<TlsFailureKind>,
     /// Where this attempt stopped (`null`: it reached every layer asked for).
     pub stopped: Option<Stopped>,
+}
+
+/// The transport verdict of one latency attempt: serializes as the bare word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum AttemptState {
+    /// A TCP connect.
+    Tcp(TcpState),
+    /// A UDP exchange.
+    Udp(UdpState),
+}
+
+impl AttemptState {
+    /// The connect succeeded, or the UDP port answered.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            AttemptState::Tcp(TcpState::Open) | AttemptState::Udp(UdpState::Open)
+        )
+    }
+
+    /// The word shown to people (`open|filtered` for UDP silence).
+    pub fn human(self) -> &'static str {
+        match self {
+            AttemptState::Tcp(s) => s.as_str(),
+            AttemptState::Udp(s) => s.human(),
+        }
+    }
+}
+
+/// The evidence of one latency attempt's transport verdict: serializes as the bare word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum AttemptReason {
+    /// A TCP connect's.
+    Tcp(TcpReason),
+    /// A UDP exchange's.
+    Udp(UdpReason),
 }
 
 /// How the attempts of a latency series fared on one layer.

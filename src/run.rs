@@ -97,6 +97,16 @@ pub enum Event<'a> {
     Report(&'a Report),
     /// One latency-mode attempt of a probe still running (only when asked for, see [`run`]).
     Attempt(&'a Report, &'a Attempt),
+    /// Probes finished (their reports may come later, in input order), for progress.
+    Finished(u64),
+    /// How many reports the run will give, as far as it knows: `complete` once every target
+    /// has been read and resolved (then `probes` is the total, for a progress bar's ETA).
+    Planned {
+        /// Reports planned so far.
+        probes: u64,
+        /// No more will be planned.
+        complete: bool,
+    },
 }
 
 enum Msg {
@@ -104,6 +114,12 @@ enum Msg {
     Attempt(Box<(Report, Attempt)>),
     Batch(u64, Vec<Report>),
     InputError(u64, InputError),
+    /// A target will give this many reports (once resolved).
+    Planned(u64),
+    /// Every target has been read: this many.
+    InputEnd(u64),
+    /// Probes finished whose reports wait for their turn (ordered mode).
+    Finished(u64),
 }
 
 /// Shared machinery for the probes of one run.
@@ -228,19 +244,13 @@ impl Shared {
 }
 
 /// Raises the open-file limit as far as allowed and returns how many probes can safely be in
-/// flight: each may hold a few descriptors (socket, error-queue handle, default-certificate
-/// connection).
+/// flight: each may hold a few descriptors (socket, the handle kept for ICMP evidence, the
+/// default-certificate connection). Unbounded where sockets have no such limit (Windows).
 pub fn fd_budget() -> usize {
-    use nix::sys::resource::{Resource, getrlimit, setrlimit};
-    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
-        return DEFAULT_CONCURRENCY;
+    let Some(limit) = crate::platform::descriptor_limit() else {
+        return usize::MAX;
     };
-    let soft = if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
-        hard
-    } else {
-        soft
-    };
-    let usable = usize::try_from(soft)
+    let usable = usize::try_from(limit)
         .unwrap_or(usize::MAX)
         .saturating_sub(64);
     (usable / 4).max(1)
@@ -315,6 +325,9 @@ pub async fn run(
     // Set once the run is stopping: tasks wind down until then, and are aborted after it.
     let mut wound_down: Option<tokio::time::Instant> = None;
     let mut sink_open = true;
+    // What the run will report: targets planned (or refused), their probes, and how many
+    // targets there are once the input has ended.
+    let (mut planned_targets, mut planned_probes, mut input_end) = (0u64, 0u64, None::<u64>);
     let mut give = |event: Event<'_>, sink_open: &mut bool| {
         if *sink_open && sink(event).is_break() {
             *sink_open = false;
@@ -342,9 +355,17 @@ pub async fn run(
                 None => break,
             },
         };
+        let plan_changed = matches!(
+            msg,
+            Some(Msg::Planned(_) | Msg::InputEnd(_) | Msg::InputError(..))
+        );
         match msg {
             None => {}
-            Some(Msg::Report(report)) => give(Event::Report(&report), &mut sink_open),
+            Some(Msg::Report(report)) => {
+                give(Event::Finished(1), &mut sink_open);
+                give(Event::Report(&report), &mut sink_open);
+            }
+            Some(Msg::Finished(n)) => give(Event::Finished(n), &mut sink_open),
             Some(Msg::Attempt(attempt)) => {
                 give(Event::Attempt(&attempt.0, &attempt.1), &mut sink_open);
             }
@@ -354,10 +375,23 @@ pub async fn run(
                     outcome.input_errors += 1;
                 }
                 pending.insert(index, None);
+                planned_targets += 1;
             }
+            Some(Msg::Planned(probes)) => {
+                planned_targets += 1;
+                planned_probes += probes;
+            }
+            Some(Msg::InputEnd(targets)) => input_end = Some(targets),
             Some(Msg::Batch(index, reports)) => {
                 pending.insert(index, Some(reports));
             }
+        }
+        if plan_changed && !stopping {
+            let planned = Event::Planned {
+                probes: planned_probes,
+                complete: input_end.is_some_and(|targets| planned_targets >= targets),
+            };
+            give(planned, &mut sink_open);
         }
         while let Some(entry) = pending.remove(&next_index) {
             for report in entry.into_iter().flatten() {
@@ -413,7 +447,16 @@ async fn dispatch(
     let mut running: HashMap<tokio::task::Id, (u64, Target)> = HashMap::new();
     let mut index = 0u64;
     let stop = shared.stop.clone();
-    while let Some(Some(item)) = stop.unless(targets.recv()).await {
+    loop {
+        let item = match stop.unless(targets.recv()).await {
+            Some(Some(item)) => item,
+            // The input ended: the consumer can now know the total.
+            Some(None) => {
+                let _ = out.send(Msg::InputEnd(index)).await;
+                break;
+            }
+            None => break,
+        };
         let this = index;
         index += 1;
         let target = match item {
@@ -461,6 +504,8 @@ async fn target_ended(
     if !panicked {
         return;
     }
+    // It may have panicked before planning: its one report counts as its plan.
+    let _ = out.send(Msg::Planned(1)).await;
     let port = shared
         .expand
         .ports_for(&target)
@@ -477,6 +522,7 @@ async fn target_ended(
         "the target task panicked",
     );
     // In unordered mode too, a batch keeps the consumer's index sequence whole.
+    let _ = out.send(Msg::Finished(1)).await;
     let _ = out.send(Msg::Batch(index, vec![report])).await;
 }
 
@@ -533,12 +579,23 @@ async fn run_target(
                 .get_or_init(|| Resolver::new(shared.resolver_options));
             let Some(dns) = shared.stop.unless(resolver.resolve(name)).await else {
                 // Stopped before any probe of this target started.
+                let _ = out.send(Msg::Planned(0)).await;
                 let _ = out.send(Msg::Batch(index, Vec::new())).await;
                 return;
             };
             (dns.addresses.clone(), Some(dns))
         }
     };
+    let snis = shared.expand.snis_for(&target);
+    let transports = shared.expand.transports_for(&target);
+    let planned = if addresses.is_empty() {
+        ports.len()
+    } else {
+        ports.len() * addresses.len() * snis.len() * transports.len()
+    };
+    let _ = out
+        .send(Msg::Planned(u64::try_from(planned).unwrap_or(u64::MAX)))
+        .await;
     let mut reports: Vec<(usize, Report)> = Vec::new();
     if addresses.is_empty() {
         let dns = dns.unwrap_or_else(|| DnsReport {
@@ -554,15 +611,21 @@ async fn run_target(
                 probe::dns_failure(&target, *port, dns.clone(), &shared.ctx.options.expect),
             ));
         }
+        if ordered {
+            let failed = u64::try_from(reports.len()).unwrap_or(u64::MAX);
+            let _ = out.send(Msg::Finished(failed)).await;
+        }
     } else {
-        let snis = shared.expand.snis_for(&target);
         let mut set = JoinSet::new();
         // What each probe task is aimed at, to report it if the task panics.
         let mut running: HashMap<tokio::task::Id, (usize, ProbeSpec)> = HashMap::new();
         let mut order = 0usize;
         for port in &ports {
             for address in &addresses {
-                for sni in &snis {
+                for (sni, transport) in snis
+                    .iter()
+                    .flat_map(|s| transports.iter().map(move |t| (s, *t)))
+                {
                     // Another name of this target, should the probe's own be turned away.
                     let other_sni = snis.iter().flatten().find(|o| Some(*o) != sni.as_ref());
                     let spec = ProbeSpec {
@@ -573,6 +636,7 @@ async fn run_target(
                         sni: sni.clone(),
                         other_sni: other_sni.cloned(),
                         sweep: ports.len() > 1,
+                        transport,
                     };
                     let shared = Arc::clone(&shared);
                     let position = order;
@@ -600,6 +664,7 @@ async fn run_target(
             };
             if together {
                 reports.push((position, report));
+                let _ = out.send(Msg::Finished(1)).await;
             } else if out.send(Msg::Report(Box::new(report))).await.is_err() {
                 return;
             }
@@ -668,6 +733,54 @@ mod tests {
         )
         .await;
         reports
+    }
+
+    #[tokio::test]
+    async fn the_plan_is_complete_once_every_target_is_resolved_and_counts_every_report() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let argv = [
+            "reach",
+            "--json",
+            "-4",
+            "-p",
+            &format!("{closed},{}", closed.wrapping_add(1).max(1)),
+            "127.0.0.1",
+            "localhost",
+        ];
+        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
+        let settings = crate::config::Settings::from_cli(&cli, false, true).unwrap();
+        let ctx = Arc::new(Context {
+            options: settings.probe.clone(),
+            tls: Arc::clone(&settings.tls),
+            open_ports: Default::default(),
+            rtts: Default::default(),
+        });
+        for ordered in [true, false] {
+            let (mut reports, mut finished, mut plans) = (0u64, 0u64, Vec::new());
+            let sink = |event: Event<'_>| {
+                match event {
+                    Event::Report(_) => reports += 1,
+                    Event::Finished(n) => finished += n,
+                    Event::Planned { probes, complete } => plans.push((probes, complete)),
+                    Event::Attempt(..) => {}
+                }
+                ControlFlow::Continue(())
+            };
+            let targets: Targets =
+                Box::new(crate::input::targets(settings.exprs.clone().into_iter()).map(Ok));
+            let (ctx, options) = (Arc::clone(&ctx), settings.run.clone());
+            run(ctx, targets, options, false, ordered, Cancel::never(), sink).await;
+            assert_eq!((reports, finished), (4, 4), "ordered {ordered}");
+            // Two targets × two ports; once known, the total stays.
+            assert_eq!(plans.last(), Some(&(4, true)), "{plans:?}");
+            let first = plans.iter().position(|(_, complete)| *complete).unwrap();
+            assert!(plans[first..].iter().all(|p| *p == (4, true)), "{plans:?}");
+            assert!(plans.windows(2).all(|w| w[0].0 <= w[1].0), "{plans:?}");
+        }
     }
 
     #[tokio::test]

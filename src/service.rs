@@ -300,7 +300,8 @@ pub fn scheme(name: &str) -> Option<SchemeInfo> {
     let name = name.to_ascii_lowercase();
     let (port, tls_mode) = match name.as_str() {
         "http" | "ws" => (80, Plain),
-        "https" | "wss" | "h2" => (443, Implicit),
+        // h3: QUIC on UDP 443 (`--quic` implied); its TCP counterpart (`--also-tcp`) is HTTPS.
+        "https" | "wss" | "h2" | "h3" => (443, Implicit),
         "smtp" => (25, Starttls(P::Smtp)),
         "smtps" | "submissions" => (465, Implicit),
         "submission" => (587, Starttls(P::Smtp)),
@@ -339,10 +340,13 @@ pub fn scheme(name: &str) -> Option<SchemeInfo> {
         "rsync" => (873, Plain),
         "vnc" => (5900, Plain),
         "tls" => (443, Implicit),
+        // UDP (`udp://HOST:PORT`): the probe chooses its request by port; the port is
+        // required (target.rs), so this default is never used.
+        "udp" => (53, Plain),
         _ => return None,
     };
     let ask = match name.as_str() {
-        "http" | "https" | "ws" | "wss" | "h2" => Ask::HttpHead,
+        "http" | "https" | "ws" | "wss" | "h2" | "h3" => Ask::HttpHead,
         "redis" | "rediss" => Ask::RedisPing,
         "postgres" | "postgresql" => Ask::PostgresSslRequest,
         _ => Ask::Listen,

@@ -145,6 +145,10 @@ fn parse_url(text: &str, scheme: &str) -> Result<Target, TargetError> {
     let port = match url.port() {
         Some(0) => return Err(bad(text, "port 0 is out of range (1-65535)")),
         Some(port) => port,
+        // No port is "the" UDP port: the request sent depends on it.
+        None if scheme == "udp" => {
+            return Err(bad(text, "udp:// needs a port (udp://HOST:PORT)"));
+        }
         None => info.port,
     };
     Ok(Target {
@@ -277,6 +281,7 @@ fn parse_port(input: &str, text: &str) -> Result<u16, TargetError> {
     }
     match text.parse::<u32>() {
         Ok(p @ 1..=65535) => Ok(p as u16),
+        Ok(0) => Err(bad(input, "port 0 is not a port (ports are 1-65535)")),
         _ => Err(bad(input, format!("port {text} is out of range (1-65535)"))),
     }
 }
@@ -578,7 +583,7 @@ mod tests {
     fn bad_input_names_the_input_and_the_problem() {
         let cases = [
             ("host:99999", "out of range"),
-            ("host:0", "out of range"),
+            ("host:0", "port 0 is not a port"),
             ("[::1", "closing ']'"),
             ("", "empty target"),
             ("   ", "empty target"),
@@ -591,6 +596,7 @@ mod tests {
             ("1:2:3", "IPv6"),
             ("[2001:db8::1]x", "after ']'"),
             ("gopherx://host", "unknown scheme"),
+            ("udp://192.0.2.1", "udp:// needs a port"),
         ];
         for (input, needle) in cases {
             let e = parse(input).expect_err(input);

@@ -7,13 +7,14 @@
 //! failure there hides everything above. Within TLS: a name the server did not route
 //! (`unrecognized_name`, `default_fallback`) explains a name mismatch and comes first; an
 //! untrusted chain is never hidden behind a name mismatch; a mismatch seen from the vhost
-//! side (`vhost mismatch`) comes before the bare `certificate name_mismatch`.
+//! side (`vhost mismatch`) comes before the bare `certificate name_mismatch`. A UDP probe's
+//! `udp` verdict ranks with TCP's: it is the transport, and nothing above it was tried.
 
 use crate::exit::{ExitCode, PluginStatus};
 use crate::report::tls::TlsAlert;
 use crate::report::{
     CertProblem, DnsOutcome, ExpectCheck, ExpectResult, GreetingState, InternalFault, Layer,
-    Problem, Reason, Report, StarttlsResult, Stopped, TcpState, Vhost, word,
+    Problem, QuicState, Reason, Report, StarttlsResult, Stopped, TcpState, UdpState, Vhost, word,
 };
 
 /// What the user expects of a probe (`--expect-…` flags, a checks file's entry, an exporter
@@ -295,7 +296,10 @@ fn short(fp: &str) -> String {
 pub fn plugin_status(report: &Report) -> PluginStatus {
     if let Some(stopped) = &report.stopped {
         match stopped.reason {
-            Reason::Dns(_) | Reason::Internal(_) | Reason::Tcp(TcpState::Error) => {
+            Reason::Dns(_)
+            | Reason::Internal(_)
+            | Reason::Tcp(TcpState::Error)
+            | Reason::Udp(UdpState::Error) => {
                 return PluginStatus::Unknown;
             }
             _ => {}
@@ -342,6 +346,11 @@ pub fn code_for(stopped: &Stopped) -> ExitCode {
         Reason::Tcp(TcpState::Filtered) => ExitCode::Filtered,
         Reason::Tcp(TcpState::Error) => ExitCode::Local,
         Reason::Tcp(_) => ExitCode::NotListening,
+        Reason::Quic(state) => quic_code(state),
+        // UDP as TCP (docs/decisions.md): silence is 2 whatever it hides, a refusal 1.
+        Reason::Udp(UdpState::OpenFiltered) => ExitCode::Filtered,
+        Reason::Udp(UdpState::Error) => ExitCode::Local,
+        Reason::Udp(_) => ExitCode::NotListening,
         Reason::Starttls(_) | Reason::Tls(_) => ExitCode::Tls,
         Reason::Certificate(_) | Reason::Vhost(_) => ExitCode::Certificate,
         Reason::Expect(_) => ExitCode::Expectation,
@@ -359,10 +368,20 @@ fn reached(report: &Report) -> Option<Layer> {
         }
         deepest = Some(Layer::Dns);
     }
-    if report.tcp.as_ref()?.state != TcpState::Open {
-        return deepest;
+    // A UDP probe has one layer of its own: an answer came back, or not.
+    if let Some(udp) = &report.udp {
+        return match udp.state {
+            UdpState::Open => Some(Layer::Udp),
+            _ => deepest,
+        };
     }
-    deepest = Some(Layer::Tcp);
+    match (&report.tcp, &report.quic) {
+        (Some(tcp), _) if tcp.state != TcpState::Open => return deepest,
+        (Some(_), _) => deepest = Some(Layer::Tcp),
+        (None, Some(quic)) if quic.state != QuicState::Open => return deepest,
+        (None, Some(_)) => deepest = Some(Layer::Quic),
+        (None, None) => return deepest,
+    }
     let spoke = report
         .greeting
         .as_ref()
@@ -428,6 +447,24 @@ fn problems(report: &Report) -> Vec<Problem> {
             Reason::Tcp(tcp.state),
             format!("{}{from}", word(&tcp.reason)),
         );
+    }
+    if let Some(quic) = report.quic.as_ref().filter(|q| q.state != QuicState::Open) {
+        add(Layer::Quic, Reason::Quic(quic.state), quic_detail(quic));
+    }
+    if let Some(udp) = report.udp.as_ref().filter(|u| u.state != UdpState::Open) {
+        let from = udp
+            .icmp_from
+            .map(|a| format!(" from {a}"))
+            .unwrap_or_default();
+        let detail = match udp.state {
+            UdpState::OpenFiltered => format!(
+                "no answer to {} datagram(s) ({}): open and ignoring it, or dropped; UDP \
+                 cannot tell which",
+                udp.sent.datagrams, udp.sent.what
+            ),
+            _ => format!("{}{from}", word(&udp.reason)),
+        };
+        add(Layer::Udp, Reason::Udp(udp.state), detail);
     }
     if let Some(st) = report.starttls.as_ref().filter(|s| s.failed()) {
         let detail = st
@@ -514,7 +551,7 @@ fn rank(problem: &Problem) -> u8 {
         Reason::Certificate(c) if c.is_notice() => 11,
         Reason::Internal(_) => 0,
         Reason::Dns(_) => 1,
-        Reason::Tcp(_) => 2,
+        Reason::Tcp(_) | Reason::Quic(_) | Reason::Udp(_) => 2,
         Reason::Starttls(_) => 3,
         Reason::Tls(_) => 4,
         Reason::Vhost(v) if v.not_routed() => 5,
@@ -547,7 +584,18 @@ fn check(report: &Report, expect: &Expectations) -> Vec<ExpectResult> {
         ),
         None => format!("no {what}"),
     };
-    if let Some(wanted) = expect.state {
+    if let (Some(wanted), Some(udp)) = (expect.state, &report.udp) {
+        // The TCP words stand for UDP's: `filtered` for silence (`open_filtered`).
+        let ok = match udp.state {
+            UdpState::Open => wanted == TcpState::Open,
+            UdpState::Closed => wanted == TcpState::Closed,
+            UdpState::Rejected => wanted == TcpState::Rejected,
+            UdpState::Unreachable => wanted == TcpState::Unreachable,
+            UdpState::OpenFiltered => wanted == TcpState::Filtered,
+            UdpState::Error => wanted == TcpState::Error,
+        };
+        add(ExpectCheck::State, word(&wanted), word(&udp.state), ok);
+    } else if let Some(wanted) = expect.state {
         let seen = match (&report.tcp, &report.stopped) {
             (Some(tcp), _) => word(&tcp.state),
             (None, Some(stopped)) => stopped.reason.word(),
@@ -760,7 +808,7 @@ fn exit_code(report: &Report) -> ExitCode {
     let Some(stopped) = &report.stopped else {
         return ExitCode::Ok;
     };
-    let accepted = stopped.layer == Layer::Tcp
+    let accepted = stopped.layer.is_transport()
         && report
             .expect
             .iter()
@@ -770,6 +818,33 @@ fn exit_code(report: &Report) -> ExitCode {
     } else {
         code_for(stopped)
     }
+}
+
+// QUIC (`--quic`): the transport's words and their exit codes, consistent with TCP's.
+
+/// Silence is `filtered` (2) as on TCP; nothing listening or a firewall's ICMP is 1; a server
+/// that answered QUIC but no common version, or closed with a transport error, failed the
+/// handshake (3, like a TLS failure); a local failure is 7.
+fn quic_code(state: QuicState) -> ExitCode {
+    match state {
+        QuicState::Filtered => ExitCode::Filtered,
+        QuicState::Closed | QuicState::Rejected | QuicState::Unreachable => ExitCode::NotListening,
+        QuicState::VersionNegotiation | QuicState::TransportError => ExitCode::Tls,
+        QuicState::Error => ExitCode::Local,
+        QuicState::Open => ExitCode::Ok,
+    }
+}
+
+/// The sentence of a QUIC problem: the probe's own, else the evidence in words.
+fn quic_detail(quic: &crate::report::QuicReport) -> String {
+    if let Some(detail) = &quic.detail {
+        return detail.clone();
+    }
+    let from = quic
+        .icmp_from
+        .map(|a| format!(" from {a}"))
+        .unwrap_or_default();
+    format!("{}{from}", word(&quic.reason))
 }
 
 fn dns_sentence(outcome: DnsOutcome) -> String {
@@ -797,6 +872,7 @@ mod tests {
                 icmp: None,
                 errno: None,
                 connect_ms: 1.0,
+                icmp_evidence: crate::report::IcmpEvidence::ErrorQueue,
             }),
             ..Report::default()
         }
@@ -1178,6 +1254,64 @@ mod tests {
         assert_eq!(
             PluginStatus::Unknown.worst(PluginStatus::Critical),
             PluginStatus::Critical
+        );
+    }
+
+    /// QUIC: the transport's words stop at `quic` with TCP's exit codes; a TLS alert in a
+    /// CONNECTION_CLOSE is judged as over TCP (a refused name is a vhost stop, exit 4).
+    #[test]
+    fn quic_states_exit_like_tcp_and_its_tls_is_judged_as_over_tcp() {
+        use crate::report::quic::{QuicReason, QuicReport, TlsTransport};
+        let none = Expectations::default();
+        let quic = |state| Report {
+            quic: Some(QuicReport {
+                state,
+                reason: QuicReason::Timeout,
+                version: None,
+                versions_offered: vec![],
+                retry: false,
+                close: None,
+                datagrams_sent: 1,
+                datagrams_received: 0,
+                icmp_from: None,
+                icmp: None,
+                icmp_evidence: crate::report::IcmpEvidence::ErrorQueue,
+                handshake_ms: 1.0,
+                detail: None,
+            }),
+            ..Report::default()
+        };
+        let cases = [
+            (QuicState::Filtered, ExitCode::Filtered),
+            (QuicState::Closed, ExitCode::NotListening),
+            (QuicState::Rejected, ExitCode::NotListening),
+            (QuicState::VersionNegotiation, ExitCode::Tls),
+            (QuicState::TransportError, ExitCode::Tls),
+            (QuicState::Error, ExitCode::Local),
+        ];
+        for (state, code) in cases {
+            let r = settled(quic(state), &none);
+            assert_eq!((stop(&r), r.exit), ((Layer::Quic, word(&state)), code));
+            assert_eq!(r.reached, None);
+        }
+        let mut refused = quic(QuicState::Open);
+        refused.tls = Some(TlsReport {
+            transport: TlsTransport::Quic,
+            sni: Some("nosuch.example".into()),
+            error: Some(TlsFailure {
+                kind: TlsFailureKind::Alert,
+                alert: Some(TlsAlert(80)),
+                detail: "refused".into(),
+                received: None,
+            }),
+            vhost: Some(Vhost::Refused),
+            ..TlsReport::default()
+        });
+        let r = settled(refused, &none);
+        assert_eq!(stop(&r), (Layer::Vhost, "refused".into()));
+        assert_eq!(
+            (r.reached, r.exit),
+            (Some(Layer::Quic), ExitCode::Certificate)
         );
     }
 

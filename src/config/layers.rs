@@ -79,19 +79,11 @@ pub(super) fn tls_options(cli: &Cli) -> Result<TlsOptions, ConfigError> {
             problem: "is above --tls-max".into(),
         });
     }
-    let alpn = cli
-        .alpn
-        .as_deref()
-        .map(|list| {
-            list.split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(String::from)
-                .collect()
-        })
+    let alpn = match cli.alpn.as_deref() {
+        Some(list) => alpn_list(list)?,
         // `--expect-alpn h2` alone offers what it expects.
-        .or_else(|| cli.expect.alpn.clone().map(|p| vec![p]))
-        .unwrap_or_default();
+        None => cli.expect.alpn.clone().into_iter().collect(),
+    };
     Ok(TlsOptions {
         alpn,
         min_version,
@@ -119,6 +111,24 @@ pub(super) fn tls_options(cli: &Cli) -> Result<TlsOptions, ConfigError> {
             )?,
         },
     })
+}
+
+/// `h2,http/1.1` → the protocol names, each 1 to 255 bytes (RFC 7301): an empty name would be
+/// sent as an empty, invalid, protocol, or silently mean "no ALPN".
+fn alpn_list(list: &str) -> Result<Vec<String>, ConfigError> {
+    let bad = |problem: &str| ConfigError::Flag {
+        flag: "--alpn",
+        value: list.to_string(),
+        problem: problem.to_string(),
+    };
+    list.split(',')
+        .map(str::trim)
+        .map(|name| match name.len() {
+            0 => Err(bad("empty protocol name (give names like h2,http/1.1)")),
+            1..=255 => Ok(name.to_string()),
+            _ => Err(bad("a protocol name is at most 255 bytes")),
+        })
+        .collect()
 }
 
 pub(super) fn sni_name(name: &str) -> Result<String, ConfigError> {

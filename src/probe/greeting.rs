@@ -89,10 +89,10 @@ where
         }
     }
     let mut buf = Vec::new();
-    let got = reader::read_until(stream, &mut buf, &opts.limits, true, |b| {
+    let read = reader::read_until(stream, &mut buf, &opts.limits, true, |b| {
         identify::complete(b, ask)
-    })
-    .await;
+    });
+    let (got, ()) = tokio::join!(read, fingerprint::ready());
     report.banner_ms = got.first_byte.map(|d| d.as_secs_f64() * 1000.0);
     report.state = if buf.is_empty() {
         state_without_bytes(&got.end)

@@ -60,6 +60,8 @@ impl Default for ResolverOptions {
 /// A resolver shared by every probe of a run.
 pub struct Resolver {
     inner: Option<TokioResolver>,
+    /// The server asked (`--resolver`), named when it fails.
+    server: Option<SocketAddr>,
     setup_error: Option<String>,
     family: Family,
     timeout: Duration,
@@ -103,12 +105,14 @@ impl Resolver {
         match built {
             Ok(inner) => Resolver {
                 inner: Some(inner),
+                server,
                 setup_error: None,
                 family,
                 timeout,
             },
             Err(e) => Resolver {
                 inner: None,
+                server,
                 setup_error: Some(e.to_string()),
                 family,
                 timeout,
@@ -145,8 +149,19 @@ impl Resolver {
         // hickory has its own per-query timeout; this outer one bounds retries and search
         // domains too, so the user's deadline holds whatever the resolver configuration says.
         let fqdn = format!("{name}.");
+        // A server the user named is named back when it fails: "the resolver" would read as
+        // the system's.
+        let named = |what: String| match self.server {
+            Some(server) => Some(format!("resolver {server}: {what}")),
+            None => Some(what),
+        };
         match tokio::time::timeout(self.timeout, inner.lookup_ip(fqdn.as_str())).await {
-            Err(_) => report(DnsOutcome::Timeout, vec![], None),
+            Err(_) => {
+                let detail = self
+                    .server
+                    .map(|server| format!("resolver {server} did not answer in time"));
+                report(DnsOutcome::Timeout, vec![], detail)
+            }
             Ok(Ok(lookup)) => {
                 let mut addresses: Vec<IpAddr> = Vec::new();
                 for ip in lookup.iter().filter(|ip| self.family.admits(ip)) {
@@ -163,6 +178,13 @@ impl Resolver {
             }
             Ok(Err(e)) => {
                 let (outcome, detail) = classify(&e);
+                let detail = match outcome {
+                    DnsOutcome::Timeout => self
+                        .server
+                        .map(|server| format!("resolver {server} did not answer in time")),
+                    DnsOutcome::Error => detail.and_then(named),
+                    _ => detail,
+                };
                 report(outcome, vec![], detail)
             }
         }

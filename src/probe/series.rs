@@ -9,8 +9,8 @@ use super::plan::{Plan, Profile};
 use super::{AttemptHook, Context, ProbeSpec, tcp};
 use crate::cancel::Cancel;
 use crate::report::{
-    Attempt, LatencyStats, Layer, LayerTally, ReasonCount, Report, Stopped, TcpReason, TcpState,
-    TimingSummary,
+    Attempt, AttemptReason, AttemptState, LatencyStats, Layer, LayerTally, ReasonCount, Report,
+    Stopped, TcpReason, TcpState, TimingSummary,
 };
 use crate::verdict::{self, Expectations};
 
@@ -48,9 +48,68 @@ pub async fn run(
     hook: Option<&AttemptHook>,
     stop: &Cancel,
 ) -> Report {
+    let attempt = || attempt(spec, ctx, profile);
+    let (worst, attempts, walked) = repeat(spec, latency, hook, stop, attempt).await;
+    let mut report = worst.unwrap_or_else(|| spec.base_report());
+    // The virtual-host verdict costs a second handshake (the default certificate): made once
+    // for the series, on the attempt that stands for it.
+    if let Some(tls) = report.tls.as_mut().filter(|t| t.error.is_none()) {
+        let request = super::tls_request(spec, &ctx.options);
+        if request.want_vhost {
+            let open_fresh = || super::open_for_tls(spec, ctx, profile);
+            Box::pin(super::tls::decide_vhost(
+                tls,
+                &open_fresh,
+                &request,
+                &ctx.tls,
+            ))
+            .await;
+        }
+    }
+    report.stats = Some(stats(latency.warmup, attempts, &walked, walk(profile.plan)));
+    report
+}
+
+/// Latency mode over UDP (`-u -n`): each attempt one exchange, timed to its answer, PsPing's
+/// UDP mode with a real application request.
+pub(super) async fn run_udp(
+    spec: &ProbeSpec,
+    ctx: &Context,
+    latency: Latency,
+    hook: Option<&AttemptHook>,
+    stop: &Cancel,
+) -> Report {
+    let attempt = || async {
+        let mut report = super::udp_once(spec, &ctx.options).await;
+        verdict::settle(&mut report, &Expectations::default());
+        report
+    };
+    let (worst, attempts, walked) = repeat(spec, latency, hook, stop, attempt).await;
+    let mut report = worst.unwrap_or_else(|| spec.base_report());
+    report.stats = Some(stats(latency.warmup, attempts, &walked, &[Layer::Udp]));
+    report
+}
+
+/// What a series of attempts leaves: the worst attempt's report, every counted attempt, and
+/// how far each got.
+type Repeated = (Option<Report>, Vec<Attempt>, Vec<Walked>);
+
+/// Runs the warm-up and the counted attempts, calling `hook` with each, until the count or
+/// the time is up or `stop` is cancelled.
+async fn repeat<F, Fut>(
+    spec: &ProbeSpec,
+    latency: Latency,
+    hook: Option<&AttemptHook>,
+    stop: &Cancel,
+    attempt: F,
+) -> Repeated
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Report>,
+{
     let base = spec.base_report();
     for _ in 0..latency.warmup {
-        if stop.unless(attempt(spec, ctx, profile)).await.is_none()
+        if stop.unless(attempt()).await.is_none()
             || stop
                 .unless(tokio::time::sleep(latency.interval))
                 .await
@@ -67,22 +126,10 @@ pub async fn run(
         if stop.is_cancelled() {
             break;
         }
-        let Some(report) = stop.unless(attempt(spec, ctx, profile)).await else {
+        let Some(report) = stop.unless(attempt()).await else {
             break;
         };
-        let tcp = report.tcp.as_ref();
-        let tls = report.tls.as_ref();
-        let one = Attempt {
-            seq,
-            state: tcp.map_or(TcpState::Error, |t| t.state),
-            reason: tcp.map_or(TcpReason::LocalError, |t| t.reason),
-            connect_ms: tcp.map_or(0.0, |t| t.connect_ms),
-            tls_handshake_ms: tls
-                .filter(|t| t.error.is_none())
-                .and_then(|t| t.handshake_ms),
-            tls_error: tls.and_then(|t| t.error.as_ref()).map(|e| e.kind),
-            stopped: report.stopped,
-        };
+        let one = attempt_of(seq, &report);
         if let Some(hook) = hook {
             hook(&base, &one).await;
         }
@@ -108,24 +155,35 @@ pub async fn run(
             break;
         }
     }
-    let mut report = worst.unwrap_or(base);
-    // The virtual-host verdict costs a second handshake (the default certificate): made once
-    // for the series, on the attempt that stands for it.
-    if let Some(tls) = report.tls.as_mut().filter(|t| t.error.is_none()) {
-        let request = super::tls_request(spec, &ctx.options);
-        if request.want_vhost {
-            let open_fresh = || super::open_for_tls(spec, ctx, profile);
-            Box::pin(super::tls::decide_vhost(
-                tls,
-                &open_fresh,
-                &request,
-                &ctx.tls,
-            ))
-            .await;
-        }
+    (worst, attempts, walked)
+}
+
+/// The line of one attempt: its transport verdict and timings.
+fn attempt_of(seq: u32, report: &Report) -> Attempt {
+    if let Some(udp) = &report.udp {
+        return Attempt {
+            seq,
+            state: AttemptState::Udp(udp.state),
+            reason: AttemptReason::Udp(udp.reason),
+            connect_ms: udp.rtt_ms.unwrap_or(udp.elapsed_ms),
+            tls_handshake_ms: None,
+            tls_error: None,
+            stopped: report.stopped,
+        };
     }
-    report.stats = Some(stats(latency.warmup, attempts, &walked, profile.plan));
-    report
+    let tcp = report.tcp.as_ref();
+    let tls = report.tls.as_ref();
+    Attempt {
+        seq,
+        state: AttemptState::Tcp(tcp.map_or(TcpState::Error, |t| t.state)),
+        reason: AttemptReason::Tcp(tcp.map_or(TcpReason::LocalError, |t| t.reason)),
+        connect_ms: tcp.map_or(0.0, |t| t.connect_ms),
+        tls_handshake_ms: tls
+            .filter(|t| t.error.is_none())
+            .and_then(|t| t.handshake_ms),
+        tls_error: tls.and_then(|t| t.error.as_ref()).map(|e| e.kind),
+        stopped: report.stopped,
+    }
 }
 
 /// One attempt: connect, and when the plan reaches TLS, upgrade and handshake with the
@@ -168,10 +226,10 @@ async fn attempt(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
 /// What the tally keeps of an attempt: the deepest layer it passed and where it stopped.
 type Walked = (Option<Layer>, Option<Stopped>);
 
-fn stats(warmup: u32, attempts: Vec<Attempt>, walked: &[Walked], plan: Plan) -> LatencyStats {
+fn stats(warmup: u32, attempts: Vec<Attempt>, walked: &[Walked], walk: &[Layer]) -> LatencyStats {
     let ok: Vec<f64> = attempts
         .iter()
-        .filter(|a| a.state == TcpState::Open)
+        .filter(|a| a.state.is_open())
         .map(|a| a.connect_ms)
         .collect();
     let tls: Vec<f64> = attempts.iter().filter_map(|a| a.tls_handshake_ms).collect();
@@ -195,17 +253,16 @@ fn stats(warmup: u32, attempts: Vec<Attempt>, walked: &[Walked], plan: Plan) -> 
         p95_ms: summary.as_ref().map(|s| s.p95_ms),
         p99_ms: summary.as_ref().map(|s| s.p99_ms),
         tls_handshake: crate::stats::summarize(&tls),
-        layers: tally(walked, plan),
+        layers: tally(walked, walk),
         warmup,
         attempts,
     }
 }
 
-/// Per layer of the plan: attempts that passed it, attempts that stopped at it and why. A
-/// layer an attempt never got to is not counted for it.
-fn tally(walked: &[Walked], plan: Plan) -> Vec<LayerTally> {
-    // The greeting is not a pass-or-fail layer here: latency attempts do not wait for one.
-    let walk: &[Layer] = match plan {
+/// The layers a TCP attempt walks under `plan`. The greeting is not a pass-or-fail layer
+/// here: latency attempts do not wait for one.
+fn walk(plan: Plan) -> &'static [Layer] {
+    match plan {
         Plan::Plain => &[Layer::Tcp],
         Plan::Implicit => &[Layer::Tcp, Layer::Tls, Layer::Certificate, Layer::Vhost],
         Plan::Starttls(_) => &[
@@ -215,7 +272,12 @@ fn tally(walked: &[Walked], plan: Plan) -> Vec<LayerTally> {
             Layer::Certificate,
             Layer::Vhost,
         ],
-    };
+    }
+}
+
+/// Per layer walked: attempts that passed it, attempts that stopped at it and why. A layer an
+/// attempt never got to is not counted for it.
+fn tally(walked: &[Walked], walk: &[Layer]) -> Vec<LayerTally> {
     let mut tallies = Vec::new();
     for &layer in walk {
         let mut tally = LayerTally {

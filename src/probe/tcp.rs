@@ -3,12 +3,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use nix::libc;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::errqueue::{self, IcmpError};
-use crate::report::{IcmpInfo, TcpReason, TcpReport, TcpState};
+use crate::platform::{self, ConnectError, Evidence, IcmpError};
+use crate::report::{IcmpEvidence, IcmpInfo, TcpReason, TcpReport, TcpState};
 
 /// Options for one connect.
 #[derive(Debug, Clone, Copy)]
@@ -31,38 +30,43 @@ pub struct Connected {
 
 /// Connects to `addr` and classifies the outcome. Never fails: local problems are verdicts too.
 pub async fn connect(addr: SocketAddr, options: ConnectOptions) -> Connected {
+    connect_until(addr, options, tokio::time::sleep(options.timeout)).await
+}
+
+/// [`connect`], giving up when `give_up` completes instead of after `options.timeout` (which
+/// the platform still gets as its hint): the adaptive deadlines of [`super::timing`].
+pub(crate) async fn connect_until(
+    addr: SocketAddr,
+    options: ConnectOptions,
+    give_up: impl std::future::Future<Output = ()>,
+) -> Connected {
     let started = Instant::now();
     let elapsed_ms = || started.elapsed().as_secs_f64() * 1000.0;
-    let ipv6 = addr.is_ipv6();
+    let failed = |e: std::io::Error, ms: f64| Connected {
+        report: classify(e.raw_os_error(), &[], None, ms, Evidence::Unavailable),
+        stream: None,
+    };
     let socket = match prepare_socket(addr, options.ttl) {
         Ok(s) => s,
-        Err(e) => {
-            let report = classify(e.raw_os_error(), &[], None, elapsed_ms());
-            return Connected {
-                report,
-                stream: None,
-            };
-        }
+        Err(e) => return failed(e, elapsed_ms()),
     };
-    // A second handle on the same socket, so its error queue can still be read after tokio
+    let evidence = platform::before_connect(&socket, addr, options.timeout);
+    // A second handle on the same socket, so its ICMP evidence can still be read after tokio
     // has dropped its copy on failure.
     let keep = match socket.try_clone() {
         Ok(k) => k,
-        Err(e) => {
-            let report = classify(e.raw_os_error(), &[], None, elapsed_ms());
-            return Connected {
-                report,
-                stream: None,
-            };
-        }
+        Err(e) => return failed(e, elapsed_ms()),
     };
     let tokio_socket = TcpSocket::from_std_stream(socket.into());
-    let outcome = tokio::time::timeout(options.timeout, tokio_socket.connect(addr)).await;
+    let outcome = tokio::select! {
+        biased;
+        connected = tokio_socket.connect(addr) => Ok(connected),
+        () = give_up => Err(()),
+    };
     let ms = elapsed_ms();
-    match outcome {
+    let os_error = match outcome {
         Ok(Ok(stream)) => {
-            // Best effort: a failure here only means ICMP stays a hard error on this socket.
-            let _ = errqueue::disable(&keep, ipv6);
+            platform::after_connect(&keep, addr);
             let report = TcpReport {
                 state: TcpState::Open,
                 reason: TcpReason::SynAck,
@@ -70,54 +74,46 @@ pub async fn connect(addr: SocketAddr, options: ConnectOptions) -> Connected {
                 icmp: None,
                 errno: None,
                 connect_ms: ms,
+                icmp_evidence: evidence_word(evidence),
             };
-            Connected {
+            return Connected {
                 report,
                 stream: Some(stream),
-            }
+            };
         }
-        // The handshake completed and the server reset the connection before we looked: a
-        // SYN answered by RST is ECONNREFUSED, so ECONNRESET means the port is open (a server
-        // that accepts and resets at once, SO_LINGER 0). The reset belongs to the layer above.
-        Ok(Err(e)) if e.raw_os_error() == Some(libc::ECONNRESET) => Connected {
+        Ok(Err(e)) => e.raw_os_error(),
+        // Our deadline. An ICMP may have arrived for a retransmitted SYN just as it fired.
+        Err(_elapsed) => None,
+    };
+    // The handshake completed and the server reset the connection before we looked: a SYN
+    // answered by RST is "refused", so "reset" means the port is open (a server that accepts
+    // and resets at once, SO_LINGER 0). The reset belongs to the layer above.
+    if os_error.map(platform::connect_error) == Some(ConnectError::Reset) {
+        return Connected {
             report: TcpReport {
                 state: TcpState::Open,
                 reason: TcpReason::SynAck,
                 icmp_from: None,
                 icmp: None,
-                errno: Some(libc::ECONNRESET),
+                errno: os_error,
                 connect_ms: ms,
+                icmp_evidence: evidence_word(evidence),
             },
             stream: None,
-        },
-        Ok(Err(e)) => {
-            let queued = errqueue::drain(&keep);
-            let local = keep
-                .local_addr()
-                .ok()
-                .and_then(|a| a.as_socket())
-                .map(|a| a.ip());
-            let report = classify(e.raw_os_error(), &queued, local, ms);
-            Connected {
-                report,
-                stream: None,
-            }
-        }
-        Err(_elapsed) => {
-            // An ICMP may have arrived for a retransmitted SYN just as the deadline fired.
-            let queued = errqueue::drain(&keep);
-            let local = keep
-                .local_addr()
-                .ok()
-                .and_then(|a| a.as_socket())
-                .map(|a| a.ip());
-            let errno = queued.first().map(|q| q.errno).or(Some(libc::ETIMEDOUT));
-            let report = classify(errno, &queued, local, ms);
-            Connected {
-                report,
-                stream: None,
-            }
-        }
+        };
+    }
+    let queued = platform::icmp_errors(&keep);
+    let local = keep
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .map(|a| a.ip());
+    let os_error = os_error
+        .or_else(|| queued.first().and_then(|q| q.os_error))
+        .or(Some(platform::TIMED_OUT));
+    Connected {
+        report: classify(os_error, &queued, local, ms, evidence),
+        stream: None,
     }
 }
 
@@ -132,21 +128,30 @@ fn prepare_socket(addr: SocketAddr, ttl: Option<u32>) -> std::io::Result<Socket>
             socket.set_ttl_v4(ttl)?;
         }
     }
-    errqueue::enable(&socket, addr.is_ipv6())?;
     Ok(socket)
 }
 
-/// Turns what the kernel told us into a verdict.
+pub(crate) fn evidence_word(evidence: Evidence) -> IcmpEvidence {
+    match evidence {
+        Evidence::ErrorQueue => IcmpEvidence::ErrorQueue,
+        Evidence::IcmpErrorInfo => IcmpEvidence::IcmpErrorInfo,
+        Evidence::Unavailable => IcmpEvidence::Unavailable,
+    }
+}
+
+/// Turns what the system told us into a verdict.
 ///
-/// `errno` is the connect error (`ETIMEDOUT` for our own deadline), `queued` the ICMP errors
-/// read from the error queue, `local` our own address (an ICMP from it means the refusal was
-/// local). Pure, so every errno/ICMP pair is unit-tested.
-pub fn classify(
-    errno: Option<i32>,
+/// `os_error` is the connect's error code (the platform's "timed out" for our own deadline),
+/// `queued` the ICMP errors the platform recorded, `local` our own address (an ICMP from it
+/// means the refusal was local). Pure, so every code/ICMP pair is unit-tested.
+pub(crate) fn classify(
+    os_error: Option<i32>,
     queued: &[IcmpError],
     local: Option<IpAddr>,
     connect_ms: f64,
+    evidence: Evidence,
 ) -> TcpReport {
+    let icmp_evidence = evidence_word(evidence);
     if let Some(icmp) = queued.last() {
         let (mut state, mut reason) = classify_icmp(icmp);
         let from_self = icmp.offender.is_some() && icmp.offender == local;
@@ -165,18 +170,19 @@ pub fn classify(
                 code: icmp.code,
                 name: icmp_name(icmp.version, icmp.icmp_type, icmp.code).to_string(),
             }),
-            errno: errno.or(Some(icmp.errno)),
+            errno: os_error.or(icmp.os_error),
             connect_ms,
+            icmp_evidence,
         };
     }
-    let (state, reason) = match errno {
-        Some(libc::ECONNREFUSED) => (TcpState::Closed, TcpReason::Rst),
-        Some(libc::ETIMEDOUT) => (TcpState::Filtered, TcpReason::Timeout),
-        Some(libc::ENETUNREACH | libc::EHOSTUNREACH) => (TcpState::Unreachable, TcpReason::NoRoute),
-        Some(libc::EACCES | libc::EPERM) => (TcpState::Error, TcpReason::LocalPolicy),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL) => {
-            (TcpState::Error, TcpReason::LocalResources)
+    let (state, reason) = match os_error.map(platform::connect_error) {
+        Some(ConnectError::Refused) => (TcpState::Closed, TcpReason::Rst),
+        Some(ConnectError::TimedOut) => (TcpState::Filtered, TcpReason::Timeout),
+        Some(ConnectError::NetUnreachable | ConnectError::HostUnreachable) => {
+            (TcpState::Unreachable, TcpReason::NoRoute)
         }
+        Some(ConnectError::Denied) => (TcpState::Error, TcpReason::LocalPolicy),
+        Some(ConnectError::Resources) => (TcpState::Error, TcpReason::LocalResources),
         _ => (TcpState::Error, TcpReason::LocalError),
     };
     TcpReport {
@@ -184,8 +190,9 @@ pub fn classify(
         reason,
         icmp_from: None,
         icmp: None,
-        errno,
+        errno: os_error,
         connect_ms,
+        icmp_evidence,
     }
 }
 
@@ -251,6 +258,7 @@ pub fn icmp_name(version: u8, icmp_type: u8, code: u8) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::code_for as os_code;
     use std::net::Ipv4Addr;
 
     fn icmp(version: u8, icmp_type: u8, code: u8, from: &str) -> IcmpError {
@@ -258,14 +266,15 @@ mod tests {
             version,
             icmp_type,
             code,
-            errno: 0,
+            os_error: None,
             offender: Some(from.parse().unwrap()),
         }
     }
 
-    fn verdict(errno: i32, queued: &[IcmpError]) -> (TcpState, TcpReason) {
+    /// The verdict for an OS error code (spelled the platform's way) and ICMP errors.
+    fn verdict(os_error: i32, queued: &[IcmpError]) -> (TcpState, TcpReason) {
         let local = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
-        let r = classify(Some(errno), queued, local, 1.0);
+        let r = classify(Some(os_error), queued, local, 1.0, Evidence::ErrorQueue);
         (r.state, r.reason)
     }
 
@@ -273,24 +282,38 @@ mod tests {
     fn errno_without_icmp() {
         use TcpReason as R;
         use TcpState as S;
-        assert_eq!(verdict(libc::ECONNREFUSED, &[]), (S::Closed, R::Rst));
-        assert_eq!(verdict(libc::ETIMEDOUT, &[]), (S::Filtered, R::Timeout));
         assert_eq!(
-            verdict(libc::ENETUNREACH, &[]),
+            verdict(os_code(ConnectError::Refused), &[]),
+            (S::Closed, R::Rst)
+        );
+        assert_eq!(
+            verdict(os_code(ConnectError::TimedOut), &[]),
+            (S::Filtered, R::Timeout)
+        );
+        assert_eq!(
+            verdict(os_code(ConnectError::NetUnreachable), &[]),
             (S::Unreachable, R::NoRoute)
         );
         assert_eq!(
-            verdict(libc::EHOSTUNREACH, &[]),
+            verdict(os_code(ConnectError::HostUnreachable), &[]),
             (S::Unreachable, R::NoRoute)
         );
-        assert_eq!(verdict(libc::EACCES, &[]), (S::Error, R::LocalPolicy));
-        assert_eq!(verdict(libc::EPERM, &[]), (S::Error, R::LocalPolicy));
-        assert_eq!(verdict(libc::EMFILE, &[]), (S::Error, R::LocalResources));
         assert_eq!(
-            verdict(libc::EADDRNOTAVAIL, &[]),
+            verdict(os_code(ConnectError::Denied), &[]),
+            (S::Error, R::LocalPolicy)
+        );
+        assert_eq!(
+            verdict(os_code(ConnectError::Resources), &[]),
             (S::Error, R::LocalResources)
         );
-        assert_eq!(verdict(libc::EINVAL, &[]), (S::Error, R::LocalError));
+        assert_eq!(
+            verdict(os_code(ConnectError::Resources), &[]),
+            (S::Error, R::LocalResources)
+        );
+        assert_eq!(
+            verdict(os_code(ConnectError::Other), &[]),
+            (S::Error, R::LocalError)
+        );
     }
 
     #[test]
@@ -318,18 +341,21 @@ mod tests {
         for (code, state, reason) in expected {
             let q = [icmp(4, 3, code, "198.51.100.1")];
             assert_eq!(
-                verdict(libc::EHOSTUNREACH, &q),
+                verdict(os_code(ConnectError::HostUnreachable), &q),
                 (state, reason),
                 "code {code}"
             );
         }
         let q = [icmp(4, 11, 0, "198.51.100.1")];
         assert_eq!(
-            verdict(libc::EHOSTUNREACH, &q),
+            verdict(os_code(ConnectError::HostUnreachable), &q),
             (S::Unreachable, R::IcmpTimeExceeded)
         );
         let q = [icmp(4, 12, 0, "198.51.100.1")];
-        assert_eq!(verdict(libc::EPROTO, &q), (S::Unreachable, R::IcmpOther));
+        assert_eq!(
+            verdict(os_code(ConnectError::Other), &q),
+            (S::Unreachable, R::IcmpOther)
+        );
     }
 
     #[test]
@@ -347,11 +373,15 @@ mod tests {
         ];
         for (code, state, reason) in expected {
             let q = [icmp(6, 1, code, "2001:db8:1::1")];
-            assert_eq!(verdict(libc::EACCES, &q), (state, reason), "code {code}");
+            assert_eq!(
+                verdict(os_code(ConnectError::Denied), &q),
+                (state, reason),
+                "code {code}"
+            );
         }
         let q = [icmp(6, 3, 0, "2001:db8:1::1")];
         assert_eq!(
-            verdict(libc::EHOSTUNREACH, &q),
+            verdict(os_code(ConnectError::HostUnreachable), &q),
             (S::Unreachable, R::IcmpTimeExceeded)
         );
     }
@@ -359,7 +389,13 @@ mod tests {
     #[test]
     fn an_icmp_port_unreachable_is_never_reported_as_a_reset() {
         let q = [icmp(4, 3, 3, "198.51.100.1")];
-        let r = classify(Some(libc::ECONNREFUSED), &q, None, 1.0);
+        let r = classify(
+            Some(os_code(ConnectError::Refused)),
+            &q,
+            None,
+            1.0,
+            Evidence::ErrorQueue,
+        );
         assert_eq!(r.state, TcpState::Rejected);
         assert_eq!(r.icmp_from, Some("198.51.100.1".parse().unwrap()));
         assert_eq!(r.icmp.unwrap().name, "port-unreachable");
@@ -369,13 +405,13 @@ mod tests {
     fn a_reject_sent_by_our_own_address_is_a_local_error() {
         let q = [icmp(4, 3, 13, "192.0.2.1")];
         assert_eq!(
-            verdict(libc::EHOSTUNREACH, &q),
+            verdict(os_code(ConnectError::HostUnreachable), &q),
             (TcpState::Error, TcpReason::LocalIcmp)
         );
         // …but our own host-unreachable (no ARP answer) still says the host is not there.
         let q = [icmp(4, 3, 1, "192.0.2.1")];
         assert_eq!(
-            verdict(libc::EHOSTUNREACH, &q),
+            verdict(os_code(ConnectError::HostUnreachable), &q),
             (TcpState::Unreachable, TcpReason::IcmpHostUnreachable)
         );
     }

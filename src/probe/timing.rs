@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use nix::libc;
+use tokio::sync::Notify;
 
 use super::tcp::{self, ConnectOptions, Connected};
 use crate::report::TcpState;
@@ -172,12 +172,12 @@ const RECHECK: Duration = Duration::from_millis(50);
 /// A wake-up later than this counts as time the machine kept this task waiting.
 const LATE: Duration = Duration::from_millis(5);
 
-type Attempt = Pin<Box<dyn Future<Output = Connected> + Send>>;
+type Attempt<'a> = Pin<Box<dyn Future<Output = Connected> + Send + 'a>>;
 
 /// Connects to `addr` under `policy`, learning from and into `rtts`: SYNs on fresh sockets, one
 /// window apart, racing; the first answer wins (a SYN-ACK or RST round trip is recorded for
 /// the host); `filtered` when every attempt has had its window, or at an explicit `--timeout`.
-/// The verdict itself comes from [`tcp::connect`] / [`tcp::classify`], as for one SYN.
+/// The verdict itself comes from [`tcp::connect_until`], as for one SYN.
 pub async fn connect(addr: SocketAddr, policy: &Policy, rtts: &Rtts) -> Connected {
     if policy.timing == Timing::Fixed {
         let options = ConnectOptions {
@@ -188,13 +188,14 @@ pub async fn connect(addr: SocketAddr, policy: &Policy, rtts: &Rtts) -> Connecte
     }
     let host = addr.ip();
     let started = Instant::now();
-    // Each attempt's own deadline is only a backstop: this loop gives up first.
-    let backstop = ConnectOptions {
-        timeout: policy.explicit.unwrap_or(policy.timeout) * (policy.attempts() + 1),
+    // Every attempt ends when this loop says so; the platform gets the longest wait as a hint.
+    let hint = ConnectOptions {
+        timeout: policy.explicit.unwrap_or(policy.timeout) * policy.attempts(),
         ttl: None,
     };
-    let mut attempts: Vec<(Instant, Attempt)> =
-        vec![(started, Box::pin(tcp::connect(addr, backstop)))];
+    let stop = Notify::new();
+    let attempt = || -> Attempt<'_> { Box::pin(tcp::connect_until(addr, hint, stop.notified())) };
+    let mut attempts: Vec<(Instant, Attempt)> = vec![(started, attempt())];
     // Time this task was kept from running (a busy machine): not the network's, so every
     // deadline moves by it. Without this, a late wake-up could find an answer the kernel already
     // had and still call the port `filtered`.
@@ -247,21 +248,43 @@ pub async fn connect(addr: SocketAddr, policy: &Policy, rtts: &Rtts) -> Connecte
                     continue;
                 }
                 if now >= give_up {
-                    return Connected {
-                        report: tcp::classify(Some(libc::ETIMEDOUT), &[], None, ms),
-                        stream: None,
-                    };
+                    return given_up(&stop, attempts, ms).await;
                 }
                 if next_syn.is_some_and(|t| now >= t) {
-                    attempts.push((now, Box::pin(tcp::connect(addr, backstop))));
+                    attempts.push((now, attempt()));
                 }
             }
         }
     }
 }
 
+/// Ends every attempt and returns the verdict of the oldest, unless one of them had an answer
+/// after all (an ICMP error read from its queue, or a SYN-ACK in the last instant).
+async fn given_up(stop: &Notify, mut attempts: Vec<(Instant, Attempt<'_>)>, ms: f64) -> Connected {
+    stop.notify_waiters();
+    let mut verdict: Option<(Instant, Connected)> = None;
+    while !attempts.is_empty() {
+        let (i, connected) = first_of(&mut attempts).await;
+        let (began, _) = attempts.swap_remove(i);
+        let better = match &verdict {
+            None => true,
+            Some((b, v)) => {
+                let answered = connected.report.state != TcpState::Filtered;
+                let had = v.report.state != TcpState::Filtered;
+                (answered && !had) || (answered == had && began < *b)
+            }
+        };
+        if better {
+            verdict = Some((began, connected));
+        }
+    }
+    let (_, mut connected) = verdict.expect("a connect has at least one attempt");
+    connected.report.connect_ms = ms;
+    connected
+}
+
 /// The first attempt to finish, and its index.
-async fn first_of(attempts: &mut [(Instant, Attempt)]) -> (usize, Connected) {
+async fn first_of(attempts: &mut [(Instant, Attempt<'_>)]) -> (usize, Connected) {
     std::future::poll_fn(|cx| {
         for (i, (_, attempt)) in attempts.iter_mut().enumerate() {
             if let Poll::Ready(done) = attempt.as_mut().poll(cx) {

@@ -21,7 +21,7 @@ pub mod ocsp;
 pub mod records;
 pub(crate) mod revocation;
 pub(crate) mod verify;
-mod vhost;
+pub(crate) mod vhost;
 
 pub use capture::Tap;
 pub use context::{TlsConfigError, TlsContext, TlsOptions, TlsVersion};
@@ -31,6 +31,7 @@ pub use revocation::RevocationOptions;
 use crate::cert::{self, CertSummary};
 use crate::report::tls::{
     CertProblem, LegacyReport, ReferenceKind, TlsFailure, TlsFailureKind, TlsReport, Vhost,
+    VhostReference,
 };
 use handshake::Attempt;
 
@@ -149,6 +150,20 @@ pub async fn decide_vhost<S, F, Fut>(
     F: Fn() -> Fut,
     Fut: Future<Output = Option<S>>,
 {
+    let fetch = |kind, sni: Option<String>, fallback| async move {
+        vhost::fetch(open_fresh, kind, sni.as_deref(), fallback, ctx).await
+    };
+    decide_vhost_with(report, req, fetch).await;
+}
+
+/// [`decide_vhost`] with the reference handshakes made by `fetch` (kind, SNI, the name rustls
+/// is given without SNI): over TCP a fresh connection each, over QUIC a fresh QUIC handshake.
+/// One verdict logic for every transport.
+pub(crate) async fn decide_vhost_with<R, RFut>(report: &mut TlsReport, req: &TlsRequest, fetch: R)
+where
+    R: Fn(ReferenceKind, Option<String>, ServerName<'static>) -> RFut,
+    RFut: Future<Output = VhostReference>,
+{
     if !vhost::decidable(report) {
         return;
     }
@@ -157,13 +172,7 @@ pub async fn decide_vhost<S, F, Fut>(
         return;
     }
     let fallback = default_connect_name(req);
-    let no_sni = vhost::fetch(
-        open_fresh,
-        ReferenceKind::NoSni,
-        None,
-        fallback.clone(),
-        ctx,
-    );
+    let no_sni = fetch(ReferenceKind::NoSni, None, fallback.clone());
     let mut references = if vhost::routing_failure(report).is_some() {
         let other = req
             .other_name
@@ -171,13 +180,7 @@ pub async fn decide_vhost<S, F, Fut>(
             .filter(|o| Some(*o) != report.sni.as_deref());
         match other {
             Some(name) => {
-                let other = vhost::fetch(
-                    open_fresh,
-                    ReferenceKind::OtherName,
-                    Some(name),
-                    fallback,
-                    ctx,
-                );
+                let other = fetch(ReferenceKind::OtherName, Some(name.to_string()), fallback);
                 let (a, b) = tokio::join!(no_sni, other);
                 vec![a, b]
             }
@@ -189,13 +192,10 @@ pub async fn decide_vhost<S, F, Fut>(
         report.vhost = Some(Vhost::Matched);
         return;
     } else {
-        let name = vhost::unknown_name();
-        let unknown = vhost::fetch(
-            open_fresh,
+        let unknown = fetch(
             ReferenceKind::UnknownName,
-            Some(&name),
+            Some(vhost::unknown_name()),
             fallback,
-            ctx,
         );
         let (a, b) = tokio::join!(no_sni, unknown);
         vec![a, b]
@@ -227,7 +227,9 @@ where
 }
 
 /// (name given to rustls, SNI sent).
-fn connect_name(req: &TlsRequest) -> Result<(ServerName<'static>, Option<String>), TlsFailure> {
+pub(crate) fn connect_name(
+    req: &TlsRequest,
+) -> Result<(ServerName<'static>, Option<String>), TlsFailure> {
     match &req.sni {
         Some(name) if sni_is_valid(name) => {
             let sent = name.trim_end_matches('.').to_string();
@@ -240,7 +242,7 @@ fn connect_name(req: &TlsRequest) -> Result<(ServerName<'static>, Option<String>
 }
 
 /// The name rustls is given when no SNI is sent (it only matters for its own bookkeeping).
-fn default_connect_name(req: &TlsRequest) -> ServerName<'static> {
+pub(crate) fn default_connect_name(req: &TlsRequest) -> ServerName<'static> {
     expected_name(&req.verify_name)
         .unwrap_or_else(|| ServerName::IpAddress(IpAddr::from([0u8, 0, 0, 0]).into()))
 }
@@ -310,7 +312,12 @@ fn record_attempt<S>(
 }
 
 /// Summaries and verdicts for a chain (from the verifier, or a legacy Certificate message).
-fn judge_chain(report: &mut TlsReport, ders: &[&[u8]], req: &TlsRequest, ctx: &TlsContext) {
+pub(crate) fn judge_chain(
+    report: &mut TlsReport,
+    ders: &[&[u8]],
+    req: &TlsRequest,
+    ctx: &TlsContext,
+) {
     if ders.is_empty() {
         return;
     }

@@ -1,6 +1,6 @@
 //! TCP path trace without privileges: SYNs to the probed port with TTL / hop limit 1, 2, 3…,
 //! each on an ordinary socket whose ICMP "time exceeded" (and its sender) the kernel queues on
-//! the error queue (Linux ≥ 5.8, see `errqueue`).
+//! the error queue (Linux ≥ 5.8, see `platform`). Other systems say the trace is not supported.
 //!
 //! Hops are probed concurrently, so a trace to a dropped port costs about two deadlines, not one
 //! per hop, and silent hops are probed again after routers' ICMP rate limiters have refilled, so
@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use crate::report::trace::{DiagnosisWord, HopReply, TraceDiagnosis, TraceEnd, TraceHop};
 use crate::report::{IcmpInfo, TcpReason, TcpReport, TcpState, TraceReport};
-use nix::libc;
 
 pub use diagnose::diagnose;
 pub use reference::OpenPorts;
@@ -199,37 +198,13 @@ pub async fn trace_in_run(addr: SocketAddr, opts: &TraceOptions, open: &OpenPort
 
 /// `Some(reason)` when this system cannot attribute ICMP errors to TCP probes at all.
 fn unsupported_platform() -> Option<String> {
-    if !cfg!(target_os = "linux") {
-        return Some(
-            "path trace is not supported on this system: it needs Linux 5.8 or later, which \
-             reports who sent an ICMP error for a TCP SYN without privileges"
-                .to_string(),
-        );
-    }
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
-    let (major, minor) = parse_release(&release)?;
-    ((major, minor) < (5, 8)).then(|| {
-        format!(
-            "path trace needs Linux 5.8 or later (this is {}): older kernels do not report \
-             who sent an ICMP error for a TCP SYN, so hop addresses cannot be known without \
-             raw sockets",
-            release.trim()
-        )
-    })
+    crate::platform::trace_unsupported()
 }
 
-/// `"6.18.44-generic"` → `(6, 18)`.
-fn parse_release(release: &str) -> Option<(u32, u32)> {
-    let mut parts = release.trim().split(['.', '-']);
-    let major = parts.next()?.parse().ok()?;
-    let minor = parts.next()?.parse().ok()?;
-    Some((major, minor))
-}
-
-/// A short description of an errno for sentences (`None` for our own timeout).
+/// A short description of an OS error code for sentences (`None` for our own timeout).
 pub(crate) fn errno_text(errno: Option<i32>) -> Option<String> {
     match errno {
-        None | Some(libc::ETIMEDOUT) => None,
+        None | Some(crate::platform::TIMED_OUT) => None,
         Some(e) => Some(std::io::Error::from_raw_os_error(e).to_string()),
     }
 }

@@ -7,15 +7,19 @@ use std::net::IpAddr;
 use super::lines::{Line, Tone};
 use super::sanitize::escape;
 use crate::report::{
-    Attempt, DnsOutcome, LatencyStats, Layer, Report, Stopped, TcpReason, TcpReport, TcpState, word,
+    Attempt, DnsOutcome, IcmpEvidence, LatencyStats, Layer, Report, Stopped, TcpReason, TcpReport,
+    TcpState, word,
 };
 use crate::verdict::{self, Headline};
 
-/// Colour on or off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How probes are shown: colour, and whether every probe line names its SNI.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Style {
     /// Emit ANSI colour codes.
     pub color: bool,
+    /// Name the SNI on every probe line, also when it is the host's own name: in an IP × SNI
+    /// run (several names) a line without it would be ambiguous.
+    pub every_sni: bool,
 }
 
 impl Style {
@@ -34,8 +38,9 @@ impl Style {
     }
 }
 
-/// `host:port (address)`, with IPv6 in brackets.
-pub fn probe_label(report: &Report) -> String {
+/// `host:port (address)`, with IPv6 in brackets, and ` sni=NAME` when the SNI is not the host
+/// (or, with `every_sni`, always).
+pub fn probe_label(report: &Report, every_sni: bool) -> String {
     let host_port = |host: &str| {
         if host.contains(':') {
             format!("[{host}]:{}", report.port)
@@ -49,9 +54,12 @@ pub fn probe_label(report: &Report) -> String {
         }
         _ => host_port(&report.host),
     };
+    if report.udp.is_some() {
+        label.push_str("/udp");
+    }
     // With several names on one address, the SNI is what tells the probes apart.
     if let Some(sni) = report.tls.as_ref().and_then(|t| t.sni.as_deref())
-        && sni != report.host
+        && (sni != report.host || every_sni)
     {
         label.push_str(&format!(" sni={sni}"));
     }
@@ -69,7 +77,7 @@ pub fn write_report(
     writeln!(
         w,
         "{}  {}",
-        escape(&probe_label(report)),
+        escape(&probe_label(report, style.every_sni)),
         style.paint(tone, &verdict)
     )?;
     for line in detail_lines(report, show_certs) {
@@ -81,6 +89,9 @@ pub fn write_report(
 /// Writes one detail line, escaping its value.
 pub fn write_line(w: &mut impl Write, line: &Line, style: Style) -> io::Result<()> {
     let indent = "  ".repeat(usize::from(line.indent) + 1);
+    if line.value.is_empty() {
+        return writeln!(w, "{indent}{}", line.label);
+    }
     let value = style.paint(line.tone, &escape(&line.value));
     if line.label.is_empty() {
         writeln!(w, "{indent}{value}")
@@ -96,20 +107,20 @@ pub fn write_attempt(
     attempt: &Attempt,
     style: Style,
 ) -> io::Result<()> {
-    let tone = if attempt.state == TcpState::Open {
+    let tone = if attempt.state.is_open() {
         Tone::Good
     } else {
         Tone::Bad
     };
-    let mut text = format!("{} {}", attempt.state.as_str(), fmt_ms(attempt.connect_ms));
-    if attempt.state != TcpState::Open {
-        text = format!("{} ({})", attempt.state.as_str(), word(&attempt.reason));
+    let mut text = format!("{} {}", attempt.state.human(), fmt_ms(attempt.connect_ms));
+    if !attempt.state.is_open() {
+        text = format!("{} ({})", attempt.state.human(), word(&attempt.reason));
     }
     if let Some(tls) = attempt.tls_handshake_ms {
         text.push_str(&format!(", tls {}", fmt_ms(tls)));
     }
     let tone = match attempt.stopped {
-        Some(stopped) if stopped.layer > Layer::Tcp => {
+        Some(stopped) if !stopped.layer.is_transport() && stopped.layer > Layer::Tcp => {
             text.push_str(&format!(
                 ", {} {}",
                 stopped.layer.as_str(),
@@ -122,7 +133,7 @@ pub fn write_attempt(
     writeln!(
         w,
         "{}  #{:<4} {}",
-        escape(&probe_label(report)),
+        escape(&probe_label(report, style.every_sni)),
         attempt.seq,
         style.paint(tone, &text)
     )
@@ -147,7 +158,7 @@ fn verdict_line(report: &Report) -> (Tone, String) {
         Headline::Stopped(stopped) => {
             let (tone, text) = stopped_line(report, stopped);
             // `--expect closed` on a closed port: the stop is what was asked for.
-            let asked_for = stopped.layer == Layer::Tcp && !report.expect.is_empty();
+            let asked_for = stopped.layer.is_transport() && !report.expect.is_empty();
             if asked_for {
                 (Tone::Good, format!("{text} (as expected)"))
             } else {
@@ -164,6 +175,16 @@ fn stopped_line(report: &Report, stopped: &Stopped) -> (Tone, String) {
         Layer::Tcp => {
             if let Some(tcp) = &report.tcp {
                 return tcp_verdict(tcp);
+            }
+        }
+        Layer::Quic => {
+            if let Some(quic) = &report.quic {
+                return super::quic::quic_verdict(quic);
+            }
+        }
+        Layer::Udp => {
+            if let Some(udp) = &report.udp {
+                return super::udp::verdict(udp);
             }
         }
         Layer::Internal => {
@@ -200,7 +221,12 @@ fn dns_line(report: &Report) -> (Tone, String) {
             Some(d) => format!("DNS no_records: {d}"),
             None => "DNS no_records: the name has no address of the asked family".to_string(),
         },
-        DnsOutcome::Timeout => "DNS timeout: the resolver did not answer in time".to_string(),
+        DnsOutcome::Timeout => format!(
+            "DNS timeout: {}",
+            dns.detail
+                .as_deref()
+                .unwrap_or("the resolver did not answer in time")
+        ),
         _ => format!(
             "DNS error: {}",
             dns.detail.as_deref().unwrap_or("resolver failure")
@@ -215,7 +241,7 @@ fn timings(report: &Report) -> String {
         .tcp
         .as_ref()
         .map(|t| format!("TCP open in {}", fmt_ms(t.connect_ms)))
-        .unwrap_or_default();
+        .unwrap_or_else(|| quic_timing(report));
     let handshake = report
         .tls
         .as_ref()
@@ -225,11 +251,26 @@ fn timings(report: &Report) -> String {
     format!("{connected}{handshake}")
 }
 
+/// `QUIC`: the transport of a QUIC probe, in the timings (its handshake is the TLS one).
+fn quic_timing(report: &Report) -> String {
+    match &report.quic {
+        Some(quic) => match &quic.version {
+            Some(v) => format!("QUIC v{v}"),
+            None => "QUIC".to_string(),
+        },
+        None => String::new(),
+    }
+}
+
 fn reached_line(report: &Report, reached: Option<Layer>) -> (Tone, String) {
-    let Some(tcp) = &report.tcp else {
-        return (Tone::Bad, "not probed".to_string());
+    if let Some(udp) = &report.udp {
+        return super::udp::verdict(udp);
+    }
+    let (tone, tcp_text) = match (&report.tcp, &report.quic) {
+        (Some(tcp), _) => tcp_verdict(tcp),
+        (None, Some(quic)) => super::quic::quic_verdict(quic),
+        (None, None) => return (Tone::Bad, "not probed".to_string()),
     };
-    let (tone, tcp_text) = tcp_verdict(tcp);
     match reached {
         Some(Layer::Vhost) => (
             Tone::Good,
@@ -279,6 +320,13 @@ pub fn tcp_verdict(tcp: &TcpReport) -> (Tone, String) {
             };
             (Tone::Bad, format!("TCP unreachable: {why} in {t}"))
         }
+        TcpState::Filtered if tcp.icmp_evidence == IcmpEvidence::Unavailable => (
+            Tone::Warn,
+            format!(
+                "TCP filtered: no answer within {t} (dropped, or rejected by an ICMP error \
+                 this system does not report)"
+            ),
+        ),
         TcpState::Filtered => (
             Tone::Warn,
             format!("TCP filtered: no answer within {t} (silently dropped)"),
@@ -304,6 +352,12 @@ pub fn tcp_verdict(tcp: &TcpReport) -> (Tone, String) {
 /// Every line below the verdict line, layer by layer.
 pub fn detail_lines(report: &Report, show_certs: bool) -> Vec<Line> {
     let mut lines = Vec::new();
+    if let Some(quic) = &report.quic {
+        lines.extend(super::quic::quic_lines(quic));
+    }
+    if let Some(udp) = &report.udp {
+        lines.extend(super::udp::lines(udp));
+    }
     // Inside-TLS greetings (HTTPS status, IMAPS banner) read best after the TLS lines.
     let after_tls = report.greeting.as_ref().is_some_and(|g| g.over_tls);
     let before = report.greeting.as_ref().filter(|_| !after_tls);
@@ -340,6 +394,7 @@ fn verdict_lines(report: &Report) -> Vec<Line> {
     let mut lines = Vec::new();
     if let Some(stopped) = &report.stopped
         && stopped.layer > Layer::Tcp
+        && !stopped.layer.is_transport()
     {
         let detail = report
             .problems
@@ -358,6 +413,7 @@ fn verdict_lines(report: &Report) -> Vec<Line> {
         ));
     } else if let Some(reached) = report.reached
         && reached > Layer::Tcp
+        && !reached.is_transport()
         && report.stopped.is_none()
     {
         let what = match reached {
@@ -514,7 +570,7 @@ pub fn histogram_lines(stats: &LatencyStats) -> Vec<Line> {
     let samples: Vec<f64> = stats
         .attempts
         .iter()
-        .filter(|a| a.state == TcpState::Open)
+        .filter(|a| a.state.is_open())
         .map(|a| a.connect_ms)
         .collect();
     let buckets = crate::stats::histogram(&samples, 10);
@@ -562,6 +618,7 @@ mod tests {
             icmp: None,
             errno: None,
             connect_ms: 3000.0,
+            icmp_evidence: IcmpEvidence::ErrorQueue,
         }
     }
 
@@ -580,8 +637,17 @@ mod tests {
             text.contains("rejected: ICMP admin-prohibited from 198.51.100.1"),
             "{text}"
         );
-        let (_, text) = tcp_verdict(&tcp(TcpState::Filtered, TcpReason::Timeout));
+        let mut filtered = tcp(TcpState::Filtered, TcpReason::Timeout);
+        let (_, text) = tcp_verdict(&filtered);
         assert!(text.contains("filtered: no answer within 3.00 s"), "{text}");
+        assert!(text.contains("silently dropped"), "{text}");
+        // Where ICMP errors are not reported (older Windows), silence proves less.
+        filtered.icmp_evidence = IcmpEvidence::Unavailable;
+        let (_, text) = tcp_verdict(&filtered);
+        assert!(
+            text.contains("dropped, or rejected by an ICMP error this system does not report"),
+            "{text}"
+        );
         let (_, text) = tcp_verdict(&tcp(TcpState::Closed, TcpReason::Rst));
         assert!(text.contains("closed: RST"), "{text}");
     }
@@ -594,21 +660,35 @@ mod tests {
             ..Report::default()
         };
         r.address = Some("2001:db8::1".parse().unwrap());
-        assert_eq!(probe_label(&r), "[2001:db8::1]:443");
+        assert_eq!(probe_label(&r, false), "[2001:db8::1]:443");
         r.host = "www.example".into();
-        assert_eq!(probe_label(&r), "www.example:443 (2001:db8::1)");
+        assert_eq!(probe_label(&r, false), "www.example:443 (2001:db8::1)");
+        // The host's own name as SNI goes without saying, except in an IP × SNI run.
+        r.tls = Some(crate::report::TlsReport {
+            sni: Some("www.example".into()),
+            ..Default::default()
+        });
+        assert_eq!(probe_label(&r, false), "www.example:443 (2001:db8::1)");
+        assert_eq!(
+            probe_label(&r, true),
+            "www.example:443 (2001:db8::1) sni=www.example"
+        );
     }
 
     #[test]
     fn detail_values_are_escaped_and_coloured_only_on_request() {
         let line = Line::new(0, "greeting", "evil\x1b[2Jbanner", Tone::Bad);
         let mut out = Vec::new();
-        write_line(&mut out, &line, Style { color: false }).unwrap();
+        write_line(&mut out, &line, Style::default()).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("evil\\x1b[2Jbanner"));
         assert!(!text.contains('\x1b'));
         let mut out = Vec::new();
-        write_line(&mut out, &line, Style { color: true }).unwrap();
+        let color = Style {
+            color: true,
+            ..Style::default()
+        };
+        write_line(&mut out, &line, color).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("\x1b[31m") && text.contains("evil\\x1b[2Jbanner"));
     }

@@ -51,7 +51,7 @@ impl Junit {
 
     /// Adds the cases of one probe to `suite`.
     pub(crate) fn add(&mut self, suite: &str, report: &Report) {
-        let label = escape(&probe_label(report));
+        let label = escape(&probe_label(report, true));
         let mut cases = vec![Case {
             name: format!("{label}: verdict"),
             time: probe_seconds(report),

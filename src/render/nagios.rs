@@ -148,7 +148,7 @@ impl Nagios {
 
 /// `label: headline`, with the days left and any warning said.
 fn probe_text(report: &Report) -> String {
-    let mut text = format!("{}: {}", probe_label(report), headline_text(report));
+    let mut text = format!("{}: {}", probe_label(report, true), headline_text(report));
     let earliest = report
         .tls
         .as_ref()
@@ -203,6 +203,7 @@ mod tests {
                 icmp: None,
                 errno: None,
                 connect_ms: 0.5,
+                icmp_evidence: crate::report::IcmpEvidence::ErrorQueue,
             }),
             ..Report::default()
         }

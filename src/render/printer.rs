@@ -85,12 +85,62 @@ fn write_junit(path: &std::path::Path, junit: &Junit) -> io::Result<()> {
     write().map_err(|e| io::Error::new(e.kind(), format!("JUnit report {}: {e}", path.display())))
 }
 
+/// What the progress line knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// Nothing planned yet: a count.
+    Counting,
+    /// Some targets are not resolved (or read) yet: done of planned so far.
+    Planning,
+    /// The total is known: a bar and an estimate of the time left.
+    Total,
+}
+
+fn progress_style(stage: Progress) -> indicatif::ProgressStyle {
+    let template = match stage {
+        Progress::Counting => "{spinner} {pos} probes done, {rate}, {elapsed}",
+        Progress::Planning => "{spinner} {pos} of {len}+ probes done, {rate}, {elapsed}",
+        Progress::Total => "{spinner} {bar:24} {pos}/{len} probes, {rate}, {elapsed}, {left}",
+    };
+    indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner())
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rate(state.per_sec()));
+            },
+        )
+        .with_key(
+            "left",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                // No estimate before the first probe has finished.
+                let _ = match state.pos() {
+                    0 => w.write_str("estimating the time left"),
+                    _ => write!(w, "about {} left", indicatif::HumanDuration(state.eta())),
+                };
+            },
+        )
+        .progress_chars("=> ")
+}
+
+/// Probes per second as people read it: `12/s`, `3.5/s`, `0.4/s`.
+fn rate(per_sec: f64) -> String {
+    if !per_sec.is_finite() || per_sec <= 0.0 {
+        "-/s".to_string()
+    } else if per_sec >= 10.0 {
+        format!("{per_sec:.0}/s")
+    } else {
+        format!("{per_sec:.1}/s")
+    }
+}
+
 /// Writes reports to `out` in one format and closes the run with a summary.
 pub(crate) struct Printer<W: Write> {
     out: W,
     options: Options,
     summary: Summary,
     progress: Option<indicatif::ProgressBar>,
+    progress_stage: Progress,
     /// The first write error: once the reader has gone, nothing more is written.
     broken: Option<io::ErrorKind>,
     /// The plugin result, in `Format::Nagios`.
@@ -105,8 +155,9 @@ impl<W: Write> Printer<W> {
         Printer {
             out,
             options,
-            summary: Summary::default(),
+            summary: Summary::new(options.style.every_sni),
             progress: None,
+            progress_stage: Progress::Counting,
             broken: None,
             nagios: match options.format {
                 Format::Nagios(thresholds) => Some(Nagios::new(thresholds)),
@@ -126,17 +177,35 @@ impl<W: Write> Printer<W> {
         self.nagios.as_ref().map(|n| n.status(cut))
     }
 
-    /// Shows a spinner with the count of probes done on stderr (for a terminal).
+    /// Shows the progress on stderr (for a terminal): a spinner with the probes done, then,
+    /// once the run knows how many probes it will make, a bar with the total and an ETA.
     pub(crate) fn show_progress(&mut self) {
         let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {pos} probes done, {per_sec} {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
+        bar.set_style(progress_style(Progress::Counting));
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         self.progress = Some(bar);
+    }
+
+    /// Probes finished (counted as they finish, before their turn to be printed).
+    pub(crate) fn finished(&mut self, probes: u64) {
+        if let Some(bar) = &self.progress {
+            bar.inc(probes);
+        }
+    }
+
+    /// What the run plans to report so far (`complete`: the total).
+    pub(crate) fn planned(&mut self, probes: u64, complete: bool) {
+        let Some(bar) = &self.progress else { return };
+        bar.set_length(probes);
+        let stage = if complete {
+            Progress::Total
+        } else {
+            Progress::Planning
+        };
+        if self.progress_stage != stage {
+            bar.set_style(progress_style(stage));
+            self.progress_stage = stage;
+        }
     }
 
     /// Whether latency-mode attempts are printed as they happen (worth sending them here).
@@ -155,9 +224,6 @@ impl<W: Write> Printer<W> {
         }
         if let Some(nagios) = &mut self.nagios {
             nagios.add(report);
-        }
-        if let Some(bar) = &self.progress {
-            bar.inc(1);
         }
         if self.options.summary_only {
             return self.check();
@@ -257,6 +323,41 @@ impl<W: Write> Printer<W> {
 }
 
 #[cfg(test)]
+mod progress_tests {
+    use super::*;
+
+    #[test]
+    fn rates_read_like_numbers_people_write() {
+        assert_eq!(rate(1234.5678), "1235/s");
+        assert_eq!(rate(12.34), "12/s");
+        assert_eq!(rate(3.456), "3.5/s");
+        assert_eq!(rate(0.04), "0.0/s");
+        assert_eq!(rate(0.0), "-/s");
+        assert_eq!(rate(f64::NAN), "-/s");
+    }
+
+    #[test]
+    fn the_bar_gets_its_total_once_the_plan_is_complete() {
+        let options = Options {
+            format: Format::Human,
+            style: Style::default(),
+            show_certs: false,
+            histogram: false,
+            summary_only: false,
+        };
+        let mut printer = Printer::new(Vec::new(), options);
+        printer.show_progress();
+        let bar = printer.progress.clone().unwrap();
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        printer.planned(3, false);
+        assert_eq!(printer.progress_stage, Progress::Planning);
+        printer.planned(7, true);
+        assert_eq!(printer.progress_stage, Progress::Total);
+        assert_eq!(bar.length(), Some(7));
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::{Layer, Reason, Stopped, TcpReason, TcpReport, TcpState};
@@ -264,7 +365,7 @@ mod tests {
     fn options(format: Format) -> Options {
         Options {
             format,
-            style: Style { color: false },
+            style: Style::default(),
             show_certs: false,
             histogram: false,
             summary_only: false,
@@ -288,6 +389,7 @@ mod tests {
                 icmp: None,
                 errno: Some(111),
                 connect_ms: 0.5,
+                icmp_evidence: crate::report::IcmpEvidence::ErrorQueue,
             }),
             ..Report::default()
         }
@@ -356,8 +458,8 @@ mod tests {
         let report = closed(7);
         let attempt = Attempt {
             seq: 2,
-            state: TcpState::Open,
-            reason: TcpReason::SynAck,
+            state: crate::report::AttemptState::Tcp(TcpState::Open),
+            reason: crate::report::AttemptReason::Tcp(TcpReason::SynAck),
             connect_ms: 0.25,
             tls_handshake_ms: None,
             tls_error: None,

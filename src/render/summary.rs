@@ -1,4 +1,5 @@
-//! The closing summary of a run over many probes: counts per verdict and the slowest probes.
+//! The closing summary of a run over many probes: counts per verdict, the IP × SNI matrix and,
+//! when there are enough probes for it to tell something, the slowest.
 //! An accumulator of fixed size per distinct verdict, so it stays small however many probes
 //! stream through it.
 
@@ -11,11 +12,16 @@ use crate::verdict::{self, Headline};
 
 /// How many of the slowest probes to list.
 const SLOWEST: usize = 5;
+/// The slowest are listed only from this many probes on: with fewer, the list would repeat
+/// most of the run, in another order.
+const SLOWEST_FROM: usize = 2 * SLOWEST + 1;
 
 /// Running totals over the reports of a run.
 #[derive(Debug, Default)]
 pub struct Summary {
     total: usize,
+    /// Labels name their SNI even when it is the host's (an IP × SNI run).
+    every_sni: bool,
     /// Per verdict (`None`: reached everything asked), how many probes.
     by_verdict: HashMap<Option<Stopped>, usize>,
     slowest: Vec<(f64, String)>,
@@ -30,9 +36,22 @@ struct Served {
     stopped: Option<Stopped>,
     fingerprint: String,
     subject: String,
+    /// Served over QUIC (its row is labelled `ADDRESS quic`, next to the TCP one).
+    quic: bool,
 }
 
+/// The label suffix of a QUIC row in the matrix.
+const QUIC_ROW: &str = " quic";
+
 impl Summary {
+    /// An empty summary; `every_sni` as in [`super::human::Style`].
+    pub fn new(every_sni: bool) -> Summary {
+        Summary {
+            every_sni,
+            ..Summary::default()
+        }
+    }
+
     /// Counts one more report.
     pub fn add(&mut self, report: &Report) {
         self.total += 1;
@@ -55,12 +74,16 @@ impl Summary {
                     .map(|l| l.short_fingerprint())
                     .unwrap_or_default(),
                 subject: tls.leaf().map(|l| l.subject.clone()).unwrap_or_default(),
+                quic: tls.transport == crate::report::quic::TlsTransport::Quic,
             };
-            let label = if report.port == 443 {
+            let mut label = if report.port == 443 {
                 address.to_string()
             } else {
                 probe_label_addr(address, report.port)
             };
+            if served.quic {
+                label.push_str(QUIC_ROW);
+            }
             self.matrix
                 .entry(name.clone())
                 .or_default()
@@ -68,7 +91,8 @@ impl Summary {
         }
         let time = total_ms(report);
         if time > 0.0 {
-            self.slowest.push((time, probe_label(report)));
+            self.slowest
+                .push((time, probe_label(report, self.every_sni)));
             self.slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
             self.slowest.truncate(SLOWEST);
         }
@@ -99,11 +123,19 @@ impl Summary {
                 .map(|s| s.fingerprint.as_str())
                 .collect();
             let disagree = prints.len() > 1;
+            let transports_differ = transports_disagree(by_address);
             let fell_back = by_address.values().any(|s| {
                 s.stopped
                     .is_some_and(|st| st.reason == Reason::Vhost(Vhost::DefaultFallback))
             });
             let (note, tone) = match (disagree, fell_back) {
+                _ if !transports_differ.is_empty() => (
+                    format!(
+                        "  ← TCP and QUIC disagree on {}",
+                        transports_differ.join(", ")
+                    ),
+                    Tone::Bad,
+                ),
                 (true, _) => (
                     format!(
                         "  ← addresses disagree: {} different certificates",
@@ -123,13 +155,18 @@ impl Summary {
                     Some(stopped) => (stopped.reason.word(), Tone::Bad),
                     None => ("matched".to_string(), Tone::Good),
                 };
+                // A row without a certificate says so in the certificate's place, so that the
+                // columns stay aligned.
+                let certificate = if served.fingerprint.is_empty() {
+                    "(no certificate)".to_string()
+                } else {
+                    format!("{}  {}", served.fingerprint, served.subject)
+                };
+                // Each row names its SNI too, so that a row read alone (grep) says it all.
                 lines.push(Line::new(
                     2,
                     "",
-                    format!(
-                        "{address:<24} {verdict:<17} {}  {}",
-                        served.fingerprint, served.subject
-                    ),
+                    format!("{address:<24} {verdict:<17} {certificate}  sni={name}"),
                     tone,
                 ));
             }
@@ -163,7 +200,7 @@ impl Summary {
             },
         )];
         lines.extend(self.matrix_lines());
-        if self.total > 1 && !self.slowest.is_empty() {
+        if self.total >= SLOWEST_FROM && !self.slowest.is_empty() {
             lines.push(Line::new(0, "slowest", "probes", Tone::Plain));
             for (ms, label) in &self.slowest {
                 lines.push(Line::new(
@@ -176,6 +213,22 @@ impl Summary {
         }
         lines
     }
+}
+
+/// The addresses where the TCP and the QUIC probe of one name disagree: another certificate,
+/// or one side refused what the other served.
+fn transports_disagree(by_address: &BTreeMap<String, Served>) -> Vec<String> {
+    by_address
+        .iter()
+        .filter(|(_, served)| served.quic)
+        .filter_map(|(label, quic)| {
+            let base = label.strip_suffix(QUIC_ROW)?;
+            let tcp = by_address.get(base)?;
+            let differ = tcp.fingerprint != quic.fingerprint
+                || tcp.stopped.is_some() != quic.stopped.is_some();
+            differ.then(|| base.to_string())
+        })
+        .collect()
 }
 
 fn probe_label_addr(address: std::net::IpAddr, port: u16) -> String {
@@ -195,7 +248,11 @@ fn verdict_word(stopped: Option<&Stopped>) -> String {
 
 /// Time the probe spent on the network: connect (or the deadline) plus later layers.
 fn total_ms(report: &Report) -> f64 {
-    let connect = report.tcp.as_ref().map_or(0.0, |t| t.connect_ms);
+    let connect = match (&report.tcp, &report.udp) {
+        (Some(t), _) => t.connect_ms,
+        (None, Some(u)) => u.elapsed_ms,
+        (None, None) => 0.0,
+    };
     let tls = report
         .tls
         .as_ref()
@@ -219,6 +276,38 @@ mod tests {
             }),
             ..Report::default()
         }
+    }
+
+    #[test]
+    fn the_slowest_are_listed_only_when_there_are_enough_probes() {
+        let timed = |port| {
+            let mut r = report(port, None);
+            r.tcp = Some(crate::report::TcpReport {
+                state: TcpState::Open,
+                reason: crate::report::TcpReason::SynAck,
+                icmp_from: None,
+                icmp: None,
+                errno: None,
+                connect_ms: f64::from(port),
+                icmp_evidence: crate::report::IcmpEvidence::ErrorQueue,
+            });
+            r
+        };
+        let mut s = Summary::default();
+        for port in 1..SLOWEST_FROM {
+            s.add(&timed(u16::try_from(port).unwrap()));
+        }
+        let labels = |s: &Summary| s.lines().into_iter().map(|l| l.label).collect::<Vec<_>>();
+        assert!(!labels(&s).contains(&"slowest".to_string()));
+        s.add(&timed(100));
+        assert!(labels(&s).contains(&"slowest".to_string()));
+        let lines = s.lines();
+        let first = lines.iter().position(|l| l.label == "slowest").unwrap();
+        assert!(
+            lines[first + 1].value.contains("192.0.2.1:100"),
+            "{lines:?}"
+        );
+        assert_eq!(lines.len() - first - 1, SLOWEST);
     }
 
     #[test]

@@ -379,6 +379,8 @@ pub struct VhostReference {
 /// The TLS layer of one probe.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TlsReport {
+    /// Where the handshake ran: `tcp`, or `quic` (TLS 1.3 inside QUIC).
+    pub transport: super::quic::TlsTransport,
     /// The SNI actually sent (`null`: none).
     pub sni: Option<String>,
     /// Negotiated protocol version (`TLSv1.3`); for a legacy server, the version it chose.

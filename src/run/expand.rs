@@ -1,6 +1,7 @@
 //! From one target to its probes' coordinates: which ports and which SNI names. (Addresses
 //! come from name resolution, in the run.)
 
+use crate::probe::Transport;
 use crate::target::{Host, Target};
 
 /// The port used when neither the target, its scheme nor `-p` names one.
@@ -15,6 +16,10 @@ pub struct Expansion {
     pub snis: Vec<String>,
     /// `--no-sni`.
     pub no_sni: bool,
+    /// `--quic`: probe over QUIC (as `h3://` targets always are).
+    pub quic: bool,
+    /// `--also-tcp`: with QUIC, probe over TCP too and compare.
+    pub also_tcp: bool,
 }
 
 impl Expansion {
@@ -33,6 +38,17 @@ impl Expansion {
         match &target.host {
             Host::Name(name) => vec![Some(name.clone())],
             Host::Ip(_) => vec![None],
+        }
+    }
+
+    /// The transports to probe `target` over: QUIC for `--quic` and `h3://`, with TCP first
+    /// when `--also-tcp` asks for the comparison; TCP otherwise.
+    pub fn transports_for(&self, target: &Target) -> Vec<Transport> {
+        let quic = self.quic || target.scheme.as_deref() == Some("h3");
+        match (quic, self.also_tcp) {
+            (false, _) => vec![Transport::Tcp],
+            (true, false) => vec![Transport::Quic],
+            (true, true) => vec![Transport::Tcp, Transport::Quic],
         }
     }
 

@@ -1,9 +1,11 @@
 //! The virtual-host verdict behind real front ends that treat unknown names their own way:
 //! HAProxy in TCP mode routing by `req.ssl_sni` (no-SNI clients and unknown names to different
 //! backends; no default backend at all), Caddy (alert `internal_error` for a name it does not
-//! serve), and a wildcard default that covers every name (`--vhost-reference always`). Each
+//! serve), HAProxy `strict-sni` and hitch `sni-nomatch-abort` (alert `unrecognized_name`),
+//! HAProxy `tcp-request content reject` and `silent-drop` (closed or silent: `not_routed`), and
+//! a wildcard default that covers every name (`--vhost-reference always`). Each
 //! through the binary, against in-process TLS backends or the daemons' own TLS. Skips without
-//! haproxy or caddy unless `CI=true`.
+//! haproxy, hitch or caddy unless `CI=true`.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -234,4 +236,161 @@ async fn a_wildcard_default_covers_the_name_matched_default_when_asked() {
     );
     assert_eq!(json["reached"], "vhost");
     assert_eq!(code, 0);
+}
+
+/// `a.pem` in `dir`: the chain and key of `credential` in one file, as HAProxy's `crt` and
+/// hitch's `pem-file` take them.
+fn combined_pem(dir: &TempDir, credential: &Credential) -> std::path::PathBuf {
+    dir.write(
+        "a.pem",
+        &format!("{}{}", credential.chain_pem(), credential.key_pem()),
+    )
+}
+
+/// What `--sni a.test --sni nope.test` says about `nope.test` at `target`, with the exit code,
+/// after checking that `a.test` itself was routed.
+async fn unknown_name(ca_path: &str, target: &str) -> (Value, i32) {
+    let args = [
+        "--ca-file",
+        ca_path,
+        "--handshake-timeout",
+        "1s",
+        "--sni",
+        "a.test",
+        "--sni",
+        "nope.test",
+        target,
+    ];
+    let (lines, code) = reach_json(&args).await;
+    assert_eq!(
+        by_sni(&lines, "a.test")["tls"]["vhost"],
+        "matched",
+        "{lines:?}"
+    );
+    (by_sni(&lines, "nope.test").clone(), code)
+}
+
+/// The unknown name stopped at the virtual host with `word`, the failure still visible.
+fn assert_stopped_at_vhost(json: &Value, word: &str, tls_error: &str) {
+    assert_eq!(json["tls"]["vhost"], word, "{json}");
+    assert_eq!(json["stopped"]["layer"], "vhost", "{json}");
+    assert_eq!(json["stopped"]["reason"], word, "{json}");
+    assert_eq!(json["tls"]["error"]["kind"], tls_error, "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn haproxy_strict_sni_answers_an_unknown_name_with_unrecognized_name() {
+    let ca = root("Strict Root");
+    let a = ca.issue(&LeafSpec::server(&["a.test"])).expect("leaf");
+    let dir = TempDir::new("haproxy-strict-sni");
+    let pem = combined_pem(&dir, &a);
+    let port = free_port();
+    // TLS terminated by HAProxy itself, in HTTP mode: `strict-sni` refuses any name its
+    // certificates do not cover, and clients without SNI.
+    let frontends = format!(
+        "frontend fe\n  mode http\n  bind 127.0.0.1:{port} ssl crt {} strict-sni\n  \
+         http-request return status 200\n",
+        pem.display()
+    );
+    let Some(_haproxy) = haproxy(&dir, &frontends, &[port]) else {
+        return;
+    };
+    let ca_path = ca_file(&dir, &ca);
+    let target = loopback(port).to_string();
+    let (nope, code) = unknown_name(&ca_path, &target).await;
+    assert_stopped_at_vhost(&nope, "unrecognized_name", "alert");
+    assert_eq!(nope["tls"]["error"]["alert"], "unrecognized_name", "{nope}");
+    assert_eq!(code, 4);
+    // The alert names the refusal by itself: no other name is needed to tell it.
+    let (json, code) = probe_json(&["--ca-file", &ca_path, "--sni", "nope.test", &target]).await;
+    assert_eq!(
+        (json["tls"]["vhost"].as_str(), code),
+        (Some("unrecognized_name"), 4)
+    );
+    // In the summary's matrix the refused name's row says it got no certificate, in the
+    // certificate's column.
+    let out = crate::support::reach_async(&[
+        "--ca-file",
+        &ca_path,
+        "--sni",
+        "a.test",
+        "--sni",
+        "nope.test",
+        &target,
+    ])
+    .await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&target) && l.ends_with("sni=nope.test"))
+        .unwrap_or_else(|| panic!("no matrix row for nope.test: {text}"));
+    assert!(
+        row.contains(" unrecognized_name (no certificate)  sni=nope.test"),
+        "{row}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hitch_with_sni_nomatch_abort_answers_an_unknown_name_with_unrecognized_name() {
+    let Some(hitch) = require_binary(&["/usr/sbin/hitch"], "hitch") else {
+        return;
+    };
+    let ca = root("Hitch Root");
+    let a = ca.issue(&LeafSpec::server(&["a.test"])).expect("leaf");
+    let dir = TempDir::new("hitch");
+    let pem = combined_pem(&dir, &a);
+    let (port, backend_port) = (free_port(), free_port());
+    let mut config = format!(
+        "frontend = \"[127.0.0.1]:{port}\"\nbackend = \"[127.0.0.1]:{backend_port}\"\n\
+         pem-file = \"{}\"\nsni-nomatch-abort = on\ndaemon = off\nworkers = 1\n",
+        pem.display()
+    );
+    // As root, hitch wants a user to drop to after reading its keys.
+    if crate::support::is_root() {
+        config.push_str("user = \"nobody\"\n");
+    }
+    let path = dir.write("hitch.conf", &config);
+    let mut cmd = Command::new(hitch);
+    cmd.arg(format!("--config={}", path.display()));
+    let _hitch = Daemon::start("hitch", cmd, &dir, &[port]);
+    let ca_path = ca_file(&dir, &ca);
+    let (nope, code) = unknown_name(&ca_path, &loopback(port).to_string()).await;
+    assert_stopped_at_vhost(&nope, "unrecognized_name", "alert");
+    assert_eq!(code, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn haproxy_rejecting_or_silently_dropping_unknown_names_is_not_routed() {
+    let ca = root("Router Root");
+    let a = ca.issue(&LeafSpec::server(&["a.test"])).expect("leaf");
+    let dir = TempDir::new("haproxy-drop");
+    let pem = combined_pem(&dir, &a);
+    let (reject, silent, tls) = (free_port(), free_port(), free_port());
+    // Two TCP-mode SNI routers in front of one TLS terminator serving a.test: one closes the
+    // connection of any other name (`reject`), one drops it without a packet (`silent-drop`).
+    let router = |name: &str, port: u16, action: &str| {
+        format!(
+            "frontend {name}\n  bind 127.0.0.1:{port}\n  tcp-request inspect-delay 2s\n  \
+             tcp-request content {action} if {{ req.ssl_hello_type 1 }} \
+             !{{ req.ssl_sni -i a.test }}\n  \
+             tcp-request content accept if {{ req.ssl_hello_type 1 }}\n  default_backend be_a\n"
+        )
+    };
+    let frontends = format!(
+        "{}{}backend be_a\n  server a 127.0.0.1:{tls}\nfrontend tls_a\n  mode http\n  \
+         bind 127.0.0.1:{tls} ssl crt {}\n  http-request return status 200\n",
+        router("fe_reject", reject, "reject"),
+        router("fe_silent", silent, "silent-drop"),
+        pem.display()
+    );
+    let Some(_haproxy) = haproxy(&dir, &frontends, &[reject, silent, tls]) else {
+        return;
+    };
+    let ca_path = ca_file(&dir, &ca);
+    let (nope, code) = unknown_name(&ca_path, &loopback(reject).to_string()).await;
+    assert_stopped_at_vhost(&nope, "not_routed", "closed");
+    assert_eq!(code, 4);
+    let (nope, code) = unknown_name(&ca_path, &loopback(silent).to_string()).await;
+    assert_stopped_at_vhost(&nope, "not_routed", "timeout");
+    assert_eq!(code, 4);
 }

@@ -284,6 +284,7 @@ fn a_directory_as_input_fails_once_with_64() {
     assert!(out.stdout.is_empty());
 }
 
+#[cfg(unix)]
 #[test]
 fn dev_zero_as_input_stops_at_once_with_one_message() {
     // One endless line of NUL bytes: once a 2 GiB allocation and an abort.

@@ -66,15 +66,19 @@ async fn three_addresses_by_four_names_flags_the_disagreeing_node_and_the_fallba
     let matrix = &text[text
         .find("  vhosts")
         .unwrap_or_else(|| panic!("no matrix: {text}"))..];
+    // A name's header line, then its three rows, each naming the SNI too.
     let section = |name: &str| -> String {
-        let start = matrix
-            .find(&format!("\n    {name} "))
+        let lines: Vec<&str> = matrix.lines().collect();
+        let start = lines
+            .iter()
+            .position(|l| *l == format!("    {name}") || l.starts_with(&format!("    {name} ")))
             .unwrap_or_else(|| panic!("no {name} row: {matrix}"));
-        matrix[start + 1..]
-            .lines()
-            .take(4)
-            .collect::<Vec<_>>()
-            .join("\n")
+        let rows = &lines[start + 1..start + 4];
+        assert!(
+            rows.iter().all(|r| r.ends_with(&format!("sni={name}"))),
+            "{matrix}"
+        );
+        lines[start..start + 4].join("\n")
     };
     assert!(
         section("b.example").contains("addresses disagree: 2 different certificates"),

@@ -120,6 +120,9 @@ table inet lab {
         type filter hook forward priority filter; policy accept;
         tcp dport 61001 reject with icmpx type admin-prohibited
         tcp dport 61005 reject with icmpx type port-unreachable
+        # UDP (UDP probes, QUIC): a firewall's admin-prohibited and port-unreachable.
+        udp dport 61001 reject with icmpx type admin-prohibited
+        udp dport 61005 reject with icmpx type port-unreachable
     }
 }
 NFT
@@ -132,6 +135,8 @@ table inet lab {
         type filter hook prerouting priority filter; policy accept;
         tcp dport 61000 drop
         tcp dport 61002 reject with tcp reset
+        # QUIC (UDP): vanishes, for the filtered case.
+        udp dport 61000 drop
     }
 }
 NFT

@@ -23,9 +23,9 @@ pub const SIZE_LIMIT: usize = 1 << 20;
 
 /// The version grammar `{V}` stands for in a table pattern: an optional separator and
 /// keyword (`/`, `_`, ` v`, `version `, `Version: `, `release `), then the version itself:
-/// digits and dots, a glued suffix (`p1`, `a`, `rc2`), and a glued parenthetical
-/// (`6.1(05544322)`, `2.6.2(1)`).
-pub const VERSION: &str = r"(?:[ /_.:-]|\s*\(|,\s*|:\s*|\s+)?(?:v(?:er(?:sion)?)?\.?\s*:?\s*|release\s+|rel\.?\s*)?(?P<version>\d+(?:\.\d+)*(?:[a-z]+\d*(?:\.\d+)*)?(?:\([0-9a-z.]+\))?)";
+/// digits and dots, a glued suffix (`p1`, `a`, `rc2`) or a dotted pre-release (`1.11.7.rc1`, as
+/// Leafnode writes it), and a glued parenthetical (`6.1(05544322)`, `2.6.2(1)`).
+pub const VERSION: &str = r"(?:[ /_.:-]|\s*\(|,\s*|:\s*|\s+)?(?:v(?:er(?:sion)?)?\.?\s*:?\s*|release\s+|rel\.?\s*)?(?P<version>\d+(?:\.\d+)*(?:[a-z]+\d*(?:\.\d+)*|\.(?:rc|beta|alpha|pre)\d+)?(?:\([0-9a-z.]+\))?)";
 
 /// What identified a greeting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +62,21 @@ static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
         })
         .collect()
 });
+
+/// Compiles the table on a blocking thread, once per process, and waits for it: the first
+/// greeting of a run must not compile a few hundred patterns on a runtime thread (0.7 s in a
+/// debug build), where every other probe's timers would stand still. Callers start it beside
+/// the read of the greeting, so the wait is usually over before the text is there.
+pub async fn ready() {
+    static READY: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    READY
+        .get_or_init(|| async {
+            // If the blocking pool is gone (the runtime is shutting down), the first lookup
+            // compiles it where it is.
+            let _ = tokio::task::spawn_blocking(|| LazyLock::force(&COMPILED).len()).await;
+        })
+        .await;
+}
 
 /// Compiles a table pattern: `{V}` expanded, case-insensitive, size-bounded.
 pub fn compile(pattern: &str) -> Result<Regex, regex::Error> {
@@ -168,7 +183,9 @@ pub fn by_table(subject: &str, protocol: Option<&str>) -> Option<Named> {
             vendor: (!c.entry.vendor.is_empty()).then(|| c.entry.vendor.to_string()),
             cpe: cpe(c.entry.cpe, version.as_deref()),
             version,
-            span: whole.range(),
+            // A pattern that needs context to tell one product from another (`… ready at`)
+            // marks the words naming it with a `name` group.
+            span: caps.name("name").unwrap_or(whole).range(),
             by: Identification::Table,
         })
     })

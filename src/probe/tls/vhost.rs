@@ -63,40 +63,50 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Option<S>>,
 {
-    let mut reference = VhostReference {
-        kind,
-        sni: sni.map(str::to_string),
-        cert: None,
-        error: None,
-        same_as_served: false,
-    };
     let Some(stream) = open_fresh().await else {
-        reference.error = Some("no connection".into());
-        return reference;
+        return reference(kind, sni, None, Some("no connection".into()));
     };
     let connect_name = sni
         .and_then(|name| ServerName::try_from(name.to_string()).ok())
         .unwrap_or(fallback_name);
     let attempt = handshake::run(stream, connect_name, sni.is_some(), ctx).await;
-    match attempt.seen.chain.first() {
-        Some(leaf) => {
-            let summary = cert::summarize(leaf, cert::now_unix());
-            reference.cert = Some(CertRef {
-                subject: summary.subject,
-                sha256: summary.sha256,
-            });
+    let error = attempt.failure.as_ref().map(failure_word);
+    reference(kind, sni, attempt.seen.chain.first(), error)
+}
+
+/// A reference from what its handshake produced: the leaf, or why there was none.
+pub fn reference(
+    kind: ReferenceKind,
+    sni: Option<&str>,
+    leaf: Option<&rustls::pki_types::CertificateDer<'_>>,
+    error: Option<String>,
+) -> VhostReference {
+    let cert = leaf.map(|leaf| {
+        let summary = cert::summarize(leaf, cert::now_unix());
+        CertRef {
+            subject: summary.subject,
+            sha256: summary.sha256,
         }
-        None => {
-            reference.error = Some(match attempt.failure {
-                Some(failure) => match failure.alert {
-                    Some(alert) => format!("alert {}", alert.name()),
-                    None => crate::report::word(&failure.kind),
-                },
-                None => "no certificate".into(),
-            });
-        }
+    });
+    let error = match cert {
+        Some(_) => None,
+        None => Some(error.unwrap_or_else(|| "no certificate".into())),
+    };
+    VhostReference {
+        kind,
+        sni: sni.map(str::to_string),
+        cert,
+        error,
+        same_as_served: false,
     }
-    reference
+}
+
+/// A failed reference handshake in a word: `alert internal_error`, `timeout`, `closed`…
+pub fn failure_word(failure: &crate::report::tls::TlsFailure) -> String {
+    match failure.alert {
+        Some(alert) => format!("alert {}", alert.name()),
+        None => crate::report::word(&failure.kind),
+    }
 }
 
 /// A name no server can have configured (RFC 2606 `.invalid`), different on every run.

@@ -27,6 +27,7 @@ fn tcp(state: TcpState, reason: TcpReason, icmp: Option<(u8, u8, &str)>) -> TcpR
         }),
         errno: None,
         connect_ms: 0.5,
+        icmp_evidence: crate::report::IcmpEvidence::ErrorQueue,
     }
 }
 
@@ -340,14 +341,6 @@ fn only_filtered_rejected_and_unreachable_verdicts_are_worth_a_trace() {
     assert!(!worth(TcpState::Error, TcpReason::LocalPolicy));
 }
 
-#[test]
-fn kernel_releases_parse() {
-    assert_eq!(parse_release("6.18.44-fc-v669\n"), Some((6, 18)));
-    assert_eq!(parse_release("5.8.0"), Some((5, 8)));
-    assert_eq!(parse_release("4.19-rc1"), Some((4, 19)));
-    assert_eq!(parse_release("garbage"), None);
-}
-
 fn quick() -> TraceOptions {
     TraceOptions {
         timeout: Duration::from_millis(500),
@@ -357,6 +350,7 @@ fn quick() -> TraceOptions {
     }
 }
 
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_loopback_listener_is_reached_at_hop_1() {
     for bind in ["127.0.0.1:0", "[::1]:0"] {
@@ -372,6 +366,7 @@ async fn a_loopback_listener_is_reached_at_hop_1() {
     }
 }
 
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_closed_loopback_port_is_a_reset_at_hop_1_and_a_reference_port_confirms_it() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -405,6 +400,7 @@ async fn a_closed_loopback_port_is_a_reset_at_hop_1_and_a_reference_port_confirm
     );
 }
 
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn a_closed_loopback_port_is_checked_against_a_port_open_earlier_in_the_run() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -436,5 +432,20 @@ async fn a_closed_loopback_port_is_checked_against_a_port_open_earlier_in_the_ru
             .diagnosis
             .sentence
             .contains("open earlier in this run")
+    );
+}
+
+/// Where the system cannot say who sent an ICMP error, the trace says so and shows no path.
+#[cfg(not(target_os = "linux"))]
+#[tokio::test]
+async fn elsewhere_the_trace_says_it_is_unsupported_instead_of_printing_a_path() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let report = trace(listener.local_addr().unwrap(), &quick()).await;
+    assert_eq!(report.ended, TraceEnd::Unsupported, "{report:?}");
+    assert!(report.hops.is_empty(), "{report:?}");
+    assert_eq!(report.diagnosis.word, DiagnosisWord::Unknown);
+    assert!(
+        report.diagnosis.sentence.contains("not supported"),
+        "{report:?}"
     );
 }

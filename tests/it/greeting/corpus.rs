@@ -32,6 +32,8 @@ struct Sample {
     visible: String,
     /// PostgreSQL: the answer to `SSLRequest`.
     pg_answer: u8,
+    /// Redis: the answer to `PING` (`+PONG` unless the corpus quotes another).
+    redis_answer: Vec<u8>,
     /// Collected after the table was frozen: scored apart as well.
     held_out: bool,
 }
@@ -44,6 +46,27 @@ fn hex(s: &str) -> Vec<u8> {
 
 fn latin1(s: &str) -> Vec<u8> {
     s.chars().map(|c| c as u32 as u8).collect()
+}
+
+/// A MySQL protocol-10 handshake around a quoted server version, shaped as MariaDB 10.11 sends
+/// it (`testdata/greetings` entry 33): the corpus quotes only the version string for servers
+/// no one can run here, and the framing around it is the protocol's, not the server's.
+fn mysql_handshake(version: &str) -> Vec<u8> {
+    let mut body = vec![10u8];
+    body.extend_from_slice(version.as_bytes());
+    body.push(0);
+    body.extend_from_slice(&[3, 0, 0, 0]); // connection id
+    body.extend_from_slice(b"?76GD\\&E"); // auth data, part 1
+    body.push(0);
+    body.extend_from_slice(&[0xfe, 0xf7, 8, 2, 0, 0xff, 0x81, 21]);
+    body.extend_from_slice(&[0; 10]);
+    body.extend_from_slice(b"fV[H3f*;,iO0"); // auth data, part 2
+    body.push(0);
+    body.extend_from_slice(b"mysql_native_password\0");
+    let len = body.len();
+    let mut packet = vec![len as u8, (len >> 8) as u8, (len >> 16) as u8, 0];
+    packet.extend_from_slice(&body);
+    packet
 }
 
 fn load() -> Vec<Sample> {
@@ -65,6 +88,9 @@ fn load() -> Vec<Sample> {
             let mut greeting = s("greeting").map(|g| latin1(&g)).unwrap_or_default();
             if let Some(h) = s("greeting_hex") {
                 greeting = hex(&h);
+            }
+            if let Some(v) = s("mysql_version") {
+                greeting = mysql_handshake(&v);
             }
             let telnet_rounds: Vec<Vec<u8>> = v
                 .get("telnet_rounds")
@@ -89,6 +115,9 @@ fn load() -> Vec<Sample> {
             if let Some(h) = &http {
                 visible_bytes.extend_from_slice(h);
             }
+            if let Some(a) = s("redis_answer") {
+                visible_bytes.extend_from_slice(&latin1(&a));
+            }
             Sample {
                 id: v["id"].as_u64().expect("id"),
                 protocol,
@@ -106,6 +135,9 @@ fn load() -> Vec<Sample> {
                 pg_answer: s("pg_answer")
                     .and_then(|a| a.bytes().next())
                     .unwrap_or(b'N'),
+                redis_answer: s("redis_answer")
+                    .map(|a| latin1(&a))
+                    .unwrap_or_else(|| b"+PONG\r\n".to_vec()),
                 held_out: v.get("held_out").and_then(Value::as_bool).unwrap_or(false),
             }
         })
@@ -155,7 +187,7 @@ async fn conversation(mut stream: TcpStream, s: Arc<Sample>) {
                     .await;
                 return;
             }
-            "redis" if upper.starts_with("PING") => Some(b"+PONG\r\n".to_vec()),
+            "redis" if upper.starts_with("PING") => Some(s.redis_answer.clone()),
             "postgres" if seen.len() >= 8 && seen[..8] == [0, 0, 0, 8, 4, 210, 22, 47] => {
                 let _ = stream.write_all(&[s.pg_answer]).await;
                 return;

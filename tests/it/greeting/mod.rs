@@ -47,6 +47,7 @@ async fn probe(port: u16, ctx: &Context) -> Report {
         sni: None,
         other_sni: None,
         sweep: false,
+        transport: Default::default(),
     };
     reach::probe::run(&spec, ctx, None, &reach::cancel::Cancel::never()).await
 }

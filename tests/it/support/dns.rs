@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ pub enum Answer {
 /// A running responder; stops when dropped.
 pub struct DnsServer {
     pub addr: SocketAddr,
+    queries: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -39,12 +40,15 @@ impl DnsServer {
             .collect();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
+        let queries = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&queries);
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 1500];
             while !stop2.load(Ordering::Relaxed) {
                 let Ok((n, peer)) = socket.recv_from(&mut buf) else {
                     continue;
                 };
+                counted.fetch_add(1, Ordering::Relaxed);
                 if let Some(reply) = respond(&buf[..n], &table) {
                     let _ = socket.send_to(&reply, peer);
                 }
@@ -52,9 +56,15 @@ impl DnsServer {
         });
         DnsServer {
             addr,
+            queries,
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// How many queries arrived so far.
+    pub fn queries(&self) -> usize {
+        self.queries.load(Ordering::Relaxed)
     }
 }
 

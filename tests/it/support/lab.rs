@@ -48,6 +48,9 @@ pub const PORT_CLOSED: u16 = 61004;
 pub const PORT_UNREACHABLE_AT_R1: u16 = 61005;
 /// The client's own firewall rejects it on the way out (ICMP admin-prohibited from itself).
 pub const PORT_LOCAL_REJECT: u16 = 61006;
+/// Server: a listener started by the test that resets every connection it accepts
+/// (`SO_LINGER` 0), as a crashing or overloaded service does.
+pub const PORT_RESET_ON_ACCEPT: u16 = 61010;
 
 /// The unprivileged identity children can be run as (`nobody` on Debian).
 const NOBODY: &str = "65534";
@@ -157,6 +160,11 @@ impl Lab {
         lab
     }
 
+    /// The lab's own temporary directory (for files the commands run in it read).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The namespace name of `role`.
     pub fn ns(&self, role: Role) -> String {
         format!("{}-{}", self.name, role.suffix())
@@ -197,8 +205,20 @@ impl Lab {
     /// The calling test function must start with [`serve_child_request`]: the listener is that
     /// same test, re-executed.
     pub fn listen(&mut self) {
+        self.serve(&format!("listen {PORT_OPEN}"));
+    }
+
+    /// Starts a dual-stack listener on the server's [`PORT_RESET_ON_ACCEPT`] that resets every
+    /// connection it accepts, and waits until it accepts (the same rule as [`Lab::listen`]).
+    pub fn listen_resetting(&mut self) {
+        self.serve(&format!("listen-reset {PORT_RESET_ON_ACCEPT}"));
+    }
+
+    /// Starts the long-running server `request` in the server's namespace and waits until it
+    /// says it is ready.
+    fn serve(&mut self, request: &str) {
         let mut child = self
-            .child_command(Role::Server, false, &format!("listen {PORT_OPEN}"))
+            .child_command(Role::Server, false, request)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -385,7 +405,8 @@ fn wait_bounded(child: &mut Child, deadline: Duration) -> RunOutput {
 /// In a re-executed child (`REACH_LAB_CHILD` set), does the requested in-namespace work, prints
 /// its results for the parent and returns `true`; in the parent test it returns `false`.
 ///
-/// Requests: `listen PORT` (dual-stack accept loop until killed), `connect TIMEOUT_MS ADDR...`
+/// Requests: `listen PORT` (dual-stack accept loop until killed), `listen-reset PORT` (the same,
+/// resetting each connection with `SO_LINGER` 0), `connect TIMEOUT_MS ADDR...`
 /// (`reach::probe::tcp::connect` to each address, one JSON line each), `trace TIMEOUT_MS
 /// REFERENCE_PORT|- ADDR...` (`reach::probe::trace::trace` to each address at once, no reverse
 /// DNS, one JSON line each).
@@ -395,7 +416,8 @@ pub fn serve_child_request() -> bool {
     };
     let words: Vec<&str> = request.split_whitespace().collect();
     match words.as_slice() {
-        ["listen", port] => listen_forever(port.parse().expect("listen port")),
+        ["listen", port] => listen_forever(port.parse().expect("listen port"), false),
+        ["listen-reset", port] => listen_forever(port.parse().expect("listen port"), true),
         ["connect", timeout_ms, addrs @ ..] => {
             let timeout = Duration::from_millis(timeout_ms.parse().expect("timeout ms"));
             let addrs: Vec<SocketAddr> = addrs
@@ -423,7 +445,7 @@ pub fn emit(json: &serde_json::Value) {
     println!("{RESULT_PREFIX}{json}");
 }
 
-fn listen_forever(port: u16) {
+fn listen_forever(port: u16, reset: bool) {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::IPV6, Type::STREAM, Some(Protocol::TCP)).expect("socket");
     socket.set_only_v6(false).expect("dual stack");
@@ -437,7 +459,11 @@ fn listen_forever(port: u16) {
         std::process::exit(0);
     });
     println!("{READY_LINE}");
-    for conn in listener.incoming() {
+    for conn in listener.incoming().map_while(Result::ok) {
+        if reset {
+            // Closing with a zero linger sends a RST instead of a FIN.
+            let _ = socket2::SockRef::from(&conn).set_linger(Some(Duration::ZERO));
+        }
         drop(conn); // Accept and close: the handshake is what the probes look for.
     }
 }

@@ -13,6 +13,7 @@ pub mod lab;
 pub mod mail;
 pub mod scripted;
 pub mod tls;
+pub mod udp;
 pub mod web;
 pub mod words;
 
@@ -51,6 +52,18 @@ pub async fn reach_json(args: &[&str]) -> (Vec<serde_json::Value>, i32) {
     (json_lines(&out), code)
 }
 
+/// What starting the binary costs here, in seconds (the quicker of two `reach --version`), to
+/// take out of wall-clock bounds: under Wine on a loaded machine it is a second or more.
+pub fn startup_seconds() -> f64 {
+    (0..2)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            reach(&["--version"]);
+            started.elapsed().as_secs_f64()
+        })
+        .fold(f64::MAX, f64::min)
+}
+
 /// Parses every stdout line as JSON.
 pub fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
@@ -63,11 +76,19 @@ pub fn json_lines(out: &Output) -> Vec<serde_json::Value> {
 /// command, the network lab): on a developer machine it prints `skipped: TEST: REASON` where
 /// `cargo test` shows it and the test returns; under `CI=true` nothing may be skipped, so it
 /// panics. Callers return right after it, or use the `require_*` helpers built on it.
+///
+/// On Windows (Wine in CI) what is missing is missing by design — root, Linux daemons, the
+/// network lab — so the test is skipped even under `CI=true`, saying so; docs/platforms.md
+/// lists these tests.
 pub fn skip_or_fail(reason: &str) {
     let test = std::thread::current()
         .name()
         .unwrap_or("a test")
         .to_string();
+    if cfg!(windows) {
+        let _ = writeln!(std::io::stderr(), "skipped on Windows: {test}: {reason}");
+        return;
+    }
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{test} cannot run under CI=true: {reason}");
     }
@@ -80,6 +101,9 @@ pub fn skip_or_fail(reason: &str) {
 pub fn require_root() -> Option<()> {
     if is_root() {
         Some(())
+    } else if cfg!(windows) {
+        skip_or_fail("needs root and Linux daemons");
+        None
     } else {
         skip_or_fail("needs root");
         None
@@ -87,7 +111,11 @@ pub fn require_root() -> Option<()> {
 }
 
 /// Whether the effective user is root (`Uid:` of /proc/self/status: real, effective, …).
+/// Never on Windows, even where Wine would show the Linux file of the user running it.
 pub fn is_root() -> bool {
+    if cfg!(windows) {
+        return false;
+    }
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
@@ -102,7 +130,12 @@ pub fn is_root() -> bool {
 /// /sbin) that exists; otherwise [`skip_or_fail`] naming the Debian `package`, and `None`.
 pub fn require_binary(candidates: &[&str], package: &str) -> Option<PathBuf> {
     let found = candidates.iter().find_map(|c| find_binary(c));
-    if found.is_none() {
+    if found.is_none() && cfg!(windows) {
+        skip_or_fail(&format!(
+            "needs {}, a Linux program",
+            candidates.join(" or ")
+        ));
+    } else if found.is_none() {
         skip_or_fail(&format!(
             "{} not found (Debian package {package})",
             candidates.join(" or ")
@@ -111,8 +144,12 @@ pub fn require_binary(candidates: &[&str], package: &str) -> Option<PathBuf> {
     found
 }
 
-/// `program` as an absolute path that exists, or found in `PATH`, /usr/sbin or /sbin.
+/// `program` as an absolute path that exists, or found in `PATH`, /usr/sbin or /sbin. Never
+/// on Windows: these are Linux programs, which Wine would even start, with Windows paths.
 pub fn find_binary(program: &str) -> Option<PathBuf> {
+    if cfg!(windows) {
+        return None;
+    }
     let path = Path::new(program);
     if path.is_absolute() {
         return path.is_file().then(|| path.to_path_buf());
@@ -122,6 +159,22 @@ pub fn find_binary(program: &str) -> Option<PathBuf> {
         .chain(["/usr/sbin".into(), "/sbin".into()])
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
+}
+
+/// For what Wine (the Windows of CI) does not emulate as Windows does: under Wine it prints
+/// `skipped under Wine: TEST: REASON` and is `true`; on Windows itself and on Linux the test
+/// runs. docs/platforms.md lists these tests.
+pub fn wine_cannot(reason: &str) -> bool {
+    // Every Wine prefix has Wine's own boot program; Windows has none.
+    let wine = cfg!(windows) && Path::new(r"C:\windows\system32\wineboot.exe").exists();
+    if wine {
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("a test")
+            .to_string();
+        let _ = writeln!(std::io::stderr(), "skipped under Wine: {test}: {reason}");
+    }
+    wine
 }
 
 /// A directory under the system temp dir, world-traversable (daemons that switch users read

@@ -174,3 +174,53 @@ fn cli_tcp_verdicts_ipv6() {
     }
     cli_verdicts(lab::SERVER_V6, lab::R1_V6, lab::CLIENT_V6);
 }
+
+/// A server that accepts and resets at once, across the lab's routers: the port is open and
+/// its greeting was reset, on every one of many probes (a sweep's exit code may not depend on
+/// whether the RST overtook the end of `connect()`). Both families in one run.
+#[test]
+fn accept_then_reset_is_open_every_time_across_routers() {
+    if lab::serve_child_request() {
+        return;
+    }
+    let Some(mut lab) = Lab::up_or_skip() else {
+        return;
+    };
+    lab.listen_resetting();
+    let targets: String = [lab::SERVER_V4, lab::SERVER_V6]
+        .iter()
+        .flat_map(|&server| {
+            std::iter::repeat_n(SocketAddr::new(server, lab::PORT_RESET_ON_ACCEPT), 150)
+        })
+        .map(|addr| format!("{addr}\n"))
+        .collect();
+    let file = lab.dir().join("targets.txt");
+    std::fs::write(&file, targets).expect("write the targets");
+    let args = [
+        "--json",
+        "--no-tls",
+        "--timeout",
+        "2s",
+        "-i",
+        file.to_str().expect("utf-8 path"),
+    ];
+    let out = lab.run(
+        Role::Client,
+        env!("CARGO_BIN_EXE_reach"),
+        &args,
+        Duration::from_secs(60),
+    );
+    let lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert_eq!(lines.len(), 300, "stderr:\n{}", out.stderr);
+    for line in &lines {
+        assert_eq!(line["tcp"]["state"], "open", "{line}");
+        assert_eq!(line["tcp"]["reason"], "syn_ack", "{line}");
+        assert_eq!(line["greeting"]["state"], "reset", "{line}");
+        assert!(line["stopped"].is_null(), "{line}");
+    }
+    assert!(out.success, "exit code of the sweep: {out:?}");
+}

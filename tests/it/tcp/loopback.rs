@@ -3,7 +3,9 @@
 
 use std::time::Instant;
 
-use crate::support::{free_port, full_queue_listener, json_lines, reach, skip_or_fail};
+use crate::support::{
+    free_port, full_queue_listener, json_lines, reach, skip_or_fail, startup_seconds,
+};
 
 #[test]
 fn open_port_is_open_with_syn_ack_and_exit_0() {
@@ -57,9 +59,10 @@ fn ipv6_loopback_and_bracket_syntax() {
 #[test]
 fn full_accept_queue_is_filtered_after_one_deadline_and_exits_2() {
     let (_listener, _fillers, port) = full_queue_listener();
+    let startup = startup_seconds();
     let started = Instant::now();
     let out = reach(&["--json", "--timeout", "1s", &format!("127.0.0.1:{port}")]);
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = started.elapsed().as_secs_f64() - startup;
     assert_eq!(out.status.code(), Some(2));
     let r = &json_lines(&out)[0];
     assert_eq!(r["tcp"]["state"], "filtered");
@@ -77,6 +80,7 @@ fn filtered_ports_in_a_sweep_cost_one_deadline_not_one_each() {
     let open = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let p4 = open.local_addr().unwrap().port();
     let ports = format!("{p1},{p2},{p3},{p4}");
+    let startup = startup_seconds();
     let started = Instant::now();
     // The silent open port is not the subject: no follow-up probes after its silence.
     let out = reach(&[
@@ -88,7 +92,7 @@ fn filtered_ports_in_a_sweep_cost_one_deadline_not_one_each() {
         &ports,
         "127.0.0.1",
     ]);
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = started.elapsed().as_secs_f64() - startup;
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 4);
     let filtered = lines
@@ -314,7 +318,10 @@ fn latency_mode_stops_when_stdout_is_closed() {
     assert_eq!(status.code(), Some(141));
 }
 
-/// How a test knows that reach has started (and installed its signal handlers).
+/// How a test knows that reach has started (and installed its signal handlers). The signal
+/// tests are Unix-only: they send SIGINT/SIGTERM (Ctrl-C on Windows is not tested, see
+/// docs/platforms.md).
+#[cfg(unix)]
 enum Ready<'a> {
     /// It printed a line.
     FirstLine,
@@ -324,6 +331,7 @@ enum Ready<'a> {
 
 /// Starts reach with `args` (and `input` on stdin), sends `signal` `after` it is `ready`, and
 /// returns its exit code and stdout, failing the test if it has not exited 5 s after the signal.
+#[cfg(unix)]
 fn signalled(
     args: &[&str],
     input: &str,
@@ -376,6 +384,7 @@ fn signalled(
     (status.code(), reader.join().unwrap())
 }
 
+#[cfg(unix)]
 #[test]
 fn ctrl_c_in_latency_mode_prints_the_statistics_so_far_and_exits_130() {
     use nix::sys::signal::Signal;
@@ -429,6 +438,7 @@ fn ctrl_c_in_latency_mode_prints_the_statistics_so_far_and_exits_130() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn sigint_stops_probes_in_flight_and_prints_what_finished() {
     use nix::sys::signal::Signal;

@@ -1,5 +1,5 @@
-//! The Linux socket error queue: how `reach` learns which ICMP error ended a TCP connect, and
-//! who sent it, without raw sockets or privileges (Linux ≥ 5.8).
+//! Linux: the socket error queue tells which ICMP error ended a TCP connect, and who sent it,
+//! without raw sockets or privileges (Linux ≥ 5.8 for TCP).
 //!
 //! With `IP_RECVERR` / `IPV6_RECVERR` set before `connect()`, the kernel queues the ICMP that
 //! aborted a SYN (time exceeded, destination unreachable with its code) together with the
@@ -7,13 +7,17 @@
 //! the connect fails. Everything goes through `nix`'s safe wrappers, so this module needs no
 //! `unsafe` of its own.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd};
+use std::time::Duration;
 
 use nix::libc;
 use nix::sys::socket::{
     ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
 };
+use socket2::Socket;
+
+use super::{Evidence, IcmpError};
 
 /// `SO_EE_ORIGIN_ICMP`: the error came from an ICMPv4 message.
 const ORIGIN_ICMP: u8 = 2;
@@ -23,30 +27,71 @@ const ORIGIN_ICMP6: u8 = 3;
 /// needs more than the first few, and a loop must always end.
 const MAX_ENTRIES: usize = 8;
 
-/// One ICMP error taken off a socket's error queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IcmpError {
-    /// `4` for ICMPv4, `6` for ICMPv6.
-    pub version: u8,
-    /// ICMP type.
-    pub icmp_type: u8,
-    /// ICMP code.
-    pub code: u8,
-    /// The errno the kernel derived from it.
-    pub errno: i32,
-    /// Who sent the ICMP (`SO_EE_OFFENDER`), when the kernel knew.
-    pub offender: Option<IpAddr>,
+/// Asks the kernel to queue ICMP errors for this socket (both families for IPv6 sockets,
+/// because a dual-stack socket may carry IPv4-mapped traffic). Should that fail, the connect
+/// still goes ahead, without evidence.
+pub(crate) fn before_connect(socket: &Socket, addr: SocketAddr, _timeout: Duration) -> Evidence {
+    match enable(socket, addr.is_ipv6()) {
+        Ok(()) => Evidence::ErrorQueue,
+        Err(_) => Evidence::Unavailable,
+    }
 }
 
-/// Asks the kernel to queue ICMP errors for this socket (both families for IPv6 sockets,
-/// because a dual-stack socket may carry IPv4-mapped traffic).
-pub fn enable(socket: &impl AsFd, ipv6: bool) -> std::io::Result<()> {
+/// Stops queueing once connected: `IP_RECVERR` would turn ICMP soft errors into hard ones and
+/// abort an established connection (rustls-notes §9). Turning it off also purges the queue.
+/// Best effort: a failure only means ICMP stays a hard error on this socket.
+pub(crate) fn after_connect(socket: &Socket, addr: SocketAddr) {
+    let _ = disable(socket, addr.is_ipv6());
+}
+
+/// The ICMP errors queued on the socket, oldest first, read without blocking.
+pub(crate) fn icmp_errors(socket: &Socket) -> Vec<IcmpError> {
+    drain(socket)
+}
+
+/// Asks the kernel to queue every ICMP error for this UDP socket, with its sender. On a
+/// connected UDP socket Linux then also reports each one as the error of the next receive
+/// (without it, only port unreachable is). Kept on for the socket's whole life: a probe
+/// socket carries nothing else.
+pub(crate) fn udp_evidence(socket: &Socket, ipv6: bool) -> Evidence {
+    match enable(socket, ipv6) {
+        Ok(()) => Evidence::ErrorQueue,
+        Err(_) => Evidence::Unavailable,
+    }
+}
+
+/// The ICMP errors queued on a UDP socket, oldest first, read without blocking.
+pub(crate) fn udp_icmp_errors(socket: &Socket) -> Vec<IcmpError> {
+    drain(socket)
+}
+
+/// `Some(reason)` when this kernel cannot attribute ICMP errors to TCP probes.
+pub(crate) fn trace_unsupported() -> Option<String> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let (major, minor) = parse_release(&release)?;
+    ((major, minor) < (5, 8)).then(|| {
+        format!(
+            "path trace needs Linux 5.8 or later (this is {}): older kernels do not report \
+             who sent an ICMP error for a TCP SYN, so hop addresses cannot be known without \
+             raw sockets",
+            release.trim()
+        )
+    })
+}
+
+/// `"6.18.44-generic"` → `(6, 18)`.
+fn parse_release(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.trim().split(['.', '-']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+fn enable(socket: &impl AsFd, ipv6: bool) -> std::io::Result<()> {
     set(socket, ipv6, true)
 }
 
-/// Stops queueing: once connected, `IP_RECVERR` would turn ICMP soft errors into hard ones
-/// and abort an established connection (rustls-notes §9). Turning it off also purges the queue.
-pub fn disable(socket: &impl AsFd, ipv6: bool) -> std::io::Result<()> {
+fn disable(socket: &impl AsFd, ipv6: bool) -> std::io::Result<()> {
     set(socket, ipv6, false)
 }
 
@@ -60,14 +105,23 @@ fn set(socket: &impl AsFd, ipv6: bool, on: bool) -> std::io::Result<()> {
 }
 
 /// Drains the error queue without blocking and returns the ICMP errors found, oldest first.
-pub fn drain(socket: &impl AsFd) -> Vec<IcmpError> {
+fn drain(socket: &impl AsFd) -> Vec<IcmpError> {
     let fd = socket.as_fd().as_raw_fd();
     let mut found = Vec::new();
     for _ in 0..MAX_ENTRIES {
         // The payload is the quoted IP + TCP header of our SYN; we only need the cmsg.
         let mut payload = [0u8; 128];
         let mut iov = [std::io::IoSliceMut::new(&mut payload)];
-        let mut cmsg = nix::cmsg_space!(libc::sock_extended_err, libc::sockaddr_in6);
+        // Room for the packet-info and TOS messages too: a socket that asked for them (QUIC's,
+        // through quinn-udp) gets them on error-queue reads as well, and a buffer sized for the
+        // error alone would truncate it.
+        let mut cmsg = nix::cmsg_space!(
+            libc::sock_extended_err,
+            libc::sockaddr_in6,
+            libc::in6_pktinfo,
+            libc::c_int,
+            libc::c_int
+        );
         let flags = MsgFlags::MSG_ERRQUEUE | MsgFlags::MSG_DONTWAIT;
         let Ok(msg) = recvmsg::<SockaddrStorage>(fd, &mut iov, Some(&mut cmsg), flags) else {
             break; // EAGAIN: queue empty (or any other error: nothing more to learn).
@@ -109,7 +163,7 @@ fn from_cmsg(cmsg: ControlMessageOwned) -> Option<IcmpError> {
         version,
         icmp_type: ee.ee_type,
         code: ee.ee_code,
-        errno,
+        os_error: Some(errno),
         offender: offender.filter(|a| !a.is_unspecified()),
     })
 }
@@ -117,6 +171,26 @@ fn from_cmsg(cmsg: ControlMessageOwned) -> Option<IcmpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_releases_parse() {
+        assert_eq!(parse_release("6.18.44-fc-v669\n"), Some((6, 18)));
+        assert_eq!(parse_release("5.8.0"), Some((5, 8)));
+        assert_eq!(parse_release("4.19-rc1"), Some((4, 19)));
+        assert_eq!(parse_release("garbage"), None);
+    }
+
+    #[test]
+    fn a_tcp_socket_gets_the_error_queue() {
+        let socket = Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        assert_eq!(
+            before_connect(&socket, addr, Duration::from_secs(1)),
+            Evidence::ErrorQueue
+        );
+        assert!(icmp_errors(&socket).is_empty());
+        after_connect(&socket, addr);
+    }
 
     #[test]
     fn empty_queue_on_a_fresh_socket_reads_nothing_and_does_not_block() {
@@ -146,7 +220,7 @@ mod tests {
         assert_eq!(errors.len(), 1, "expected one queued ICMP error");
         let e = errors[0];
         assert_eq!((e.version, e.icmp_type, e.code), (4, 3, 3));
-        assert_eq!(e.errno, libc::ECONNREFUSED);
+        assert_eq!(e.os_error, Some(libc::ECONNREFUSED));
         assert_eq!(e.offender, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     }
 }
