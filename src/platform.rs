@@ -45,6 +45,22 @@ pub(crate) use windows::{
     icmp_errors, trace_unsupported, udp_evidence, udp_icmp_errors,
 };
 
+/// In a unit test: `true`, after saying so on stderr, when running under Wine, which does not
+/// do what Windows does for `reason`; the test then skips (docs/platforms.md lists these).
+#[cfg(test)]
+pub(crate) fn wine_cannot(reason: &str) -> bool {
+    // Every Wine prefix has Wine's own boot program; Windows has none.
+    let wine = cfg!(windows) && std::path::Path::new(r"C:\windows\system32\wineboot.exe").exists();
+    if wine {
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("a test")
+            .to_string();
+        eprintln!("skipped under Wine: {test}: {reason}");
+    }
+    wine
+}
+
 /// Where the ICMP evidence of a failed connect comes from on this socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Evidence {

@@ -165,7 +165,7 @@ fn cert_lines(lines: &mut Vec<Line>, i: usize, cert: &CertSummary, show_certs: b
     }
     let days = cert.days_left.unwrap_or(0);
     let (when, tone) = if cert.expired {
-        (format!("expired {} days ago", -days), Tone::Bad)
+        (expired_ago(days), Tone::Bad)
     } else if cert.not_yet_valid {
         ("not valid yet".to_string(), Tone::Bad)
     } else if days < EXPIRY_WARNING_DAYS {
@@ -256,7 +256,7 @@ fn check_lines(lines: &mut Vec<Line>, verify: &VerifyReport) {
     if let Some(days) = verify.earliest_expiry_days {
         let who = verify.earliest_expiry_subject.as_deref().unwrap_or("?");
         let (value, tone) = if days < 0 {
-            (format!("expired {} days ago ({who})", -days), Tone::Bad)
+            (format!("{} ({who})", expired_ago(days)), Tone::Bad)
         } else if days < EXPIRY_WARNING_DAYS {
             (format!("first expiry in {days} days ({who})"), Tone::Warn)
         } else {
@@ -319,5 +319,28 @@ fn reference_lines(lines: &mut Vec<Line>, tls: &TlsReport) {
             format!("{asked} → {answer}"),
             tone,
         ));
+    }
+}
+
+/// `expired … ago` from a negative `days_left`, which is rounded down (a certificate that
+/// ended a day and a minute ago has `days_left` -2): whole days since the end, as people count.
+fn expired_ago(days_left: i64) -> String {
+    match -days_left - 1 {
+        n if n <= 0 => "expired less than a day ago".to_string(),
+        1 => "expired 1 day ago".to_string(),
+        n => format!("expired {n} days ago"),
+    }
+}
+
+#[cfg(test)]
+mod expiry_tests {
+    use super::expired_ago;
+
+    #[test]
+    fn expired_counts_whole_days_since_the_end() {
+        // days_left is floor((not_after - now) / 1 day).
+        assert_eq!(expired_ago(-1), "expired less than a day ago");
+        assert_eq!(expired_ago(-2), "expired 1 day ago");
+        assert_eq!(expired_ago(-31), "expired 30 days ago");
     }
 }
