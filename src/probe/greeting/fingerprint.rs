@@ -114,6 +114,12 @@ fn starts(pattern: &str) -> Option<Vec<Vec<u8>>> {
     words.iter().all(|w| w.is_ascii()).then_some(words)
 }
 
+/// Compiles every pattern now (for timing a match apart from the one-time compile: the fuzz
+/// target); returns how many compiled.
+pub fn compile_all() -> usize {
+    TABLE_LAZY.iter().filter(|c| c.regex().is_some()).count()
+}
+
 /// Prepares the table's prefilter on a blocking thread, once per process, and waits for it
 /// (started beside the read of a greeting, so the wait is usually over before the text is
 /// there). Patterns themselves are compiled one by one, only when one could match.
@@ -371,7 +377,7 @@ mod tests {
                 assert_eq!(entry.cpe.split(':').count(), 3, "{}", entry.product);
             }
         }
-        assert!(TABLE_LAZY.iter().all(|c| c.regex().is_some()));
+        assert_eq!(compile_all(), TABLE.len());
     }
 
     #[test]
