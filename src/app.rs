@@ -167,6 +167,7 @@ async fn run_until(
         options: settings.probe.clone(),
         tls: Arc::clone(&settings.tls),
         open_ports: Default::default(),
+        rtts: Default::default(),
     });
     let mut code = ExitCode::Ok;
     let mut write_error: Option<io::Error> = None;

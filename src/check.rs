@@ -205,6 +205,7 @@ async fn run_entry(index: usize, check: Check, limits: Limits) -> (usize, Vec<Re
         options: check.probe.clone(),
         tls: Arc::clone(&check.tls),
         open_ports: Default::default(),
+        rtts: Default::default(),
     });
     let options = RunOptions {
         limits,

@@ -124,17 +124,24 @@ pub struct Cli {
     #[arg(short = '6', help_heading = heading::TARGETS)]
     pub ipv6_only: bool,
 
-    /// Connect deadline: past it a port is `filtered`.
+    /// Connect deadline: past it a port is `filtered`. Unset, each host's deadline is learned
+    /// from its answers (see --timing), at most 3s per SYN.
     ///
     /// A duration: 500ms, 2s, 1.5s, 1m; at most 7 days.
+    #[arg(short = 't', long, value_name = "DURATION", help_heading = heading::TCP)]
+    pub timeout: Option<String>,
+
+    /// How connects are timed: normal (a deadline learned per host from its answers, 100 ms at
+    /// least, and a second SYN), patient (500 ms at least, three SYNs), fixed (one SYN, the
+    /// whole --timeout).
     #[arg(
-        short = 't',
         long,
-        value_name = "DURATION",
-        default_value = "3s",
+        value_enum,
+        value_name = "HOW",
+        default_value_t = TimingArg::Normal,
         help_heading = heading::TCP
     )]
-    pub timeout: String,
+    pub timing: TimingArg,
 
     /// Name-resolution deadline.
     #[arg(long, value_name = "DURATION", default_value = "5s", help_heading = heading::TARGETS)]
@@ -225,9 +232,10 @@ pub struct Cli {
     #[arg(long, help_heading = heading::GREETING)]
     pub no_starttls: bool,
 
-    /// How long to wait for a service's first words.
-    #[arg(long, value_name = "DURATION", default_value = "2s", help_heading = heading::GREETING)]
-    pub greeting_timeout: String,
+    /// How long to wait for a service's first words (default 2s; unset, a sweep waits about
+    /// four round trips of the host on a plain port).
+    #[arg(long, value_name = "DURATION", help_heading = heading::GREETING)]
+    pub greeting_timeout: Option<String>,
 
     /// Only listen on plaintext ports: no follow-up probes on a silent port.
     ///
@@ -610,6 +618,17 @@ pub enum RevocationArg {
     Ocsp,
     /// Also fetch the CRL from the certificate's distribution point.
     Crl,
+}
+
+/// `--timing` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TimingArg {
+    /// Learned per host: srtt + 4·rttvar, at least 100 ms (1 s before any answer), two SYNs.
+    Normal,
+    /// Learned with more margin: at least 500 ms (2 s before any answer), three SYNs.
+    Patient,
+    /// One SYN, the whole --timeout (3 s unless set).
+    Fixed,
 }
 
 /// `--expect` values.

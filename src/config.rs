@@ -267,6 +267,7 @@ impl Settings {
         };
         let tls_options = tls_options(cli)?;
         let show_certs = tls_options.keep_pem;
+        let connect = connect_policy(cli)?;
         let probe = ProbeOptions {
             plan: PlanOptions {
                 tls: match (
@@ -281,11 +282,12 @@ impl Settings {
                 no_starttls: cli.no_starttls,
                 no_probe: cli.no_probe,
             },
-            connect_timeout: nonzero("--timeout", duration("--timeout", &cli.timeout)?)?,
-            greeting_timeout: nonzero(
-                "--greeting-timeout",
-                duration("--greeting-timeout", &cli.greeting_timeout)?,
-            )?,
+            connect,
+            greeting_timeout: match &cli.greeting_timeout {
+                Some(text) => nonzero("--greeting-timeout", duration("--greeting-timeout", text)?)?,
+                None => ProbeOptions::default().greeting_timeout,
+            },
+            greeting_learned: cli.greeting_timeout.is_none(),
             trace: match (cli.path.trace, cli.path.explain) {
                 (true, _) => TraceWhen::Always,
                 (_, true) => TraceWhen::OnFailure,
@@ -297,10 +299,10 @@ impl Settings {
             vhost_reference_always: cli.vhost_reference == VhostReference::Always,
             fingerprints: cli.fingerprints.as_deref().map(fingerprints).transpose()?,
             quic: crate::probe::quic::QuicOptions {
-                silence_timeout: nonzero("--timeout", duration("--timeout", &cli.timeout)?)?,
+                silence_timeout: connect.timeout,
                 alpn: tls_options.alpn.clone(),
             },
-            udp: udp::options(&cli.udp, duration("--timeout", &cli.timeout)?)?,
+            udp: udp::options(&cli.udp, connect.timeout)?,
         };
         let run = RunOptions {
             limits,
@@ -480,6 +482,25 @@ pub(crate) fn format_of(output: &crate::cli::OutputArgs, choice: Option<FormatCh
         (Some(FormatChoice::Quiet), _, _) | (None, _, true) => Format::Quiet,
         _ => Format::Human,
     }
+}
+
+/// `--timing` and `--timeout`: an explicit timeout is never shortened (probe::timing).
+fn connect_policy(cli: &Cli) -> Result<crate::probe::timing::Policy, ConfigError> {
+    use crate::cli::TimingArg;
+    use crate::probe::timing::{Policy, Timing};
+    let explicit = match &cli.timeout {
+        Some(text) => Some(nonzero("--timeout", duration("--timeout", text)?)?),
+        None => None,
+    };
+    Ok(Policy {
+        timing: match cli.timing {
+            TimingArg::Normal => Timing::Normal,
+            TimingArg::Patient => Timing::Patient,
+            TimingArg::Fixed => Timing::Fixed,
+        },
+        explicit,
+        timeout: explicit.unwrap_or(Policy::default().timeout),
+    })
 }
 
 fn nonzero(flag: &'static str, d: Duration) -> Result<Duration, ConfigError> {

@@ -8,6 +8,7 @@ pub mod resolve;
 pub mod series;
 pub mod starttls;
 pub mod tcp;
+pub mod timing;
 pub mod tls;
 pub mod trace;
 pub mod udp;
@@ -48,6 +49,8 @@ pub struct ProbeSpec {
     pub sni: Option<String>,
     /// Another SNI name probed on the same target, as a reference for the vhost verdict.
     pub other_sni: Option<String>,
+    /// One of several ports of its target (a sweep): see [`greeting_wait`].
+    pub sweep: bool,
     /// TCP (and what runs over it), or QUIC.
     pub transport: Transport,
 }
@@ -95,10 +98,13 @@ pub fn dns_failure(target: &Target, port: u16, dns: DnsReport, expect: &Expectat
 pub struct ProbeOptions {
     /// How TLS is chosen.
     pub plan: PlanOptions,
-    /// Connect deadline: past it the port is `filtered`.
-    pub connect_timeout: Duration,
+    /// How long a connect waits, and how many SYNs it sends (`--timing`, `--timeout`).
+    pub connect: timing::Policy,
     /// Deadline for a service's first words.
     pub greeting_timeout: Duration,
+    /// No `--greeting-timeout` was given: in a sweep a plain port's first words are awaited
+    /// for a time learned from the host's round trips instead (see [`greeting_wait`]).
+    pub greeting_learned: bool,
     /// When to trace the path.
     pub trace: TraceWhen,
     /// How to trace.
@@ -122,8 +128,9 @@ impl Default for ProbeOptions {
     fn default() -> Self {
         ProbeOptions {
             plan: PlanOptions::default(),
-            connect_timeout: Duration::from_secs(3),
+            connect: timing::Policy::default(),
             greeting_timeout: Duration::from_secs(2),
+            greeting_learned: false,
             trace: TraceWhen::Never,
             trace_options: TraceOptions::default(),
             latency: None,
@@ -145,6 +152,8 @@ pub struct Context {
     /// Ports that answered SYN-ACK so far in this run: a trace measures a host's distance on
     /// one of them to tell its RST from a middlebox's.
     pub open_ports: trace::OpenPorts,
+    /// Round trips seen per host in this run: the adaptive connect deadlines.
+    pub rtts: timing::Rtts,
 }
 
 /// The name the leaf must cover: the SNI name, else the host (name or address).
@@ -227,17 +236,39 @@ async fn udp_once(spec: &ProbeSpec, options: &ProbeOptions) -> Report {
     report
 }
 
+/// One SYN with the whole deadline: a latency series times single connects.
 fn connect_options(options: &ProbeOptions) -> tcp::ConnectOptions {
     tcp::ConnectOptions {
-        timeout: options.connect_timeout,
+        timeout: options.connect.explicit.unwrap_or(options.connect.timeout),
         ttl: None,
+    }
+}
+
+/// How long a plain port's first words are awaited: `--greeting-timeout`, or, when none was
+/// given and the probe is one port of a sweep, 100 ms + 4 × (srtt + rttvar) of the host's
+/// answers so far (never more than the default 2 s): a service that greets does so about one
+/// round trip after the connect, so a silent port no longer holds a sweep for seconds.
+/// STARTTLS and TLS ports keep the full deadline: their greeting is part of the conversation.
+fn greeting_wait(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Duration {
+    let options = &ctx.options;
+    if !options.greeting_learned || !spec.sweep || profile.plan != Plan::Plain {
+        return options.greeting_timeout;
+    }
+    match ctx.rtts.estimate(spec.address) {
+        Some(e) => {
+            (Duration::from_millis(100) + (e.srtt + e.rttvar) * 4).min(options.greeting_timeout)
+        }
+        _ => options.greeting_timeout,
     }
 }
 
 /// Bounds of every read before TLS, all derived from `--greeting-timeout` T: the first byte
 /// within T, a whole greeting or reply within 2T. (README "Greeting and STARTTLS deadlines".)
 fn greeting_limits(options: &ProbeOptions) -> greeting::Limits {
-    let first = options.greeting_timeout;
+    limits_for(options.greeting_timeout)
+}
+
+fn limits_for(first: Duration) -> greeting::Limits {
     greeting::Limits {
         first_byte: first,
         total: first * 2,
@@ -275,11 +306,14 @@ fn preamble_options(
 /// fallback and the default-certificate fetch.
 async fn open_for_tls(
     spec: &ProbeSpec,
-    options: &ProbeOptions,
+    ctx: &Context,
     profile: Profile,
 ) -> Option<tokio::net::TcpStream> {
+    let options = &ctx.options;
     let addr = SocketAddr::new(spec.address, spec.port);
-    let stream = tcp::connect(addr, connect_options(options)).await.stream?;
+    let stream = timing::connect(addr, &options.connect, &ctx.rtts)
+        .await
+        .stream?;
     let done = preamble::run(stream, &preamble_options(spec, options, profile)).await;
     done.stream.filter(|_| done.tls_ready)
 }
@@ -376,7 +410,9 @@ async fn upgrade_by_content(
 ) -> Option<Upgraded> {
     let options = &ctx.options;
     let addr = SocketAddr::new(spec.address, spec.port);
-    let stream = tcp::connect(addr, connect_options(options)).await.stream?;
+    let stream = timing::connect(addr, &options.connect, &ctx.rtts)
+        .await
+        .stream?;
     let done = preamble::run(stream, &preamble_options(spec, options, profile)).await;
     let starttls = done.starttls.map(|mut s| {
         s.from_greeting = true;
@@ -384,7 +420,7 @@ async fn upgrade_by_content(
     });
     let tls = match done.stream.filter(|_| done.tls_ready) {
         Some(stream) => {
-            let open_fresh = || open_for_tls(spec, options, profile);
+            let open_fresh = || open_for_tls(spec, ctx, profile);
             Some(tls::probe(stream, open_fresh, request, &ctx.tls).await.0)
         }
         None => None,
@@ -405,6 +441,7 @@ async fn follow_up(
     options: &ProbeOptions,
     profile: Profile,
     mut done: preamble::Preamble<tokio::net::TcpStream>,
+    wait: Duration,
 ) -> (preamble::Preamble<tokio::net::TcpStream>, Profile) {
     let (Some(stream), Some(silent)) = (done.stream.take(), done.greeting.take()) else {
         return (done, profile);
@@ -421,8 +458,8 @@ async fn follow_up(
         open,
         &host,
         spec.port,
-        options.greeting_timeout,
-        &greeting_limits(options),
+        wait,
+        &limits_for(wait),
     )
     .await;
     let mut g = found.greeting;
@@ -446,7 +483,7 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
     let options = &ctx.options;
     let mut report = spec.base_report();
     let addr = SocketAddr::new(spec.address, spec.port);
-    let connected = tcp::connect(addr, connect_options(options)).await;
+    let connected = timing::connect(addr, &options.connect, &ctx.rtts).await;
     let open = connected.report.state == TcpState::Open;
     if open {
         ctx.open_ports.record(addr);
@@ -467,7 +504,11 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
         }
         return report;
     };
-    let opts = preamble_options(spec, options, profile);
+    let mut opts = preamble_options(spec, options, profile);
+    let wait = greeting_wait(spec, ctx, profile);
+    if wait != options.greeting_timeout {
+        opts.limits = limits_for(wait);
+    }
     let done = Box::pin(preamble::run(stream, &opts)).await;
     // A silent port that neither port nor scheme explains: the follow-up probes (issue 15). A
     // TLS answer makes the rest of this probe an implicit-TLS one on a new connection.
@@ -475,7 +516,7 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
         // Boxed: the follow-ups' state lives on the heap only for probes that need it, so
         // the future of every other probe stays small (thousands may be in flight).
         Some(g) if profile.follow_up && g.is_silent() => {
-            Box::pin(follow_up(spec, options, profile, done)).await
+            Box::pin(follow_up(spec, options, profile, done, wait)).await
         }
         _ => (done, profile),
     };
@@ -487,7 +528,7 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
         return report;
     };
     let request = tls_request(spec, &ctx.options);
-    let open_fresh = || open_for_tls(spec, options, profile);
+    let open_fresh = || open_for_tls(spec, ctx, profile);
     let first_pass = TlsRequest {
         want_vhost: false,
         ..request.clone()
@@ -519,7 +560,7 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
         tls_report = tls;
         session = None;
     }
-    let open_fresh = || open_for_tls(spec, options, profile);
+    let open_fresh = || open_for_tls(spec, ctx, profile);
     if let (Some(mut session), Some(ask)) = (session, profile.inside) {
         // What the service says once inside TLS (the IMAPS banner, the HTTPS status line).
         let greeting_opts = greeting::GreetingOptions {

@@ -635,6 +635,7 @@ async fn run_target(
                         dns: dns.clone(),
                         sni: sni.clone(),
                         other_sni: other_sni.cloned(),
+                        sweep: ports.len() > 1,
                         transport,
                     };
                     let shared = Arc::clone(&shared);
@@ -713,6 +714,7 @@ mod tests {
             options: ProbeOptions::default(),
             tls: Arc::new(TlsContext::load(&TlsOptions::default()).unwrap()),
             open_ports: Default::default(),
+            rtts: Default::default(),
         });
         let mut reports = Vec::new();
         run(
@@ -755,6 +757,7 @@ mod tests {
             options: settings.probe.clone(),
             tls: Arc::clone(&settings.tls),
             open_ports: Default::default(),
+            rtts: Default::default(),
         });
         for ordered in [true, false] {
             let (mut reports, mut finished, mut plans) = (0u64, 0u64, Vec::new());

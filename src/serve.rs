@@ -411,6 +411,7 @@ async fn run_plan(plan: Plan, module: &Module, left: Duration) -> (Vec<Report>, 
         options: module.probe.clone(),
         tls: Arc::clone(&module.tls),
         open_ports: Default::default(),
+        rtts: Default::default(),
     });
     let options = RunOptions {
         limits: Limits {

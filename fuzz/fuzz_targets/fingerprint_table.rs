@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use reach::probe::greeting::fingerprint::{SUBJECT_MAX, by_table, cpe, software_in};
+use reach::probe::greeting::fingerprint::{SUBJECT_MAX, by_table, compile_all, cpe, software_in};
 
 const PROTOCOLS: &[Option<&str>] = &[
     None,
@@ -23,8 +23,8 @@ const PROTOCOLS: &[Option<&str>] = &[
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    // The table is compiled on first use: that one-time cost is not a match.
-    let _ = by_table("", None);
+    // Patterns are compiled on first need: that one-time cost is not a match.
+    compile_all();
     let started = Instant::now();
     for protocol in PROTOCOLS {
         if let Some(named) = by_table(&text, *protocol) {

@@ -152,11 +152,25 @@ impl ProbeTable {
                 // A checks file validates known services: no follow-up probing of silent ports.
                 no_probe: true,
             },
-            connect_timeout: bounded(self.timeout.map_or(defaults.connect_timeout, |d| d.0.0)),
+            connect: crate::probe::timing::Policy {
+                explicit: self
+                    .timeout
+                    .as_ref()
+                    .map(|d| bounded(d.0.0))
+                    .or(defaults.connect.explicit),
+                timeout: bounded(
+                    self.timeout
+                        .as_ref()
+                        .map_or(defaults.connect.timeout, |d| d.0.0),
+                ),
+                ..defaults.connect
+            },
             greeting_timeout: bounded(
                 self.greeting_timeout
+                    .as_ref()
                     .map_or(defaults.greeting_timeout, |d| d.0.0),
             ),
+            greeting_learned: defaults.greeting_learned && self.greeting_timeout.is_none(),
             expect: Expectations {
                 // Decided across reports by the caller (`verdict::same_cert`), not per probe.
                 same_cert: false,

@@ -23,7 +23,10 @@ pub(super) fn trace_options(cli: &Cli) -> Result<TraceOptions, ConfigError> {
         }
         Ok(n)
     };
-    let timeout = duration("--timeout", &cli.timeout)?;
+    let timeout = match &cli.timeout {
+        Some(text) => duration("--timeout", text)?,
+        None => Duration::from_secs(3),
+    };
     Ok(TraceOptions {
         max_hops: count("--max-hops", cli.path.max_hops)?,
         probes_per_hop: count("--probes-per-hop", cli.path.probes_per_hop)?,

@@ -56,7 +56,7 @@ pub async fn run(
     if let Some(tls) = report.tls.as_mut().filter(|t| t.error.is_none()) {
         let request = super::tls_request(spec, &ctx.options);
         if request.want_vhost {
-            let open_fresh = || super::open_for_tls(spec, &ctx.options, profile);
+            let open_fresh = || super::open_for_tls(spec, ctx, profile);
             Box::pin(super::tls::decide_vhost(
                 tls,
                 &open_fresh,
@@ -267,7 +267,7 @@ async fn attempt(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
             want_vhost: false,
             ..super::tls_request(spec, &ctx.options)
         };
-        let open_fresh = || super::open_for_tls(spec, options, profile);
+        let open_fresh = || super::open_for_tls(spec, ctx, profile);
         let (tls, session) = super::tls::probe(stream, open_fresh, &request, &ctx.tls).await;
         drop(session);
         report.tls = Some(tls);

@@ -30,6 +30,16 @@ pub struct Connected {
 
 /// Connects to `addr` and classifies the outcome. Never fails: local problems are verdicts too.
 pub async fn connect(addr: SocketAddr, options: ConnectOptions) -> Connected {
+    connect_until(addr, options, tokio::time::sleep(options.timeout)).await
+}
+
+/// [`connect`], giving up when `give_up` completes instead of after `options.timeout` (which
+/// the platform still gets as its hint): the adaptive deadlines of [`super::timing`].
+pub(crate) async fn connect_until(
+    addr: SocketAddr,
+    options: ConnectOptions,
+    give_up: impl std::future::Future<Output = ()>,
+) -> Connected {
     let started = Instant::now();
     let elapsed_ms = || started.elapsed().as_secs_f64() * 1000.0;
     let failed = |e: std::io::Error, ms: f64| Connected {
@@ -48,7 +58,11 @@ pub async fn connect(addr: SocketAddr, options: ConnectOptions) -> Connected {
         Err(e) => return failed(e, elapsed_ms()),
     };
     let tokio_socket = TcpSocket::from_std_stream(socket.into());
-    let outcome = tokio::time::timeout(options.timeout, tokio_socket.connect(addr)).await;
+    let outcome = tokio::select! {
+        biased;
+        connected = tokio_socket.connect(addr) => Ok(connected),
+        () = give_up => Err(()),
+    };
     let ms = elapsed_ms();
     let os_error = match outcome {
         Ok(Ok(stream)) => {

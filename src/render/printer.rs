@@ -147,6 +147,9 @@ pub(crate) struct Printer<W: Write> {
     nagios: Option<Nagios>,
     /// The JUnit report and the file it goes to (`--junit`).
     junit: Option<(std::path::PathBuf, Junit)>,
+    /// Where one report (or the summary) is rendered before it is written in one call: a
+    /// serializer's hundreds of small writes never reach the (locked, unbuffered) stdout.
+    buffer: Vec<u8>,
 }
 
 impl<W: Write> Printer<W> {
@@ -164,6 +167,7 @@ impl<W: Write> Printer<W> {
                 _ => None,
             },
             junit: None,
+            buffer: Vec::with_capacity(4096),
         }
     }
 
@@ -295,12 +299,15 @@ impl<W: Write> Printer<W> {
         })
     }
 
-    /// Runs one write (with the spinner out of the way) and flushes, remembering a failure.
-    fn emit(&mut self, write: impl FnOnce(&mut W) -> io::Result<()>) -> io::Result<()> {
+    /// Renders into the reused buffer, then writes it in one call (with the spinner out of the
+    /// way) and flushes, remembering a failure.
+    fn emit(&mut self, write: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> io::Result<()> {
         self.check()?;
-        let out = &mut self.out;
-        let write_and_flush = || -> io::Result<()> {
-            write(out)?;
+        self.buffer.clear();
+        write(&mut self.buffer)?;
+        let (out, rendered) = (&mut self.out, &self.buffer);
+        let mut write_and_flush = || -> io::Result<()> {
+            out.write_all(rendered)?;
             out.flush()
         };
         let result = match &self.progress {

@@ -3,18 +3,19 @@
 #
 #   NAME-c (client) ── NAME-r1 ── NAME-r2 ── NAME-s (server)
 #
-# Usage: lab.sh up NAME | lab.sh down NAME | lab.sh show NAME
+# Usage: lab.sh up NAME | lab.sh down NAME | lab.sh show NAME | lab.sh delay NAME MS
 # See tests/lab/README.md for addresses, ports and firewall rules.
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 up|down|show NAME" >&2
+    echo "usage: $0 up|down|show NAME, or $0 delay NAME MS" >&2
     exit 64
 }
 
-[[ $# -eq 2 ]] || usage
+[[ $# -eq 2 || ($# -eq 3 && $1 == delay) ]] || usage
 action=$1
 name=$2
+delay_ms=${3:-}
 [[ $name =~ ^[A-Za-z0-9_.-]{1,40}$ ]] || { echo "lab.sh: bad lab name '$name'" >&2; exit 64; }
 
 client=$name-c
@@ -142,6 +143,26 @@ NFT
     trap - ERR
 }
 
+# Adds MS milliseconds to everything r2 forwards towards the client's IPv4 network (so every
+# IPv4 round trip between client and server takes MS longer): the kernel has no netem, so r2
+# routes those packets through a TUN device served by delay.py, which hands them back MS later;
+# packets coming back out of the TUN device follow table 100, the original route.
+delay() {
+    [[ $delay_ms =~ ^[0-9]{1,5}$ ]] || usage
+    in_ns "$r2" python3 "$(dirname "$0")/delay.py" dly0 "$delay_ms" </dev/null >/dev/null 2>&1 &
+    disown
+    local _
+    for _ in $(seq 50); do
+        in_ns "$r2" ip link show dly0 >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    in_ns "$r2" sysctl -q -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.dly0.rp_filter=0
+    in_ns "$r2" ip link set dly0 up
+    in_ns "$r2" ip route add 192.0.2.0/24 via 198.51.100.1 dev eth0 table 100
+    in_ns "$r2" ip rule add iif dly0 lookup 100 pref 100
+    in_ns "$r2" ip route replace 192.0.2.0/24 dev dly0
+}
+
 show() {
     local ns
     for ns in "${all[@]}"; do
@@ -157,5 +178,6 @@ case $action in
     up) up ;;
     down) down ;;
     show) show ;;
+    delay) delay ;;
     *) usage ;;
 esac

@@ -20,7 +20,11 @@ fn context(greeting_timeout: Duration, plan: PlanOptions) -> Arc<Context> {
     let options = ProbeOptions {
         plan,
         greeting_timeout,
-        connect_timeout: Duration::from_secs(2),
+        connect: reach::probe::timing::Policy {
+            explicit: Some(Duration::from_secs(2)),
+            timeout: Duration::from_secs(2),
+            ..Default::default()
+        },
         ..ProbeOptions::default()
     };
     let tls = TlsContext::load(&TlsOptions::default()).expect("tls context");
@@ -28,6 +32,7 @@ fn context(greeting_timeout: Duration, plan: PlanOptions) -> Arc<Context> {
         options,
         tls: Arc::new(tls),
         open_ports: Default::default(),
+        rtts: Default::default(),
     })
 }
 
@@ -41,6 +46,7 @@ async fn probe(port: u16, ctx: &Context) -> Report {
         dns: None,
         sni: None,
         other_sni: None,
+        sweep: false,
         transport: Default::default(),
     };
     reach::probe::run(&spec, ctx, None, &reach::cancel::Cancel::never()).await

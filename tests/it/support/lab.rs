@@ -279,6 +279,21 @@ impl Lab {
         cmd
     }
 
+    /// Adds `ms` milliseconds to every IPv4 round trip between client and server
+    /// (`lab.sh delay`: a TUN delay line in r2, this kernel having no netem). Needs python3.
+    pub fn delay(&self, ms: u32) {
+        let out = Command::new(lab_script())
+            .args(["delay", &self.name, &ms.to_string()])
+            .output()
+            .expect("run tests/lab/lab.sh delay");
+        assert!(
+            out.status.success(),
+            "lab.sh delay {} {ms} failed: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Runs a shell-free command inside `role`'s namespace to completion, bounded in time.
     pub fn run(&self, role: Role, program: &str, args: &[&str], deadline: Duration) -> RunOutput {
         let mut child = self

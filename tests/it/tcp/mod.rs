@@ -2,3 +2,4 @@
 
 mod lab;
 mod loopback;
+mod sweep_timing;
