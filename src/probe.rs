@@ -245,9 +245,11 @@ fn connect_options(options: &ProbeOptions) -> tcp::ConnectOptions {
 }
 
 /// How long a plain port's first words are awaited: `--greeting-timeout`, or, when none was
-/// given and the probe is one port of a sweep, 100 ms + 4 × (srtt + rttvar) of the host's
-/// answers so far (never more than the default 2 s): a service that greets does so about one
-/// round trip after the connect, so a silent port no longer holds a sweep for seconds.
+/// given and the probe is one port of a sweep, 4 × (srtt + rttvar) of the host's answers so far
+/// but never less than 500 ms (nor more than the default 2 s): most services greet about one
+/// round trip after the connect, so a silent port no longer holds a sweep for 2 s, while a
+/// server that takes a moment (a reverse lookup, a loaded daemon) is still heard; calling it
+/// silent after a few round trips of loopback would say something untrue.
 /// STARTTLS and TLS ports keep the full deadline: their greeting is part of the conversation.
 fn greeting_wait(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Duration {
     let options = &ctx.options;
@@ -255,9 +257,9 @@ fn greeting_wait(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Duration 
         return options.greeting_timeout;
     }
     match ctx.rtts.estimate(spec.address) {
-        Some(e) => {
-            (Duration::from_millis(100) + (e.srtt + e.rttvar) * 4).min(options.greeting_timeout)
-        }
+        Some(e) => ((e.srtt + e.rttvar) * 4)
+            .max(Duration::from_millis(500))
+            .min(options.greeting_timeout),
         _ => options.greeting_timeout,
     }
 }
