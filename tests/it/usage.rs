@@ -314,6 +314,11 @@ fn demo_commands(text: &str) -> Vec<(String, Vec<String>)> {
 
 #[test]
 fn the_demo_keeps_its_ca_file_and_with_serve_its_servers_for_the_printed_commands() {
+    if crate::support::wine_cannot(
+        "the demo starts a QUIC server (Wine 8 refuses IP_RECVECN) and shows a closed UDP port (Wine reports no port unreachable)",
+    ) {
+        return;
+    }
     use std::io::{BufRead, BufReader};
     // Without --serve: the CA file its commands name is still there when it has ended.
     let out = reach(&["demo"]);

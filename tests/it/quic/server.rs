@@ -16,6 +16,10 @@ use crate::support::quic::{quic_routes, quic_server, quic_server_on, version_neg
 use crate::support::tls::{root, routes, server};
 use crate::support::{TempDir, reach_async, reach_json};
 
+/// Why these skip under Wine (docs/platforms.md).
+const QUIC_UNDER_WINE: &str =
+    "Wine 8 refuses IP_RECVECN, which quinn-udp sets on every socket it wraps";
+
 fn by_sni<'a>(lines: &'a [Value], name: &str) -> &'a Value {
     lines
         .iter()
@@ -78,6 +82,9 @@ async fn probe_a_test(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_routed_name_is_matched_and_an_unknown_one_falls_back_to_the_default() {
+    if crate::support::wine_cannot(QUIC_UNDER_WINE) {
+        return;
+    }
     let pki = pki("quic-vhost");
     let a = pki.ca.issue(&LeafSpec::server(&["a.test"])).expect("leaf");
     let default = pki
@@ -128,6 +135,9 @@ async fn a_routed_name_is_matched_and_an_unknown_one_falls_back_to_the_default()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_is_reported_and_the_handshake_still_completes() {
+    if crate::support::wine_cannot(QUIC_UNDER_WINE) {
+        return;
+    }
     let (line, code) = probe_a_test("quic-retry", |spec| spec.retry = true, &[]).await;
     let line = &line;
     assert_eq!(line["quic"]["state"], "open", "{line}");
@@ -139,6 +149,9 @@ async fn a_retry_is_reported_and_the_handshake_still_completes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_offering_only_unknown_versions_is_version_negotiation() {
+    if crate::support::wine_cannot(QUIC_UNDER_WINE) {
+        return;
+    }
     let addr = version_negotiation_server(&[0x1a2a_3a4a, 0xff00_001d]).await;
     let started = Instant::now();
     let (lines, code) = reach_json(&["--quic", "--sni", "a.test", &addr.to_string()]).await;
@@ -162,6 +175,9 @@ async fn a_server_offering_only_unknown_versions_is_version_negotiation() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_with_a_transport_error_is_named() {
+    if crate::support::wine_cannot(QUIC_UNDER_WINE) {
+        return;
+    }
     let refuse = |spec: &mut QuicServerSpec| spec.behaviour = QuicBehaviour::Refuse;
     let (line, code) = probe_a_test("quic-refuse", refuse, &[]).await;
     let line = &line;
@@ -176,6 +192,9 @@ async fn a_refusal_with_a_transport_error_is_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_alpn_in_common_is_crypto_error_0x178() {
+    if crate::support::wine_cannot(QUIC_UNDER_WINE) {
+        return;
+    }
     let (line, code) = probe_a_test("quic-alpn", |_| {}, &["--alpn", "smtp"]).await;
     let line = &line;
     let close = &line["quic"]["close"];
@@ -189,6 +208,9 @@ async fn no_alpn_in_common_is_crypto_error_0x178() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_and_quic_serving_different_certificates_on_one_port_disagree() {
+    if crate::support::wine_cannot(QUIC_UNDER_WINE) {
+        return;
+    }
     let pki = pki("quic-disagree");
     let over_tcp = pki.ca.issue(&LeafSpec::server(&["a.test"])).expect("leaf");
     let over_quic = pki.ca.issue(&LeafSpec::server(&["a.test"])).expect("leaf");
@@ -228,6 +250,9 @@ async fn tcp_and_quic_serving_different_certificates_on_one_port_disagree() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_shows_a_quic_handshake_and_a_quic_default_fallback() {
+    if crate::support::wine_cannot(QUIC_UNDER_WINE) {
+        return;
+    }
     let out = reach_async(&["demo", "--json"]).await;
     assert_eq!(out.status.code(), Some(0), "every demo step as expected");
     let lines = crate::support::json_lines(&out);
@@ -247,6 +272,9 @@ async fn the_demo_shows_a_quic_handshake_and_a_quic_default_fallback() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_mode_times_each_quic_handshake() {
+    if crate::support::wine_cannot(QUIC_UNDER_WINE) {
+        return;
+    }
     let extra = ["-n", "5", "--interval", "10ms"];
     let (line, code) = probe_a_test("quic-latency", |_| {}, &extra).await;
     let stats = &line["stats"];

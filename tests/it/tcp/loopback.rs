@@ -268,6 +268,11 @@ fn colour_only_when_asked_or_on_a_terminal() {
 
 #[test]
 fn the_demo_shows_open_closed_and_filtered() {
+    if crate::support::wine_cannot(
+        "the demo starts a QUIC server (Wine 8 refuses IP_RECVECN) and shows a closed UDP port (Wine reports no port unreachable)",
+    ) {
+        return;
+    }
     let out = reach(&["demo"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
