@@ -742,20 +742,17 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let argv = [
-            "reach",
-            "--json",
-            "-4",
-            "-p",
-            &format!("{closed},{}", closed.wrapping_add(1).max(1)),
-            "127.0.0.1",
-            "localhost",
-        ];
-        let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
-        let settings = crate::config::Settings::from_cli(&cli, false, true).unwrap();
+        // Two targets × two ports, IPv4 only, with the probe's and the run's own options.
+        let mut options = RunOptions::default();
+        options.resolver.family = Family::V4;
+        options.expand.ports = vec![closed, closed.wrapping_add(1).max(1)];
+        let exprs: Vec<_> = ["127.0.0.1", "localhost"]
+            .iter()
+            .map(|a| crate::input::parse_expr(a, 16).unwrap())
+            .collect();
         let ctx = Arc::new(Context {
-            options: settings.probe.clone(),
-            tls: Arc::clone(&settings.tls),
+            options: ProbeOptions::default(),
+            tls: Arc::new(TlsContext::load(&TlsOptions::default()).unwrap()),
             open_ports: Default::default(),
             rtts: Default::default(),
         });
@@ -771,8 +768,8 @@ mod tests {
                 ControlFlow::Continue(())
             };
             let targets: Targets =
-                Box::new(crate::input::targets(settings.exprs.clone().into_iter()).map(Ok));
-            let (ctx, options) = (Arc::clone(&ctx), settings.run.clone());
+                Box::new(crate::input::targets(exprs.clone().into_iter()).map(Ok));
+            let (ctx, options) = (Arc::clone(&ctx), options.clone());
             run(ctx, targets, options, false, ordered, Cancel::never(), sink).await;
             assert_eq!((reports, finished), (4, 4), "ordered {ordered}");
             // Two targets × two ports; once known, the total stays.
