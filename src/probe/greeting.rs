@@ -30,6 +30,8 @@ pub mod tls;
 mod capabilities;
 #[cfg(test)]
 mod identify_tests;
+#[cfg(test)]
+mod prefilter;
 
 pub use capabilities::capabilities;
 pub use reader::Limits;
@@ -92,7 +94,7 @@ where
     let read = reader::read_until(stream, &mut buf, &opts.limits, true, |b| {
         identify::complete(b, ask)
     });
-    let (got, ()) = tokio::join!(read, fingerprint::ready());
+    let got = read.await;
     report.banner_ms = got.first_byte.map(|d| d.as_secs_f64() * 1000.0);
     report.state = if buf.is_empty() {
         state_without_bytes(&got.end)

@@ -51,7 +51,7 @@ pub struct Named {
 struct Lazy {
     entry: &'static Entry,
     /// Lowercase ASCII words one of which every match starts with (`None`: no such words).
-    starts: Option<Vec<Vec<u8>>>,
+    starts: Option<&'static [&'static [u8]]>,
     /// `None` inside: a broken built-in pattern (caught by the table's unit test), skipped at
     /// run time rather than taking the probe down.
     regex: OnceLock<Option<Regex>>,
@@ -64,7 +64,7 @@ impl Lazy {
         match (&self.starts, lower) {
             (Some(starts), Some(lower)) => starts
                 .iter()
-                .any(|w| lower.windows(w.len()).any(|at| at == w.as_slice())),
+                .any(|w| lower.windows(w.len()).any(|at| at == *w)),
             _ => true,
         }
     }
@@ -76,62 +76,25 @@ impl Lazy {
     }
 }
 
+// `STARTS`: each table entry's prefilter words, computed by build.rs.
+include!(concat!(env!("OUT_DIR"), "/starts.rs"));
+
 static TABLE_LAZY: LazyLock<Vec<Lazy>> = LazyLock::new(|| {
     TABLE
         .iter()
-        .map(|entry| Lazy {
+        .zip(STARTS.iter())
+        .map(|(entry, starts)| Lazy {
             entry,
-            starts: starts(&entry.pattern.replace("{V}", "(?s:.)")),
+            starts: *starts,
             regex: OnceLock::new(),
         })
         .collect()
 });
 
-/// The words one of which starts every match of `pattern` (its literal prefixes, lowercased),
-/// or `None` when some match could start otherwise. Parsed without Unicode or case folding,
-/// with `{V}` standing as any one character (extraction stops there; the version grammar would
-/// only multiply the work): cheap, and exact for the ASCII subjects it is used on.
-fn starts(pattern: &str) -> Option<Vec<Vec<u8>>> {
-    use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-        .ok()?;
-    let seq = Extractor::new()
-        .kind(ExtractKind::Prefix)
-        .limit_total(64)
-        .extract(&hir);
-    let literals = seq.literals()?;
-    if literals.is_empty() || literals.iter().any(|l| l.as_bytes().len() < 2) {
-        return None;
-    }
-    let words: Vec<Vec<u8>> = literals
-        .iter()
-        .map(|l| l.as_bytes().to_ascii_lowercase())
-        .collect();
-    words.iter().all(|w| w.is_ascii()).then_some(words)
-}
-
 /// Compiles every pattern now (for timing a match apart from the one-time compile: the fuzz
 /// target); returns how many compiled.
 pub fn compile_all() -> usize {
     TABLE_LAZY.iter().filter(|c| c.regex().is_some()).count()
-}
-
-/// Prepares the table's prefilter on a blocking thread, once per process, and waits for it
-/// (started beside the read of a greeting, so the wait is usually over before the text is
-/// there). Patterns themselves are compiled one by one, only when one could match.
-pub async fn ready() {
-    static READY: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    READY
-        .get_or_init(|| async {
-            // If the blocking pool is gone (the runtime is shutting down), the first lookup
-            // prepares it where it is.
-            let _ = tokio::task::spawn_blocking(|| LazyLock::force(&TABLE_LAZY).len()).await;
-        })
-        .await;
 }
 
 /// Compiles a table pattern: `{V}` expanded, case-insensitive, size-bounded.
@@ -382,6 +345,7 @@ mod tests {
 
     #[test]
     fn the_prefilter_keeps_every_match_and_skips_the_rest() {
+        use crate::probe::greeting::prefilter::starts;
         let words = starts(r"\bnginx(?s:.)?").expect("literal prefixes");
         assert!(words.iter().all(|w| w.starts_with(b"nginx")), "{words:?}");
         assert_eq!(starts(r".*nginx"), None);
@@ -401,6 +365,12 @@ mod tests {
             by_table("Server: NGINX/1.22.1", Some("http")).map(|n| n.product),
             Some("nginx".to_string())
         );
+        // build.rs wrote the words this function finds for every entry.
+        for (entry, built) in TABLE.iter().zip(STARTS.iter()) {
+            let words = starts(entry.pattern);
+            let built = built.map(|b| b.iter().map(|w| w.to_vec()).collect::<Vec<_>>());
+            assert_eq!(words, built, "{}", entry.product);
+        }
         // Most of the table has such words; the rest is always tried.
         let filtered = TABLE_LAZY.iter().filter(|c| c.starts.is_some()).count();
         assert!(
