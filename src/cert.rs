@@ -74,6 +74,16 @@ pub struct CertSummary {
 }
 
 impl CertSummary {
+    /// The same summary with its time-dependent fields recomputed for `now`.
+    pub(crate) fn dated(mut self, now: i64) -> CertSummary {
+        if let (Some(not_before), Some(not_after)) = (self.not_before_unix, self.not_after_unix) {
+            self.days_left = Some((not_after - now).div_euclid(DAY));
+            self.expired = now > not_after;
+            self.not_yet_valid = now < not_before;
+        }
+        self
+    }
+
     /// The first 8 hex digits of the fingerprint: enough to tell certificates apart in a table.
     pub fn short_fingerprint(&self) -> String {
         self.sha256.chars().filter(|c| *c != ':').take(8).collect()
@@ -165,9 +175,9 @@ fn from_parsed(x509: &X509Certificate<'_>, now: i64) -> CertSummary {
         sans: sans(x509),
         not_before: Some(rfc3339(not_before)),
         not_after: Some(rfc3339(not_after)),
-        days_left: Some((not_after - now).div_euclid(DAY)),
-        expired: now > not_after,
-        not_yet_valid: now < not_before,
+        days_left: None,
+        expired: false,
+        not_yet_valid: false,
         serial: hex_colon(x509.raw_serial(), false),
         key_type,
         key_bits,
@@ -184,6 +194,7 @@ fn from_parsed(x509: &X509Certificate<'_>, now: i64) -> CertSummary {
         not_before_unix: Some(not_before),
         not_after_unix: Some(not_after),
     }
+    .dated(now)
 }
 
 fn sans(x509: &X509Certificate<'_>) -> Vec<String> {

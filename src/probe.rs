@@ -169,6 +169,17 @@ fn tls_request(spec: &ProbeSpec, options: &ProbeOptions) -> TlsRequest {
         want_vhost: spec.sni.is_some(),
         reference_always: options.vhost_reference_always,
         other_name: spec.other_sni.clone(),
+        endpoint: Some(endpoint(spec, None)),
+    }
+}
+
+/// What decides which certificate a catch-all serves: the key under which a run remembers
+/// an endpoint's reference certificates (`plan`: how TLS is reached over TCP).
+fn endpoint(spec: &ProbeSpec, plan: Option<Plan>) -> String {
+    let address = SocketAddr::new(spec.address, spec.port);
+    match plan {
+        Some(plan) => format!("{:?} {address} {plan:?}", spec.transport),
+        None => format!("{:?} {address}", spec.transport),
     }
 }
 
@@ -580,6 +591,10 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
     }
     // The session is closed by now: the default-certificate fetch gets the server to itself.
     if request.want_vhost {
+        let request = TlsRequest {
+            endpoint: Some(endpoint(spec, Some(profile.plan))),
+            ..request
+        };
         // Boxed: the reference handshakes are a large future, needed by few probes; inline
         // they would enlarge every probe task in flight.
         Box::pin(tls::decide_vhost(

@@ -133,7 +133,13 @@ pub(crate) async fn decide_vhost(
 ) {
     let fetch =
         |kind, sni: Option<String>, fallback| reference(addr, kind, sni, fallback, ctx, options);
-    Box::pin(tls::decide_vhost_with(report, request, fetch)).await;
+    Box::pin(tls::decide_vhost_with(
+        report,
+        request,
+        &ctx.defaults,
+        fetch,
+    ))
+    .await;
 }
 
 /// One reference handshake for the virtual-host verdict, over QUIC like the probe itself.
@@ -155,7 +161,15 @@ async fn reference(
         (None, QuicState::Open) => None,
         (None, state) => Some(crate::report::word(&state)),
     };
-    tls::vhost::reference(kind, sni.as_deref(), done.seen.chain.first(), error)
+    VhostReference {
+        // No certificate, and no answer that says why: silence or a timeout, which may pass.
+        transient: done.seen.chain.is_empty()
+            && done
+                .failure
+                .as_ref()
+                .is_none_or(|f| f.kind == TlsFailureKind::Timeout),
+        ..tls::vhost::reference(kind, sni.as_deref(), done.seen.chain.first(), error)
+    }
 }
 
 /// How the wait for the handshake ended.

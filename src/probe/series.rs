@@ -54,7 +54,10 @@ pub async fn run(
     // The virtual-host verdict costs a second handshake (the default certificate): made once
     // for the series, on the attempt that stands for it.
     if let Some(tls) = report.tls.as_mut().filter(|t| t.error.is_none()) {
-        let request = super::tls_request(spec, &ctx.options);
+        let request = super::TlsRequest {
+            endpoint: Some(super::endpoint(spec, Some(profile.plan))),
+            ..super::tls_request(spec, &ctx.options)
+        };
         if request.want_vhost {
             let open_fresh = || super::open_for_tls(spec, ctx, profile);
             Box::pin(super::tls::decide_vhost(

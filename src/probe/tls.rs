@@ -14,12 +14,14 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub mod capture;
 mod chain_cache;
 mod context;
+mod defaults;
 mod handshake;
 pub mod legacy;
 pub mod names;
 pub mod ocsp;
 pub mod records;
 pub(crate) mod revocation;
+mod summary_cache;
 pub(crate) mod verify;
 pub(crate) mod vhost;
 
@@ -54,6 +56,10 @@ pub struct TlsRequest {
     pub reference_always: bool,
     /// Another name of the run, to tell "this name is turned away" from "TLS fails here".
     pub other_name: Option<String>,
+    /// What decides which certificate a catch-all serves here (address, port, transport,
+    /// preamble): the references of an uncovered name are remembered under it for the run.
+    /// `None`: not remembered.
+    pub endpoint: Option<String>,
 }
 
 impl TlsRequest {
@@ -68,6 +74,7 @@ impl TlsRequest {
             verify_name: bare.to_string(),
             reference_always: false,
             other_name: None,
+            endpoint: None,
         }
     }
 }
@@ -153,14 +160,19 @@ pub async fn decide_vhost<S, F, Fut>(
     let fetch = |kind, sni: Option<String>, fallback| async move {
         vhost::fetch(open_fresh, kind, sni.as_deref(), fallback, ctx).await
     };
-    decide_vhost_with(report, req, fetch).await;
+    decide_vhost_with(report, req, &ctx.defaults, fetch).await;
 }
 
 /// [`decide_vhost`] with the reference handshakes made by `fetch` (kind, SNI, the name rustls
 /// is given without SNI): over TCP a fresh connection each, over QUIC a fresh QUIC handshake.
-/// One verdict logic for every transport.
-pub(crate) async fn decide_vhost_with<R, RFut>(report: &mut TlsReport, req: &TlsRequest, fetch: R)
-where
+/// One verdict logic for every transport. An uncovered name's references come from
+/// `defaults` when the endpoint's are known and the served certificate is one of them.
+pub(crate) async fn decide_vhost_with<R, RFut>(
+    report: &mut TlsReport,
+    req: &TlsRequest,
+    defaults: &defaults::Defaults,
+    fetch: R,
+) where
     R: Fn(ReferenceKind, Option<String>, ServerName<'static>) -> RFut,
     RFut: Future<Output = VhostReference>,
 {
@@ -172,7 +184,7 @@ where
         return;
     }
     let fallback = default_connect_name(req);
-    let no_sni = fetch(ReferenceKind::NoSni, None, fallback.clone());
+    let no_sni = || fetch(ReferenceKind::NoSni, None, fallback.clone());
     let mut references = if vhost::routing_failure(report).is_some() {
         let other = req
             .other_name
@@ -180,11 +192,15 @@ where
             .filter(|o| Some(*o) != report.sni.as_deref());
         match other {
             Some(name) => {
-                let other = fetch(ReferenceKind::OtherName, Some(name.to_string()), fallback);
-                let (a, b) = tokio::join!(no_sni, other);
+                let other = fetch(
+                    ReferenceKind::OtherName,
+                    Some(name.to_string()),
+                    fallback.clone(),
+                );
+                let (a, b) = tokio::join!(no_sni(), other);
                 vec![a, b]
             }
-            None => vec![no_sni.await],
+            None => vec![no_sni().await],
         }
     } else if report.leaf().is_none() {
         return;
@@ -192,13 +208,35 @@ where
         report.vhost = Some(Vhost::Matched);
         return;
     } else {
-        let unknown = fetch(
-            ReferenceKind::UnknownName,
-            Some(vhost::unknown_name()),
-            fallback,
-        );
-        let (a, b) = tokio::join!(no_sni, unknown);
-        vec![a, b]
+        let both = || async {
+            let unknown = fetch(
+                ReferenceKind::UnknownName,
+                Some(vhost::unknown_name()),
+                fallback.clone(),
+            );
+            let (a, b) = tokio::join!(no_sni(), unknown);
+            vec![a, b]
+        };
+        match req.endpoint.as_deref() {
+            Some(endpoint) if !vhost::name_covered(report) => {
+                let (mut remembered, from_memory) = defaults.get_or_make(endpoint, both).await;
+                if !from_memory {
+                    remembered
+                } else if vhost::verdict(report, &mut remembered) == Some(Vhost::DefaultFallback) {
+                    remembered.iter_mut().for_each(|r| r.remembered = true);
+                    remembered
+                } else {
+                    // Served neither remembered default: ask again before saying mismatch.
+                    let fresh = both().await;
+                    report.defaults_changed = !vhost::same_certificates(&fresh, &remembered);
+                    if report.defaults_changed {
+                        defaults.replace(endpoint, &fresh);
+                    }
+                    fresh
+                }
+            }
+            _ => both().await,
+        }
     };
     report.vhost = vhost::verdict(report, &mut references);
     report.default_cert = references
@@ -325,7 +363,7 @@ pub(crate) fn judge_chain(
     let summaries: Vec<CertSummary> = ders
         .iter()
         .map(|der| {
-            let mut s = cert::summarize(der, now);
+            let mut s = ctx.summaries.summarize(der, now);
             if ctx.keep_pem {
                 s.pem = Some(cert::to_pem(der));
             }

@@ -374,6 +374,14 @@ pub struct VhostReference {
     pub error: Option<String>,
     /// Its leaf is the one served for the probe's name.
     pub same_as_served: bool,
+    /// Made earlier in this run for the same address, port, transport and preamble, and not
+    /// repeated for this probe (only for a name its certificate does not cover, when the
+    /// served certificate is one of the remembered ones).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub remembered: bool,
+    /// It failed in a way that may pass (a timeout, no connection): not remembered.
+    #[serde(skip)]
+    pub transient: bool,
 }
 
 /// The TLS layer of one probe.
@@ -415,6 +423,10 @@ pub struct TlsReport {
     pub default_cert: Option<CertRef>,
     /// The reference handshakes behind the vhost verdict (empty when none was needed).
     pub references: Vec<VhostReference>,
+    /// The references remembered for this endpoint no longer matched: it was asked again and
+    /// answered with other default certificates (a load balancer whose back ends differ).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub defaults_changed: bool,
     /// Set when only a legacy handshake was possible (read from the plaintext messages).
     pub legacy: Option<LegacyReport>,
     /// Set when the handshake failed.

@@ -147,3 +147,107 @@ async fn ip_target_sends_no_sni_and_matches_an_ip_san() {
     let report = probe(srv.addr(), &other, &ctx).await;
     assert_error(&report, "name_mismatch");
 }
+
+/// How many handshakes `srv` has seen so far.
+fn handshakes(srv: &reach::demo::tls_server::ServerHandle) -> usize {
+    srv.sni_seen().len()
+}
+
+#[tokio::test]
+async fn an_endpoints_defaults_are_remembered_and_asked_again_when_they_change() {
+    let ca = root("Vhost Root");
+    let a = ca.issue(&LeafSpec::server(&["a.test"])).expect("leaf");
+    let first = ca.issue(&LeafSpec::server(&["one.test"])).expect("leaf");
+    let second = ca.issue(&LeafSpec::server(&["two.test"])).expect("leaf");
+    // Two back ends of one endpoint (as behind a load balancer), with different defaults.
+    let one = server(routes(&[("a.test", &a)], Some(&first))).await;
+    let two = server(routes(&[("a.test", &a)], Some(&second))).await;
+    let (ctx, _dir) = context(&[&ca], |_| {});
+    let at = |name: &str| TlsRequest {
+        endpoint: Some("the endpoint".to_string()),
+        ..sni(name)
+    };
+    let fallback = |report: &reach::report::TlsReport| report.vhost.map(|v| word(&v));
+
+    // First uncovered name: two reference handshakes beside its own.
+    let report = probe(one.addr(), &at("b.test"), &ctx).await;
+    assert_eq!(fallback(&report).as_deref(), Some("default_fallback"));
+    assert_eq!(report.references.len(), 2);
+    assert!(report.references.iter().all(|r| !r.remembered));
+    assert_eq!(handshakes(&one), 3);
+
+    // Second: its own handshake only; the references are the remembered ones.
+    let report = probe(one.addr(), &at("c.test"), &ctx).await;
+    assert_eq!(fallback(&report).as_deref(), Some("default_fallback"));
+    assert!(report.references.iter().all(|r| r.remembered), "{report:?}");
+    assert!(report.references.iter().any(|r| r.same_as_served));
+    assert!(!report.defaults_changed);
+    assert_eq!(handshakes(&one), 4);
+
+    // The other back end serves another default: neither remembered one, so it is asked
+    // again, the verdict comes from what it answers now, and the change is said.
+    let report = probe(two.addr(), &at("d.test"), &ctx).await;
+    assert_eq!(fallback(&report).as_deref(), Some("default_fallback"));
+    assert!(report.defaults_changed, "{report:?}");
+    assert!(report.references.iter().all(|r| !r.remembered));
+    assert_eq!(report.chain[0].sha256, second.leaf_sha256());
+    assert_eq!(handshakes(&two), 3);
+
+    // From then on the new defaults are the remembered ones.
+    let report = probe(two.addr(), &at("e.test"), &ctx).await;
+    assert!(report.references.iter().all(|r| r.remembered));
+    assert_eq!(handshakes(&two), 4);
+
+    // A request without an endpoint is never answered from memory.
+    let report = probe(two.addr(), &sni("f.test"), &ctx).await;
+    assert_eq!(fallback(&report).as_deref(), Some("default_fallback"));
+    assert!(report.references.iter().all(|r| !r.remembered));
+    assert_eq!(handshakes(&two), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_makes_an_endpoints_references_once_for_all_its_uncovered_names() {
+    let ca = root("Vhost Root");
+    let a = ca.issue(&LeafSpec::server(&["a.test"])).expect("leaf");
+    let default = ca
+        .issue(&LeafSpec::server(&["default.test"]))
+        .expect("leaf");
+    let srv = server(routes(&[("a.test", &a)], Some(&default))).await;
+    let dir = crate::support::TempDir::new("vhost-memory");
+    let ca_path = dir.write("ca.pem", &ca.cert_pem());
+    let target = srv.addr().to_string();
+    let (lines, code) = crate::support::reach_json(&[
+        "--ca-file",
+        ca_path.to_str().expect("utf-8 path"),
+        "--sni",
+        "u1.test",
+        "--sni",
+        "u2.test",
+        "--sni",
+        "u3.test",
+        &target,
+    ])
+    .await;
+    assert_eq!(code, 4, "{lines:?}");
+    assert_eq!(lines.len(), 3);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["tls"]["vhost"] == "default_fallback"),
+        "{lines:?}"
+    );
+    // Each name's own handshake, and the two references once for the run.
+    assert_eq!(handshakes(&srv), 5, "{:?}", srv.sni_seen());
+    let remembered = |l: &serde_json::Value| {
+        l["tls"]["references"]
+            .as_array()
+            .expect("references")
+            .iter()
+            .all(|r| r["remembered"] == true)
+    };
+    assert_eq!(
+        lines.iter().filter(|l| remembered(l)).count(),
+        2,
+        "{lines:?}"
+    );
+}

@@ -15,7 +15,9 @@ use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, SignatureScheme, SupportedProtocolVersion};
 
 use super::chain_cache::ChainCache;
+use super::defaults::Defaults;
 use super::revocation::{Fetched, RevocationOptions};
+use super::summary_cache::SummaryCache;
 use super::verify::{Recorder, Seen, lock};
 
 /// A TLS protocol version `reach` can negotiate.
@@ -114,6 +116,10 @@ pub struct TlsContext {
     pub(crate) versions: Vec<TlsVersion>,
     identity: Option<Arc<CertifiedKey>>,
     pub(crate) chain_cache: Arc<ChainCache>,
+    /// Certificate summaries made in this run.
+    pub(crate) summaries: Arc<SummaryCache>,
+    /// Each endpoint's reference certificates, for names their certificate does not cover.
+    pub(crate) defaults: Arc<Defaults>,
 }
 
 impl TlsContext {
@@ -158,6 +164,8 @@ impl TlsContext {
             versions,
             identity,
             chain_cache: Arc::default(),
+            summaries: Arc::default(),
+            defaults: Arc::default(),
         })
     }
 

@@ -307,7 +307,19 @@ pub(crate) async fn check(
         return;
     };
     let now = crate::cert::now_unix();
-    let issuer = find_issuer(&leaf, &chain[1..], &ctx.roots);
+    let known = match mode {
+        RevocationMode::Ocsp | RevocationMode::Crl => ctx.fetched.get(leaf_der),
+        _ => None,
+    };
+    // Finding the issuer costs a signature verification: only done when an answer about the
+    // leaf is to be verified (a staple, or a responder or CRL not asked yet in this run).
+    let wants_issuer = !staple.is_empty()
+        || (matches!(mode, RevocationMode::Ocsp | RevocationMode::Crl) && known.is_none());
+    let issuer = if wants_issuer {
+        find_issuer(&leaf, &chain[1..], &ctx.roots)
+    } else {
+        None
+    };
     let no_issuer = || {
         "the leaf's issuer is neither in the chain the server sent nor a trust anchor, so no \
          answer about it can be verified"
@@ -344,7 +356,7 @@ pub(crate) async fn check(
         None => unavailable(mode, "the server stapled no OCSP response".to_string()),
     };
     let mut verdict = match mode {
-        RevocationMode::Ocsp | RevocationMode::Crl => match (&issuer, ctx.fetched.get(leaf_der)) {
+        RevocationMode::Ocsp | RevocationMode::Crl => match (&issuer, known) {
             (_, Some(known)) => known,
             (Some(issuer), None) => {
                 let answer = fetched(mode, &leaf, issuer, now, ctx).await;

@@ -64,14 +64,23 @@ where
     Fut: Future<Output = Option<S>>,
 {
     let Some(stream) = open_fresh().await else {
-        return reference(kind, sni, None, Some("no connection".into()));
+        return VhostReference {
+            transient: true,
+            ..reference(kind, sni, None, Some("no connection".into()))
+        };
     };
     let connect_name = sni
         .and_then(|name| ServerName::try_from(name.to_string()).ok())
         .unwrap_or(fallback_name);
     let attempt = handshake::run(stream, connect_name, sni.is_some(), ctx).await;
     let error = attempt.failure.as_ref().map(failure_word);
-    reference(kind, sni, attempt.seen.chain.first(), error)
+    VhostReference {
+        transient: attempt
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.kind == TlsFailureKind::Timeout),
+        ..reference(kind, sni, attempt.seen.chain.first(), error)
+    }
 }
 
 /// A reference from what its handshake produced: the leaf, or why there was none.
@@ -98,6 +107,8 @@ pub fn reference(
         cert,
         error,
         same_as_served: false,
+        remembered: false,
+        transient: false,
     }
 }
 
@@ -146,4 +157,16 @@ pub fn verdict(report: &TlsReport, references: &mut [VhostReference]) -> Option<
         (false, true) => Vhost::DefaultFallback,
         (false, false) => Vhost::Mismatch,
     })
+}
+
+/// The two sets of references got the same certificates (or the same failures), kind by kind.
+pub fn same_certificates(a: &[VhostReference], b: &[VhostReference]) -> bool {
+    let answer = |r: &VhostReference| {
+        (
+            r.kind,
+            r.cert.as_ref().map(|c| c.sha256.clone()),
+            r.error.clone(),
+        )
+    };
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| answer(x) == answer(y))
 }
