@@ -559,6 +559,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DURATION")]
     pub deadline: Option<String>,
 
+    /// Threads that run probes (0: one per core for inputs, sweeps and matrices; a handful
+    /// of probes runs on one).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
     /// Largest CIDR block accepted, in addresses.
     #[arg(long, value_name = "N", default_value_t = crate::input::DEFAULT_MAX_ADDRESSES)]
     pub max_addresses: u128,

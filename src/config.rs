@@ -240,6 +240,10 @@ impl Settings {
                 .as_deref()
                 .map(|d| duration("--deadline", d))
                 .transpose()?,
+            threads: match cli.scan.threads {
+                0 if is_small(cli) => 1,
+                n => n,
+            },
         };
         let ports = match &cli.ports {
             Some(spec) => target::parse_ports(spec).map_err(|e| ConfigError::Flag {
@@ -589,6 +593,20 @@ fn duration(flag: &'static str, text: &str) -> Result<Duration, ConfigError> {
         value: text.into(),
         problem: problem.into(),
     })
+}
+
+/// A handful of probes is I/O-bound: one thread serves it, and starting more would cost more
+/// than it saves. Inputs, sweeps, networks and matrices get a thread per core.
+fn is_small(cli: &Cli) -> bool {
+    matches!(cli.command, None | Some(crate::cli::Command::Demo { .. }))
+        && cli.scan.input.is_none()
+        && cli.ports.is_none()
+        && cli.targets.len() <= 4
+        && cli.sni.len() <= 4
+        && cli
+            .targets
+            .iter()
+            .all(|t| !t.contains('/') || t.contains("://"))
 }
 
 #[cfg(test)]

@@ -61,22 +61,9 @@ fn main() -> std::process::ExitCode {
         }
         _ => {}
     }
-    // A handful of probes is I/O-bound: one thread serves it, and starting worker threads would
-    // cost more than it saves. Sweeps, inputs and matrices get every core.
-    let small = matches!(cli.command, None | Some(reach::cli::Command::Demo { .. }))
-        && cli.scan.input.is_none()
-        && cli.ports.is_none()
-        && cli.targets.len() <= 4
-        && cli.sni.len() <= 4
-        && cli
-            .targets
-            .iter()
-            .all(|t| !t.contains('/') || t.contains("://"));
-    let mut builder = if small {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
+    // The main thread reads the input and writes reports; probes run on threads of their own
+    // (`run::Limits::threads`).
+    let mut builder = tokio::runtime::Builder::new_current_thread();
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

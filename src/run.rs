@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 mod expand;
+mod threads;
 
 pub use expand::{DEFAULT_PORT, Expansion};
 
@@ -46,6 +47,9 @@ pub struct Limits {
     pub rate: Option<f64>,
     /// Stop everything after this long.
     pub deadline: Option<Duration>,
+    /// Threads that run probes, each with its own single-threaded runtime (0: one per core;
+    /// 1: the caller's runtime, no thread started).
+    pub threads: usize,
 }
 
 impl Default for Limits {
@@ -55,6 +59,7 @@ impl Default for Limits {
             per_address: DEFAULT_PER_ADDRESS,
             rate: None,
             deadline: None,
+            threads: 0,
         }
     }
 }
@@ -137,6 +142,8 @@ struct Shared {
     /// Set when the run stops: nothing new starts, probes in flight stop.
     stop: Cancel,
     counts: Arc<Counts>,
+    /// Where target and probe tasks run.
+    threads: threads::ProbeThreads,
 }
 
 /// Probes that started, for the deadline's message.
@@ -298,6 +305,10 @@ pub async fn run(
         }),
         stop: stop.clone(),
         counts: Arc::clone(&counts),
+        threads: threads::ProbeThreads::start(match limits.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }),
     });
     // Targets are pulled on a blocking thread (the input may be a slow stdin) into a small
     // bounded channel: reading never runs far ahead of probing.
@@ -475,10 +486,14 @@ async fn dispatch(
         let task_shared = Arc::clone(&shared);
         let task_out = out.clone();
         let task_target = target.clone();
-        let task = tasks.spawn(async move {
-            run_target(task_shared, task_target, this, task_out, ordered).await;
-            drop(permit);
-        });
+        let runtime = shared.threads.handle();
+        let task = tasks.spawn_on(
+            async move {
+                run_target(task_shared, task_target, this, task_out, ordered).await;
+                drop(permit);
+            },
+            &runtime,
+        );
         running.insert(task.id(), (this, target));
     }
     while let Some(joined) = tasks.join_next_with_id().await {
@@ -642,7 +657,8 @@ async fn run_target(
                     let position = order;
                     order += 1;
                     let task_spec = spec.clone();
-                    let task = set.spawn(async move { shared.probe(task_spec).await });
+                    let runtime = shared.threads.handle();
+                    let task = set.spawn_on(async move { shared.probe(task_spec).await }, &runtime);
                     running.insert(task.id(), (position, spec));
                 }
             }
