@@ -239,7 +239,9 @@ impl Shared {
             return None;
         }
         let mut started = Started::new(&self.counts);
-        let run = probe::run(&spec, &self.ctx, self.hook.as_ref(), &self.stop);
+        // Boxed, and only once started: a probe is a 16 KiB future, which a task waiting for
+        // its permits would otherwise hold inline (twice: the cancellable wrapper too).
+        let run = Box::pin(probe::run(&spec, &self.ctx, self.hook.as_ref(), &self.stop));
         let report = if self.ctx.options.latency.is_some() {
             Some(run.await)
         } else {
@@ -592,7 +594,10 @@ async fn run_target(
             let resolver = shared
                 .resolver
                 .get_or_init(|| Resolver::new(shared.resolver_options));
-            let Some(dns) = shared.stop.unless(resolver.resolve(name)).await else {
+            // Boxed: a lookup is a 10 KiB future that a target task would otherwise carry
+            // inline for its whole life (one per target in flight).
+            let lookup = Box::pin(resolver.resolve(name));
+            let Some(dns) = shared.stop.unless(lookup).await else {
                 // Stopped before any probe of this target started.
                 let _ = out.send(Msg::Planned(0)).await;
                 let _ = out.send(Msg::Batch(index, Vec::new())).await;
