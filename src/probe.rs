@@ -494,7 +494,8 @@ async fn follow_up(
 /// what each layer said; the verdict is decided afterwards, in one place.
 async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
     let options = &ctx.options;
-    let mut report = spec.base_report();
+    // Boxed: a report is 3 KiB, held across every await below.
+    let mut report = Box::new(spec.base_report());
     let addr = SocketAddr::new(spec.address, spec.port);
     let connected = timing::connect(addr, &options.connect, &ctx.rtts).await;
     let open = connected.report.state == TcpState::Open;
@@ -515,7 +516,7 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
         if open {
             reset_after_accept(&mut report, spec, profile);
         }
-        return report;
+        return *report;
     };
     let mut opts = preamble_options(spec, options, profile);
     let wait = greeting_wait(spec, ctx, profile);
@@ -538,7 +539,7 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
     report.starttls = done.starttls;
     // A plain probe ends here, unless the server itself moved to TLS (PostgreSQL's `S`).
     let Some(stream) = done.stream.filter(|_| done.tls_ready && !profile.tls_off) else {
-        return report;
+        return *report;
     };
     let request = tls_request(spec, &ctx.options);
     let open_fresh = || open_for_tls(spec, ctx, profile);
@@ -560,7 +561,7 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
         };
         let upgraded = Box::pin(upgrade_by_content(spec, ctx, profile, &first_pass)).await;
         let Some(upgraded) = upgraded else {
-            return report;
+            return *report;
         };
         report.service = Some(upgraded.service);
         report.greeting = upgraded.greeting;
@@ -568,7 +569,7 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
         let Some(tls) = upgraded.tls else {
             // The upgrade failed too: both attempts stay visible (`starttls` explains).
             report.tls = Some(tls_report);
-            return report;
+            return *report;
         };
         tls_report = tls;
         session = None;
@@ -606,5 +607,5 @@ async fn run_once(spec: &ProbeSpec, ctx: &Context, profile: Profile) -> Report {
         .await;
     }
     report.tls = Some(tls_report);
-    report
+    *report
 }

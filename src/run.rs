@@ -616,7 +616,7 @@ async fn run_target(
     let _ = out
         .send(Msg::Planned(u64::try_from(planned).unwrap_or(u64::MAX)))
         .await;
-    let mut reports: Vec<(usize, Report)> = Vec::new();
+    let mut reports: Vec<(usize, Box<Report>)> = Vec::new();
     if addresses.is_empty() {
         let dns = dns.unwrap_or_else(|| DnsReport {
             name: target.host.to_string(),
@@ -628,7 +628,12 @@ async fn run_target(
         for port in &ports {
             reports.push((
                 reports.len(),
-                probe::dns_failure(&target, *port, dns.clone(), &shared.ctx.options.expect),
+                Box::new(probe::dns_failure(
+                    &target,
+                    *port,
+                    dns.clone(),
+                    &shared.ctx.options.expect,
+                )),
             ));
         }
         if ordered {
@@ -663,7 +668,9 @@ async fn run_target(
                     order += 1;
                     let task_spec = spec.clone();
                     let runtime = shared.threads.handle();
-                    let task = set.spawn_on(async move { shared.probe(task_spec).await }, &runtime);
+                    // Boxed: a report is 3 KiB, and this task's future would hold several.
+                    let probe = async move { shared.probe(task_spec).await.map(Box::new) };
+                    let task = set.spawn_on(probe, &runtime);
                     running.insert(task.id(), (position, spec));
                 }
             }
@@ -681,32 +688,35 @@ async fn run_target(
                 // Stopped before it finished (counted in `RunOutcome::unfinished`).
                 Ok(None) | Err(false) => continue,
                 // A probe that panicked still gets a report that says so: never a silent loss.
-                Err(true) => internal_failure(spec.base_report(), "the probe task panicked"),
+                Err(true) => Box::new(internal_failure(
+                    spec.base_report(),
+                    "the probe task panicked",
+                )),
             };
             if together {
                 reports.push((position, report));
                 let _ = out.send(Msg::Finished(1)).await;
-            } else if out.send(Msg::Report(Box::new(report))).await.is_err() {
+            } else if out.send(Msg::Report(report)).await.is_err() {
                 return;
             }
         }
     }
     reports.sort_by_key(|(position, _)| *position);
     if shared.ctx.options.expect.same_cert {
-        let mut judged: Vec<Report> = reports.drain(..).map(|(_, r)| r).collect();
+        let mut judged: Vec<Report> = reports.drain(..).map(|(_, r)| *r).collect();
         verdict::same_cert(&mut judged);
-        reports = judged.into_iter().enumerate().collect();
+        reports = judged.into_iter().map(Box::new).enumerate().collect();
     }
     if ordered {
         let _ = out
             .send(Msg::Batch(
                 index,
-                reports.into_iter().map(|(_, r)| r).collect(),
+                reports.into_iter().map(|(_, r)| *r).collect(),
             ))
             .await;
     } else {
         for (_, report) in reports {
-            let _ = out.send(Msg::Report(Box::new(report))).await;
+            let _ = out.send(Msg::Report(report)).await;
         }
         // Keeps the index sequence whole for the consumer even in unordered mode.
         let _ = out.send(Msg::Batch(index, Vec::new())).await;

@@ -6,6 +6,9 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 
+/// The most one read asks for.
+const CHUNK: usize = 4096;
+
 /// Size and time limits for one greeting or one reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -91,7 +94,6 @@ where
     let total_deadline = started + limits.total;
     let start_len = buf.len();
     let mut first_byte = None;
-    let mut chunk = [0u8; 4096];
     loop {
         if buf.len() > start_len && complete(buf) {
             return Received {
@@ -113,14 +115,23 @@ where
         } else {
             (total_deadline, false)
         };
-        let room = (limits.max_bytes - (buf.len() - start_len)).min(chunk.len());
-        let end = match timeout_at(deadline, stream.read(&mut chunk[..room])).await {
+        // Read straight into the buffer's tail (a 4 KiB array here would sit in every
+        // probe's future, read or not).
+        let room = (limits.max_bytes - (buf.len() - start_len)).min(CHUNK);
+        let filled = buf.len();
+        buf.resize(filled + room, 0);
+        let read = timeout_at(deadline, stream.read(&mut buf[filled..])).await;
+        let got = match &read {
+            Ok(Ok(n)) => *n,
+            _ => 0,
+        };
+        buf.truncate(filled + got);
+        let end = match read {
             Err(_) if quiet => End::Settled,
             Err(_) => End::Timeout,
             Ok(Ok(0)) => End::Eof,
-            Ok(Ok(n)) => {
+            Ok(Ok(_)) => {
                 first_byte.get_or_insert_with(|| started.elapsed());
-                buf.extend_from_slice(&chunk[..n]);
                 continue;
             }
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => End::Reset,
