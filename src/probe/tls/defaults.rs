@@ -62,26 +62,33 @@ impl Defaults {
         self.insert(endpoint, slot);
     }
 
+    /// The slot of `endpoint`, made under the same lock as the lookup, so probes that arrive
+    /// together share one.
     fn slot(&self, endpoint: &str) -> Slot {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slots = self.lock();
         if let Some(slot) = slots.get(endpoint) {
             return slot.clone();
         }
-        if slots.len() >= CAPACITY {
-            slots.clear();
-        }
         let slot = Slot::default();
-        slots.insert(endpoint.to_string(), slot.clone());
+        insert_bounded(&mut slots, endpoint, slot.clone());
         slot
     }
 
     fn insert(&self, endpoint: &str, slot: Slot) {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        if slots.len() >= CAPACITY {
-            slots.clear();
-        }
-        slots.insert(endpoint.to_string(), slot);
+        insert_bounded(&mut self.lock(), endpoint, slot);
     }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Inserts, emptying the memory first when it is full.
+fn insert_bounded(slots: &mut HashMap<String, Slot>, endpoint: &str, slot: Slot) {
+    if slots.len() >= CAPACITY {
+        slots.clear();
+    }
+    slots.insert(endpoint.to_string(), slot);
 }
 
 /// References stand for later probes when at least one got a certificate and none failed in

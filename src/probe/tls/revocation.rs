@@ -307,14 +307,15 @@ pub(crate) async fn check(
         return;
     };
     let now = crate::cert::now_unix();
-    let known = match mode {
-        RevocationMode::Ocsp | RevocationMode::Crl => ctx.fetched.get(leaf_der),
-        _ => None,
+    let fetches = matches!(mode, RevocationMode::Ocsp | RevocationMode::Crl);
+    let known = if fetches {
+        ctx.fetched.get(leaf_der)
+    } else {
+        None
     };
     // Finding the issuer costs a signature verification: only done when an answer about the
     // leaf is to be verified (a staple, or a responder or CRL not asked yet in this run).
-    let wants_issuer = !staple.is_empty()
-        || (matches!(mode, RevocationMode::Ocsp | RevocationMode::Crl) && known.is_none());
+    let wants_issuer = !staple.is_empty() || (fetches && known.is_none());
     let issuer = if wants_issuer {
         find_issuer(&leaf, &chain[1..], &ctx.roots)
     } else {
