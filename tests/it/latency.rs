@@ -4,7 +4,7 @@
 use reach::demo::pki::LeafSpec;
 use reach::demo::tls_server::{ServerSpec, spawn_sni_server};
 
-use crate::support::{TempDir, tls};
+use crate::support::{LaunchAsync, TempDir, tls};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_attempt_measures_the_tls_handshake_too() {
@@ -37,7 +37,7 @@ async fn every_attempt_measures_the_tls_handshake_too() {
     ];
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_reach"))
         .args(args)
-        .output()
+        .output_retrying()
         .await
         .unwrap();
     assert_eq!(
@@ -91,7 +91,7 @@ async fn every_attempt_measures_the_tls_handshake_too() {
     ];
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_reach"))
         .args(human)
-        .output()
+        .output_retrying()
         .await
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

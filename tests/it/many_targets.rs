@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{TempDir, free_port, full_queue_listener, json_lines, reach};
+use crate::support::{Launch, TempDir, free_port, full_queue_listener, json_lines, reach};
 
 #[test]
 fn input_file_with_comments_blank_lines_and_a_bad_line() {
@@ -32,7 +32,7 @@ fn targets_from_stdin() {
         .args(["--json", "-i", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn()
+        .spawn_retrying()
         .unwrap();
     writeln!(
         child.stdin.take().unwrap(),
@@ -185,7 +185,7 @@ fn run_streamed(lines: usize, port: u16) -> u64 {
         .args(["--json", "-i", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .spawn()
+        .spawn_retrying()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
@@ -227,7 +227,7 @@ fn reach_within(args: &[&str], stdin: Stdio, limit: Duration) -> std::process::O
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
+        .spawn_retrying()
         .unwrap();
     // Read both pipes as the child writes, keeping at most 1 MiB of each.
     let drain = |pipe: Box<dyn Read + Send>| {
@@ -353,7 +353,7 @@ fn a_100_mb_line_is_skipped_in_bounded_memory() {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
+        .spawn_retrying()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
@@ -391,7 +391,7 @@ fn first_line_then_close(args: &[&str]) -> (String, std::process::ExitStatus) {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .spawn()
+        .spawn_retrying()
         .unwrap();
     let mut first = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap())

@@ -4,7 +4,7 @@
 use reach::demo::pki::{LeafSpec, Validity};
 use reach::demo::tls_server::{ServerSpec, spawn_sni_server};
 
-use crate::support::{TempDir, tls};
+use crate::support::{LaunchAsync, TempDir, tls};
 
 fn names() -> [&'static str; 4] {
     ["a.example", "b.example", "c.example", "nosuch.example"]
@@ -56,7 +56,7 @@ async fn three_addresses_by_four_names_flags_the_disagreeing_node_and_the_fallba
     args.extend(addresses.iter().cloned());
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_reach"))
         .args(&args)
-        .output()
+        .output_retrying()
         .await
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -106,7 +106,7 @@ async fn three_addresses_by_four_names_flags_the_disagreeing_node_and_the_fallba
     args.push("--json".into());
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_reach"))
         .args(&args)
-        .output()
+        .output_retrying()
         .await
         .unwrap();
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)

@@ -14,8 +14,8 @@ use reach::demo::pki::{Credential, DemoCa, LeafSpec, Validity};
 use reach::demo::tls_server::{ServerHandle, ServerSpec, spawn_sni_server};
 use tokio::net::TcpListener;
 
-use crate::support::TempDir;
 use crate::support::tls::root;
+use crate::support::{LaunchAsync, TempDir};
 
 /// A lab PKI: a root, an issuing CA under it, and the root's PEM in a temp dir.
 struct Pki {
@@ -86,7 +86,7 @@ async fn reach(args: &[&str]) -> Output {
         .args(args)
         .env("NO_COLOR", "1")
         .kill_on_drop(true)
-        .output()
+        .output_retrying()
         .await
         .expect("run reach")
 }

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use reach::demo::pki::LeafSpec;
 use reach::demo::tls_server::{ServerSpec, spawn_sni_server};
 
-use crate::support::{TempDir, tls};
+use crate::support::{Launch, LaunchAsync, TempDir, tls};
 
 fn first_line(out: &std::process::Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&out.stdout);
@@ -35,7 +35,7 @@ async fn https_scheme_means_tls_on_any_port() {
             "300ms",
             &url,
         ])
-        .output()
+        .output_retrying()
         .await
         .unwrap();
     let r = first_line(&out);
@@ -59,7 +59,7 @@ fn http_scheme_sends_head_on_any_port() {
     });
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_reach"))
         .args(["--json", &format!("http://127.0.0.1:{port}/")])
-        .output()
+        .output_retrying()
         .unwrap();
     let r = first_line(&out);
     assert_eq!(r["greeting"]["protocol"], "http", "{r}");
@@ -82,7 +82,7 @@ fn a_url_pasted_from_a_browser_goes_where_the_browser_goes() {
     let url = format!(r"http://localhost:{port}\@127.0.0.2/");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_reach"))
         .args(["--json", "-4", "--greeting-timeout", "200ms", &url])
-        .output()
+        .output_retrying()
         .unwrap();
     let r = first_line(&out);
     assert_eq!(r["target"], url.as_str(), "{r}");
@@ -97,7 +97,7 @@ fn a_malformed_or_unknown_scheme_is_a_usage_error() {
     for target in ["no such scheme!://127.0.0.1:1", "gopherx://127.0.0.1:1"] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_reach"))
             .args(["--json", target])
-            .output()
+            .output_retrying()
             .unwrap();
         assert_eq!(out.status.code(), Some(64), "{target}");
         assert!(out.stdout.is_empty(), "{target}");

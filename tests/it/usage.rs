@@ -5,7 +5,7 @@
 use std::process::Output;
 
 use crate::support::dns::{Answer, DnsServer};
-use crate::support::{TempDir, free_port, reach, require_binary};
+use crate::support::{Launch, TempDir, free_port, reach, require_binary};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -360,7 +360,7 @@ fn the_demo_keeps_its_ca_file_and_with_serve_its_servers_for_the_printed_command
     let mut demo = std::process::Command::new(env!("CARGO_BIN_EXE_reach"))
         .args(["demo", "--serve"])
         .stdout(std::process::Stdio::piped())
-        .spawn()
+        .spawn_retrying()
         .expect("start reach demo --serve");
     let mut printed = String::new();
     let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();

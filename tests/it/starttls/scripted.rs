@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncWriteExt, BufReader};
 
 use crate::support::scripted::{self, read_line, say, serve_once};
-use crate::support::{connect, daemons, loopback};
+use crate::support::{LaunchAsync, connect, daemons, loopback};
 use reach::probe::greeting::{self, GreetingOptions, Limits};
 use reach::probe::preamble::{self, PreambleOptions};
 use reach::report::greeting::GreetingState;
@@ -330,7 +330,7 @@ async fn starttls_verdict(port: u16, extra: &[&str]) -> (serde_json::Value, Dura
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_reach"))
         .args(&args)
         .kill_on_drop(true)
-        .output()
+        .output_retrying()
         .await
         .expect("run reach");
     let json = serde_json::from_slice(&out.stdout).expect("one JSON line");

@@ -10,6 +10,7 @@ pub mod daemons;
 pub mod db;
 pub mod dns;
 pub mod lab;
+pub mod launch;
 pub mod mail;
 pub mod quic;
 pub mod scripted;
@@ -25,12 +26,14 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+pub use launch::{Launch, LaunchAsync};
+
 /// Runs the built `reach` binary with `args`.
 pub fn reach(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_reach"))
         .args(args)
         .env_remove("NO_COLOR")
-        .output()
+        .output_retrying()
         .expect("run reach")
 }
 
@@ -41,7 +44,7 @@ pub async fn reach_async(args: &[&str]) -> Output {
         .args(args)
         .env("NO_COLOR", "1")
         .kill_on_drop(true)
-        .output()
+        .output_retrying()
         .await
         .expect("run reach")
 }

@@ -290,6 +290,7 @@ fn the_demo_shows_open_closed_and_filtered() {
 
 #[test]
 fn latency_mode_stops_when_stdout_is_closed() {
+    use crate::support::Launch;
     use std::io::BufRead;
     use std::process::{Command, Stdio};
     use std::time::Duration;
@@ -305,7 +306,7 @@ fn latency_mode_stops_when_stdout_is_closed() {
             &format!("127.0.0.1:{port}"),
         ])
         .stdout(Stdio::piped())
-        .spawn()
+        .spawn_retrying()
         .unwrap();
     let mut first = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap())
@@ -347,13 +348,14 @@ fn signalled(
     signal: nix::sys::signal::Signal,
     after: std::time::Duration,
 ) -> (Option<i32>, String) {
+    use crate::support::Launch;
     use std::io::{BufRead, Write};
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_reach"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn()
+        .spawn_retrying()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(input.as_bytes()).unwrap();
