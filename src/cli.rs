@@ -559,7 +559,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DURATION")]
     pub deadline: Option<String>,
 
-    /// Threads that run probes (0: one per core for inputs, sweeps and matrices; a handful
+    /// Threads that run probes (0: half the cores for inputs, sweeps and matrices; a handful
     /// of probes runs on one).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,

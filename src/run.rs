@@ -308,7 +308,7 @@ pub async fn run(
         stop: stop.clone(),
         counts: Arc::clone(&counts),
         threads: threads::ProbeThreads::start(match limits.threads {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            0 => threads::ProbeThreads::default_count(),
             n => n,
         }),
     });
@@ -667,7 +667,7 @@ async fn run_target(
                     let position = order;
                     order += 1;
                     let task_spec = spec.clone();
-                    let runtime = shared.threads.handle();
+                    let runtime = shared.threads.probe_handle(planned);
                     // Boxed: a report is 3 KiB, and this task's future would hold several.
                     let probe = async move { shared.probe(task_spec).await.map(Box::new) };
                     let task = set.spawn_on(probe, &runtime);
