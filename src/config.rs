@@ -596,7 +596,8 @@ fn duration(flag: &'static str, text: &str) -> Result<Duration, ConfigError> {
 }
 
 /// A handful of probes is I/O-bound: one thread serves it, and starting more would cost more
-/// than it saves. Inputs, sweeps, networks and matrices get a thread per core.
+/// than it saves. Inputs, sweeps, networks and matrices get the default count
+/// (`run::Limits::threads` 0: half the cores).
 fn is_small(cli: &Cli) -> bool {
     matches!(cli.command, None | Some(crate::cli::Command::Demo { .. }))
         && cli.scan.input.is_none()

@@ -47,8 +47,8 @@ pub struct Limits {
     pub rate: Option<f64>,
     /// Stop everything after this long.
     pub deadline: Option<Duration>,
-    /// Threads that run probes, each with its own single-threaded runtime (0: one per core;
-    /// 1: the caller's runtime, no thread started).
+    /// Threads that run probes, each with its own single-threaded runtime (0: half the
+    /// cores, at least one; 1: the caller's runtime, no thread started).
     pub threads: usize,
 }
 
